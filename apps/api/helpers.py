@@ -1,0 +1,52 @@
+"""Shared pieces of the JSON API: body parsing, list envelopes, lookups."""
+from flask import request
+
+from apps.core.errors import ApiError
+from apps.core.pagination import paginate
+from apps.core.types import db, parse_uuid
+
+
+def json_body() -> dict:
+    """The request's JSON object, or a 400 that says what is wrong."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "Corpo JSON ausente ou inválido: envie um objeto JSON.")
+    return data
+
+
+def get_or_404(model, object_id, label="Registro"):
+    uid = parse_uuid(object_id)
+    obj = db.session.get(model, uid) if uid else None
+    if obj is None:
+        raise ApiError(404, f"{label} não encontrado.")
+    return obj
+
+
+def list_envelope(query, serialize):
+    """{"items", "total", "page", "pages"} for a select(); per_page from ?per_page (max 200)."""
+    per_page = request.args.get("per_page", type=int) or None
+    page = paginate(query, per_page=per_page)
+    return {"items": [serialize(x) for x in page.items], "total": page.total, "page": page.page, "pages": page.pages}
+
+
+def bool_arg(name):
+    """?name=true|false|1|0 as a bool, None when absent; 400 when it is something else."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        return None
+    lowered = value.lower()
+    if lowered in {"true", "1", "sim", "yes"}:
+        return True
+    if lowered in {"false", "0", "nao", "não", "no"}:
+        return False
+    raise ApiError(400, f"Parâmetro '{name}' deve ser true ou false.", {name: "valor booleano esperado"})
+
+
+def uuid_arg(name):
+    value = request.args.get(name)
+    if not value:
+        return None
+    uid = parse_uuid(value)
+    if uid is None:
+        raise ApiError(400, f"Parâmetro '{name}' não é um identificador válido.", {name: "UUID esperado"})
+    return uid

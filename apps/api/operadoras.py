@@ -1,0 +1,2 @@
+"""API v1: operadoras."""
+from apps.api import bp  # noqa: F401

@@ -1,0 +1,55 @@
+"""Login and user forms."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
+
+from apps.auth.models import Role
+
+ROLE_CHOICES = [(r, Role.LABELS[r]) for r in Role.ALL]
+
+
+class LoginForm(FlaskForm):
+    """Validates the credentials itself and keeps the user it found."""
+
+    login = StringField("Usuário ou e-mail", validators=[DataRequired(message="Informe o usuário.")])
+    password = PasswordField("Senha", validators=[DataRequired(message="Informe a senha.")])
+    remember = BooleanField("Lembrar de mim")
+
+    def validate(self, extra_validators=None):
+        from apps.auth.services import authenticate
+
+        if not super().validate(extra_validators):
+            return False
+        self.user = authenticate(self.login.data, self.password.data)
+        if self.user is None:
+            self.password.errors.append("Usuário ou senha incorretos.")
+            return False
+        return True
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField("Usuário", validators=[
+        DataRequired(message="Informe o usuário."), Length(max=80),
+        Regexp(r"^[A-Za-z0-9_.-]+$", message="Use letras, números, ponto, hífen ou sublinhado."),
+    ])
+    nome = StringField("Nome", validators=[Optional(), Length(max=120)])
+    email = EmailField("E-mail", validators=[DataRequired(message="Informe o e-mail."), Email(message="E-mail inválido.", check_deliverability=False)])
+    role = SelectField("Perfil", choices=ROLE_CHOICES)
+    password = PasswordField("Senha", validators=[DataRequired(message="Informe a senha.")])
+    confirm = PasswordField("Confirmar senha", validators=[EqualTo("password", message="As senhas não conferem.")])
+
+
+class UserEditForm(FlaskForm):
+    nome = StringField("Nome", validators=[Optional(), Length(max=120)])
+    email = EmailField("E-mail", validators=[DataRequired(message="Informe o e-mail."), Email(message="E-mail inválido.", check_deliverability=False)])
+    role = SelectField("Perfil", choices=ROLE_CHOICES)
+    ativo = BooleanField("Ativo")
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField("Nova senha", validators=[DataRequired(message="Informe a senha.")])
+    confirm = PasswordField("Confirmar senha", validators=[EqualTo("password", message="As senhas não conferem.")])
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a CSRF-protected button."""

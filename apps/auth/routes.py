@@ -1,0 +1,128 @@
+"""Login, logout and the admin's user management pages."""
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import or_, select
+
+from apps.auth import bp
+from apps.auth.forms import ConfirmForm, LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
+from apps.auth.models import User
+from apps.auth.policy import ADMIN, PUBLIC, VIEW, access
+from apps.auth import services
+from apps.core.pagination import paginate, safe_next
+from apps.core.types import db, parse_uuid
+
+
+def _get_user(user_id):
+    user = db.session.get(User, parse_uuid(user_id)) if parse_uuid(user_id) else None
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@access(PUBLIC)
+def login():
+    """Log in with username (or e-mail) and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        services.start_session(form.user, remember=form.remember.data)
+        flash(f"Bem-vindo, {form.user.nome or form.user.username}!", "success")
+        return redirect(safe_next(request.args.get("next"), url_for("home.index")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@access(VIEW)
+def logout():
+    """End the session (server-side too)."""
+    services.end_session(current_user._get_current_object())
+    flash("Você saiu do sistema.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/usuarios")
+@access(ADMIN)
+def users():
+    """List users with search."""
+    q = request.args.get("q", "").strip()
+    query = select(User).order_by(User.username)
+    if q:
+        like = f"%{q}%"
+        query = query.where(or_(User.username.ilike(like), User.email.ilike(like), User.nome.ilike(like)))
+    return render_template("auth/users.html", pagination=paginate(query), q=q, confirm_form=ConfirmForm())
+
+
+@bp.route("/usuarios/novo", methods=["GET", "POST"])
+@access(ADMIN)
+def user_create():
+    """Create a user."""
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(form.username.data, form.email.data, form.password.data,
+                                        role=form.role.data, nome=form.nome.data or None, by=current_user)
+            db.session.commit()
+        except services.UserError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "username").errors.append(str(exc))
+        else:
+            flash(f"Usuário {user.username} criado.", "success")
+            return redirect(url_for("auth.users"))
+    return render_template("auth/user_form.html", form=form, user=None)
+
+
+@bp.route("/usuarios/<user_id>/editar", methods=["GET", "POST"])
+@access(ADMIN)
+def user_edit(user_id):
+    """Edit a user's e-mail, name, role and active flag."""
+    user = _get_user(user_id)
+    form = UserEditForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            services.update_user(user, email=form.email.data, role=form.role.data,
+                                 nome=form.nome.data or None, ativo=form.ativo.data, by=current_user)
+            db.session.commit()
+        except services.UserError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "email").errors.append(str(exc))
+        else:
+            flash(f"Usuário {user.username} atualizado.", "success")
+            return redirect(url_for("auth.users"))
+    return render_template("auth/user_form.html", form=form, user=user, reset_form=PasswordResetForm())
+
+
+@bp.route("/usuarios/<user_id>/senha", methods=["POST"])
+@access(ADMIN)
+def user_reset_password(user_id):
+    """Set a new password for a user (ends their sessions)."""
+    user = _get_user(user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(user, form.password.data, by=current_user)
+            db.session.commit()
+            flash(f"Senha de {user.username} redefinida.", "success")
+            return redirect(url_for("auth.users"))
+        except services.UserError as exc:
+            db.session.rollback()
+            form.password.errors.append(str(exc))
+    return render_template("auth/user_form.html", form=UserEditForm(obj=user), user=user, reset_form=form), 422
+
+
+@bp.route("/usuarios/<user_id>/desativar", methods=["POST"])
+@access(ADMIN)
+def user_deactivate(user_id):
+    """Deactivate a user: their sessions and API tokens stop working at once."""
+    user = _get_user(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        services.update_user(user, email=user.email, role=user.role, nome=user.nome, ativo=False, by=current_user)
+        db.session.commit()
+        flash(f"Usuário {user.username} desativado.", "success")
+    except services.UserError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+    return redirect(url_for("auth.users"))

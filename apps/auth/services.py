@@ -1,0 +1,122 @@
+"""Rules about people: loading the session user, logging in, creating and changing users."""
+from flask_login import login_user, logout_user
+from flask import session
+from sqlalchemy import func, select
+
+from apps.auth.models import Role, User
+from apps.auth.passwords import password_problems
+from apps.core import audit
+from apps.core.types import db, parse_uuid, utcnow
+
+
+class UserError(ValueError):
+    """A user change that breaks a rule; `field` names the form field concerned."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
+
+
+def load_session_user(identity: str):
+    """Flask-Login loader: 'id:version'; a bumped version ends the session."""
+    user_id, _, version = (identity or "").partition(":")
+    uid = parse_uuid(user_id)
+    if uid is None or not version.isdigit():
+        return None
+    user = db.session.get(User, uid)
+    if user is None or not user.ativo or user.session_version != int(version):
+        return None
+    return user
+
+
+def find_by_login(login: str):
+    login = (login or "").strip().lower()
+    return db.session.scalar(
+        select(User).where((func.lower(User.username) == login) | (func.lower(User.email) == login))
+    )
+
+
+def authenticate(login: str, password: str):
+    """The active user with these credentials, or None (audited either way)."""
+    user = find_by_login(login)
+    if user is None or not user.ativo or not user.check_password(password):
+        audit.record("login_falhou", entity_type="users", entity_id=user.id if user else None,
+                     detail=f"login={login[:80]}", user=None)
+        db.session.commit()
+        return None
+    return user
+
+
+def start_session(user, remember: bool):
+    """Log in with a fresh session (no fixation) and audit it."""
+    session.clear()
+    login_user(user, remember=remember)
+    user.last_login_at = utcnow()
+    audit.record("login", entity=user, user=user)
+    db.session.commit()
+
+
+def end_session(user):
+    """Log out and revoke the session server-side (every signed cookie issued before)."""
+    user.session_version = (user.session_version or 1) + 1
+    audit.record("logout", entity=user, user=user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+
+
+def _check_unique(username, email, exclude_id=None):
+    query = select(User).where((func.lower(User.username) == username.lower()) | (func.lower(User.email) == email.lower()))
+    for other in db.session.scalars(query):
+        if other.id == exclude_id:
+            continue
+        if other.username.lower() == username.lower():
+            raise UserError("Este nome de usuário já está em uso.", "username")
+        raise UserError("Este e-mail já está em uso.", "email")
+
+
+def validate_password(password, username):
+    problems = password_problems(password, username)
+    if problems:
+        raise UserError(" ".join(problems), "password")
+
+
+def create_user(username, email, password, role=Role.VISUALIZADOR, nome=None, by=None):
+    """Create a user after checking uniqueness and password rules."""
+    username, email = username.strip(), email.strip().lower()
+    _check_unique(username, email)
+    validate_password(password, username)
+    if role not in Role.ALL:
+        raise UserError("Perfil inválido.", "role")
+    user = User(username=username, email=email, role=role, nome=nome)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("usuario_criado", entity=user, user=by, detail=f"perfil={role}")
+    return user
+
+
+def update_user(user, *, email, role, nome, ativo, by=None):
+    """Change a user's data; role changes and deactivation end their sessions."""
+    email = email.strip().lower()
+    _check_unique(user.username, email, exclude_id=user.id)
+    if by is not None and by.id == user.id and (role != user.role or not ativo):
+        raise UserError("Você não pode alterar o próprio perfil nem se desativar.", "role")
+    changes = []
+    if role != user.role:
+        changes.append(f"perfil {user.role}→{role}")
+    if ativo != user.ativo:
+        changes.append("ativado" if ativo else "desativado")
+    if changes:
+        user.end_sessions()
+    user.email, user.role, user.nome, user.ativo = email, role, nome, ativo
+    audit.record("usuario_alterado", entity=user, user=by, detail="; ".join(changes) or "dados")
+    return user
+
+
+def reset_password(user, password, by=None):
+    """Set a new password and end the user's sessions and tokens."""
+    validate_password(password, user.username)
+    user.set_password(password)
+    user.end_sessions()
+    audit.record("senha_redefinida", entity=user, user=by)

@@ -1,0 +1,31 @@
+"""Business customers, each served by one operadora."""
+import uuid
+
+from sqlalchemy import Boolean, ForeignKey, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from apps.clientes.cnpj import format_cnpj
+from apps.core.types import Timestamps, UUIDPk, db
+
+
+class Cliente(UUIDPk, Timestamps, db.Model):
+    """A customer; the CNPJ is stored bare (14 characters) and shown formatted."""
+
+    __tablename__ = "clientes"
+
+    nome: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    cnpj: Mapped[str] = mapped_column(String(14), unique=True, nullable=False)
+    codigo: Mapped[str | None] = mapped_column(String(60))
+    operadora_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("operadoras.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    ativo: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, index=True)
+
+    operadora = relationship("Operadora", lazy="joined")
+
+    @property
+    def cnpj_formatado(self) -> str:
+        return format_cnpj(self.cnpj)
+
+    def __repr__(self) -> str:
+        return f"<Cliente {self.nome}>"

@@ -1,0 +1,2 @@
+"""Routes of the clientes blueprint."""
+from apps.clientes import bp  # noqa: F401

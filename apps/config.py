@@ -1,0 +1,126 @@
+"""Settings read from the environment (and an optional .env), one class per mode."""
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on", "sim"}
+
+
+def _int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _dev_secret_key(instance_dir: Path) -> str:
+    """A development key kept in instance/ so every worker process and restart shares it."""
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key_file = instance_dir / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+class Config:
+    """Defaults shared by every mode; each value can be overridden by the environment."""
+
+    ENV_NAME = "base"
+    INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance"))
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'rpa_dashboard.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "rpa")
+
+    API_EXTERNA_URL = os.environ.get("API_EXTERNA_URL", "http://127.0.0.1:8000")
+    API_EXTERNA_TOKEN = os.environ.get("API_EXTERNA_TOKEN", "")
+    BRM_TOKEN_PASSWORD = os.environ.get("BRM_TOKEN_PASSWORD", "")
+    RPA_CONNECT_TIMEOUT = float(os.environ.get("RPA_CONNECT_TIMEOUT", "5"))
+    RPA_READ_TIMEOUT = float(os.environ.get("RPA_READ_TIMEOUT", "20"))
+    RPA_MAX_RETRIES = _int("RPA_MAX_RETRIES", 4)
+    RPA_BACKOFF_BASE = float(os.environ.get("RPA_BACKOFF_BASE", "0.5"))
+    RPA_BACKOFF_CAP = float(os.environ.get("RPA_BACKOFF_CAP", "30"))
+    RPA_POLL_INTERVAL = float(os.environ.get("RPA_POLL_INTERVAL", "2"))
+    RPA_ALLOW_PRIVATE_TARGETS = _bool("RPA_ALLOW_PRIVATE_TARGETS", False)
+    EXECUCAO_MAX_HORAS = float(os.environ.get("EXECUCAO_MAX_HORAS", "6"))
+    FATURAS_DIR = Path(os.environ.get("FATURAS_DIR", BASE_DIR / "instance" / "faturas"))
+    MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 20) * 1024 * 1024
+
+    JWT_ACCESS_MINUTES = _int("JWT_ACCESS_MINUTES", 15)
+    JWT_REFRESH_DAYS = _int("JWT_REFRESH_DAYS", 7)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * _int("REMEMBER_DAYS", 14)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    WTF_CSRF_TIME_LIMIT = None
+    ITEMS_PER_PAGE = _int("ITEMS_PER_PAGE", 25)
+    TIMEZONE = os.environ.get("TIMEZONE", "America/Sao_Paulo")
+    PROXY_FIX = _int("PROXY_FIX", 0)
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    TESTING = False
+    DEBUG = False
+
+
+class DevelopmentConfig(Config):
+    """Local work: a generated secret key kept in instance/."""
+
+    ENV_NAME = "development"
+
+    def __init__(self):
+        if not self.SECRET_KEY:
+            self.SECRET_KEY = _dev_secret_key(self.INSTANCE_DIR)
+
+
+class ProductionConfig(Config):
+    """Production: refuses to start without SECRET_KEY; secure cookies."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+    def __init__(self):
+        if not self.SECRET_KEY or len(self.SECRET_KEY) < 32:
+            raise RuntimeError(
+                "SECRET_KEY ausente ou curta (mínimo 32 caracteres): defina-a no ambiente "
+                "antes de iniciar em produção."
+            )
+
+
+class TestConfig(Config):
+    """Tests: fixed key, CSRF on (tests that need it off say so), fast RPA retries."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-that-is-long-enough-for-tests"
+    RPA_BACKOFF_BASE = 0.01
+    RPA_BACKOFF_CAP = 0.2
+    RPA_POLL_INTERVAL = 0.2
+    RPA_READ_TIMEOUT = 3
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestConfig,
+}
+
+
+def load_config(name=None):
+    """Return a config object for `name` (or APP_ENV, default development)."""
+    name = name or os.environ.get("APP_ENV", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"APP_ENV desconhecido: {name}")
+    return CONFIGS[name]()

@@ -1,0 +1,59 @@
+"""`flask` commands: users, demo data, and each domain's own groups."""
+import secrets
+
+import click
+from flask.cli import AppGroup
+
+from apps.core.types import db
+
+users_cli = AppGroup("users", help="Gerenciar usuários.")
+demo_cli = AppGroup("demo", help="Dados de demonstração.")
+
+
+@users_cli.command("create-admin")
+@click.option("--username", envvar="ADMIN_USERNAME", default="admin", show_default=True)
+@click.option("--email", envvar="ADMIN_EMAIL", default=None)
+@click.option("--password", envvar="ADMIN_PASSWORD", default=None, help="Gerada e impressa se omitida.")
+@click.option("--if-missing", is_flag=True, help="Não faz nada se o usuário já existir.")
+def create_admin(username, email, password, if_missing):
+    """Create an admin user (password generated and printed when not given)."""
+    from apps.auth.models import Role
+    from apps.auth.services import UserError, create_user, find_by_login
+
+    if find_by_login(username):
+        if if_missing:
+            click.echo(f"Usuário {username} já existe; nada a fazer.")
+            return
+        raise click.ClickException(f"Usuário {username} já existe.")
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        create_user(username, email or f"{username}@example.com", password, role=Role.ADMIN, nome="Administrador")
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Admin criado: {username}" + (f" / senha: {password}" if generated else ""))
+
+
+@demo_cli.command("seed")
+@click.option("--clientes", "n_clientes", default=40, show_default=True, help="Quantos clientes criar.")
+def seed(n_clientes):
+    """Create VIVO, EMBRATEL, OI and DIGITALNET, demo clientes and this month's processos."""
+    from apps.core.demo import seed_demo
+
+    created = seed_demo(n_clientes)
+    click.echo(f"Demonstração: {created['operadoras']} operadora(s), {created['clientes']} cliente(s), "
+               f"{created['processos']} processo(s) criados.")
+
+
+def init_app(app):
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)
+    for module in ("apps.processos.commands", "apps.rpa.commands"):
+        try:
+            mod = __import__(module, fromlist=["init_app"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.init_app(app)

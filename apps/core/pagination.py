@@ -1,0 +1,34 @@
+"""Pagination and safe redirects shared by the list pages and the API."""
+from urllib.parse import urlsplit
+
+from flask import current_app, request
+from sqlalchemy import func, select
+
+from apps.core.types import db
+
+
+def page_arg() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+def paginate(query, per_page=None):
+    """A Flask-SQLAlchemy pagination of a select(), page taken from the request."""
+    per_page = per_page or current_app.config["ITEMS_PER_PAGE"]
+    return db.paginate(query, page=page_arg(), per_page=per_page, error_out=False, max_per_page=200)
+
+
+def count(query) -> int:
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site relative paths are followed after login (no open redirect)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target

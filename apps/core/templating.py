@@ -1,0 +1,53 @@
+"""Jinja filters and globals: money, dates in São Paulo time, CNPJ, masks, permissions."""
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import current_app, request, url_for
+
+from apps.auth.policy import ADMIN, OPERATE, VIEW, can
+from apps.clientes.cnpj import format_cnpj
+
+
+def brl(value) -> str:
+    """Decimal('1234.5') -> 'R$ 1.234,50'."""
+    if value is None:
+        return "—"
+    text = f"{Decimal(value):,.2f}"
+    return "R$ " + text.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+def local_dt(value, fmt="%d/%m/%Y %H:%M") -> str:
+    """A UTC datetime shown in the office's timezone."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
+
+
+def mask_secret(value: str | None, keep: int = 6) -> str:
+    """Show only the last characters of a secret."""
+    if not value:
+        return "—"
+    return "•" * 8 + value[-keep:] if len(value) > keep * 2 else "•" * 8
+
+
+def page_url(page: int) -> str:
+    """The current URL with another `page` (keeps the filters)."""
+    args = request.args.to_dict()
+    args.update(request.view_args or {})
+    args["page"] = page
+    return url_for(request.endpoint, **args)
+
+
+def has_endpoint(endpoint: str) -> bool:
+    """True when the app has this endpoint (the menu shows only what exists)."""
+    return endpoint in current_app.view_functions
+
+
+def init_app(app):
+    app.jinja_env.filters.update(brl=brl, local_dt=local_dt, cnpj=format_cnpj, mask_secret=mask_secret)
+    app.jinja_env.globals.update(can=can, has_endpoint=has_endpoint, page_url=page_url, VIEW=VIEW, OPERATE=OPERATE, ADMIN=ADMIN)

@@ -1,0 +1,62 @@
+"""Column types and mixins shared by the models."""
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, TypeDecorator, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from apps.extensions import db
+
+
+def utcnow() -> datetime:
+    """The current moment, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: use an aware datetime")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class UUIDPk:
+    """A UUID primary key generated in Python, so ids are known before the flush."""
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+
+
+class Timestamps:
+    """created_at / updated_at, set by the database layer on insert and update."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+def parse_uuid(value):
+    """A UUID from a string, or None when it is not one (so lookups answer 404, not 500)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+__all__ = ["db", "utcnow", "UTCDateTime", "UUIDPk", "Timestamps", "parse_uuid"]

@@ -1,0 +1,22 @@
+"""Telecom operators whose portals the robots read."""
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from apps.core.types import Timestamps, UUIDPk, db
+
+
+class Operadora(UUIDPk, Timestamps, db.Model):
+    """An operator (VIVO, EMBRATEL...) and how its robot is reached."""
+
+    __tablename__ = "operadoras"
+
+    codigo: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
+    nome: Mapped[str] = mapped_column(String(120), nullable=False)
+    possui_rpa: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    rpa_terceirizado: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    url_endpoint_rpa: Mapped[str | None] = mapped_column(String(500))
+    limite_concorrencia: Mapped[int] = mapped_column(Integer, nullable=False, default=5)
+    ativo: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+    def __repr__(self) -> str:
+        return f"<Operadora {self.codigo}>"

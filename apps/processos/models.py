@@ -1,0 +1,161 @@
+"""A client's month (processo), its robot runs (execucoes), their log lines and invoices."""
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, Text,
+    UniqueConstraint, Uuid, text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from apps.core.types import Timestamps, UTCDateTime, UUIDPk, db, utcnow
+
+
+class StatusProcesso:
+    AGUARDANDO_DOWNLOAD = "AGUARDANDO_DOWNLOAD"
+    AGUARDANDO_APROVACAO = "AGUARDANDO_APROVACAO"
+    AGUARDANDO_ENVIO_SAT = "AGUARDANDO_ENVIO_SAT"
+    UPLOAD_REALIZADO = "UPLOAD_REALIZADO"
+    ALL = (AGUARDANDO_DOWNLOAD, AGUARDANDO_APROVACAO, AGUARDANDO_ENVIO_SAT, UPLOAD_REALIZADO)
+    LABELS = {
+        AGUARDANDO_DOWNLOAD: "Aguardando download",
+        AGUARDANDO_APROVACAO: "Aguardando aprovação",
+        AGUARDANDO_ENVIO_SAT: "Aguardando envio ao SAT",
+        UPLOAD_REALIZADO: "Upload realizado",
+    }
+
+
+class TipoExecucao:
+    DOWNLOAD = "DOWNLOAD"
+    ENVIO_SAT = "ENVIO_SAT"
+    ALL = (DOWNLOAD, ENVIO_SAT)
+
+
+class StatusExecucao:
+    PENDENTE = "PENDENTE"
+    EXECUTANDO = "EXECUTANDO"
+    CONCLUIDO = "CONCLUIDO"
+    FALHOU = "FALHOU"
+    ALL = (PENDENTE, EXECUTANDO, CONCLUIDO, FALHOU)
+    ACTIVE = (PENDENTE, EXECUTANDO)
+
+
+class Processo(UUIDPk, Timestamps, db.Model):
+    """One client's invoice cycle for one month (competencia 'YYYY-MM')."""
+
+    __tablename__ = "processos"
+    __table_args__ = (
+        UniqueConstraint("cliente_id", "competencia", name="uq_processos_cliente_competencia"),
+        CheckConstraint(f"status IN {StatusProcesso.ALL}", name="status_valid"),
+        Index("ix_processos_competencia_status", "competencia", "status"),
+    )
+
+    cliente_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("clientes.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    competencia: Mapped[str] = mapped_column(String(7), nullable=False)
+    status: Mapped[str] = mapped_column(String(30), nullable=False, default=StatusProcesso.AGUARDANDO_DOWNLOAD)
+    criado_por_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
+    protocolo_sat: Mapped[str | None] = mapped_column(String(120))
+
+    cliente = relationship("Cliente", lazy="joined")
+    criado_por = relationship("User")
+    execucoes = relationship(
+        "Execucao", back_populates="processo", order_by="Execucao.created_at.desc()", lazy="selectin"
+    )
+    faturas = relationship("Fatura", back_populates="processo", order_by="Fatura.created_at", lazy="selectin")
+
+    @property
+    def status_label(self) -> str:
+        return StatusProcesso.LABELS.get(self.status, self.status)
+
+    @property
+    def execucao_ativa(self):
+        return next((e for e in self.execucoes if e.status in StatusExecucao.ACTIVE), None)
+
+    @property
+    def faturas_ativas(self):
+        return [f for f in self.faturas if not f.rejeitada]
+
+
+class Execucao(UUIDPk, Timestamps, db.Model):
+    """One robot run; at most one active (PENDENTE or EXECUTANDO) per processo, by a partial index."""
+
+    __tablename__ = "execucoes"
+    __table_args__ = (
+        CheckConstraint(f"tipo IN {TipoExecucao.ALL}", name="tipo_valid"),
+        CheckConstraint(f"status IN {StatusExecucao.ALL}", name="status_valid"),
+        Index(
+            "uq_execucoes_processo_ativa", "processo_id", unique=True,
+            sqlite_where=text("status IN ('PENDENTE', 'EXECUTANDO')"),
+            postgresql_where=text("status IN ('PENDENTE', 'EXECUTANDO')"),
+        ),
+        Index("ix_execucoes_status_created", "status", "created_at"),
+    )
+
+    processo_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("processos.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    tipo: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default=StatusExecucao.PENDENTE)
+    job_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    rq_job_id: Mapped[str | None] = mapped_column(String(100))
+    data_inicio: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    data_fim: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mensagem: Mapped[str | None] = mapped_column(Text)
+    ultimo_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    criado_por_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
+
+    processo = relationship("Processo", back_populates="execucoes")
+    criado_por = relationship("User")
+
+    @property
+    def ativa(self) -> bool:
+        return self.status in StatusExecucao.ACTIVE
+
+    @property
+    def idempotency_key(self) -> str:
+        """The key every POST for this run carries, so a retry never starts a second robot run."""
+        return f"execucao-{self.id}"
+
+
+class ExecucaoLog(db.Model):
+    """A robot's log line, stored once per (execucao, seq)."""
+
+    __tablename__ = "execucao_logs"
+    __table_args__ = (UniqueConstraint("execucao_id", "seq", name="uq_execucao_logs_execucao_seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    execucao_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("execucoes.id", ondelete="CASCADE"), nullable=False
+    )
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    level: Mapped[str] = mapped_column(String(10), nullable=False, default="INFO")
+    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    service: Mapped[str | None] = mapped_column(String(80))
+    logger: Mapped[str | None] = mapped_column(String(120))
+
+
+class Fatura(UUIDPk, Timestamps, db.Model):
+    """An invoice found by a robot or uploaded by staff; rejected ones stay for history."""
+
+    __tablename__ = "faturas"
+
+    processo_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("processos.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    execucao_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("execucoes.id", ondelete="SET NULL"))
+    numero: Mapped[str] = mapped_column(String(80), nullable=False)
+    valor: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    emissao: Mapped[date | None] = mapped_column(Date)
+    vencimento: Mapped[date] = mapped_column(Date, nullable=False)
+    arquivo: Mapped[str] = mapped_column(String(255), nullable=False)
+    nome_original: Mapped[str | None] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    tamanho: Mapped[int] = mapped_column(Integer, nullable=False)
+    rejeitada: Mapped[bool] = mapped_column(db.Boolean, nullable=False, default=False)
+    motivo_rejeicao: Mapped[str | None] = mapped_column(Text)
+
+    processo = relationship("Processo", back_populates="faturas")

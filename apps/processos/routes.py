@@ -1,0 +1,2 @@
+"""Routes of the processos blueprint."""
+from apps.processos import bp  # noqa: F401

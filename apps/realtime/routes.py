@@ -1,0 +1,2 @@
+"""Routes of the realtime blueprint."""
+from apps.realtime import bp  # noqa: F401

@@ -1,0 +1,2 @@
+"""Routes of the rpa blueprint."""
+from apps.rpa import bp  # noqa: F401

@@ -1,0 +1,163 @@
+"""Fixtures: a real Redis, SQLite or a real PostgreSQL (TEST_DATABASE=postgresql), the app,
+clients that carry CSRF tokens, and one user per role."""
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import text
+
+from apps import create_app
+from apps.auth.models import Role
+from apps.auth.services import create_user
+from apps.core.types import db
+from tests.support.servers import postgres_server, redis_server
+
+PASSWORD = "Senha-de-Teste-9"
+USING_POSTGRES = os.environ.get("TEST_DATABASE", "sqlite") == "postgresql"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    with redis_server() as (url, _proc):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    if USING_POSTGRES:
+        with postgres_server() as url:
+            yield url
+    else:
+        folder = tempfile.mkdtemp(prefix="rpa-sqlite-")
+        yield f"sqlite:///{folder}/test.db"
+
+
+@pytest.fixture(scope="session")
+def app_config(database_url, redis_url, tmp_path_factory):
+    return {
+        "APP_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "FATURAS_DIR": tmp_path_factory.mktemp("faturas"),
+        "INSTANCE_DIR": tmp_path_factory.mktemp("instance"),
+    }
+
+
+@pytest.fixture(scope="session")
+def app(app_config):
+    """One app for the session; the schema is built by the real migrations."""
+    from flask_migrate import upgrade
+
+    application = create_app(dict(app_config))
+    application.test_client_class = CSRFClient
+    with application.app_context():
+        upgrade()
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(app, redis_url):
+    """Each test starts with empty tables and an empty Redis."""
+    ctx = app.app_context()
+    ctx.push()
+    yield
+    db.session.rollback()
+    db.session.remove()
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if USING_POSTGRES:
+            conn.execute(text("TRUNCATE " + ", ".join(tables) + " CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    ctx.pop()
+
+
+class CSRFClient(FlaskClient):
+    """A test client that adds a valid CSRF token to form posts, as a browser's form would."""
+
+    def csrf_token(self) -> str:
+        import hashlib
+
+        with self.session_transaction() as sess:
+            if "csrf_token" not in sess:
+                sess["csrf_token"] = hashlib.sha1(os.urandom(64)).hexdigest()
+            raw = sess["csrf_token"]
+        return URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token").dumps(raw)
+
+    def open(self, *args, **kwargs):
+        no_csrf = kwargs.pop("no_csrf", False)
+        method = kwargs.get("method", "GET")
+        data = kwargs.get("data")
+        if not no_csrf and method in {"POST", "PUT", "PATCH", "DELETE"} and "json" not in kwargs:
+            data = dict(data or {})
+            data.setdefault("csrf_token", self.csrf_token())
+            kwargs["data"] = data
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def make_user(role, username=None):
+    user = create_user(username or role.lower(), f"{(username or role.lower())}@example.com", PASSWORD, role=role)
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def users(app):
+    """One active user per role: users['VISUALIZADOR'], ['OPERADOR'], ['ADMIN']."""
+    return {role: make_user(role) for role in Role.ALL}
+
+
+@pytest.fixture
+def login(client):
+    """login(user) logs the client in through the real login form."""
+
+    def _login(user, password=PASSWORD):
+        response = client.post("/login", data={"login": user.username, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def admin_client(client, users, login):
+    return login(users[Role.ADMIN])
+
+
+@pytest.fixture
+def operador_client(client, users, login):
+    return login(users[Role.OPERADOR])
+
+
+@pytest.fixture
+def api_headers(client, users):
+    """api_headers(role) -> {'Authorization': 'Bearer ...'} from the real token endpoint."""
+
+    def _headers(role=Role.ADMIN):
+        user = users[role]
+        response = client.post("/api/v1/auth/token", json={"username": user.username, "password": PASSWORD})
+        assert response.status_code == 200, response.get_json()
+        return {"Authorization": f"Bearer {response.get_json()['access']}"}
+
+    return _headers
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
