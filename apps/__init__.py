@@ -21,6 +21,10 @@ def create_app(config=None):
     app.config.from_object(load_config(config))
     app.config.update(overrides)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in apps.core.security, Bearer API exempt
+    if app.config.get("TESTING"):
+        from apps.auth.passwords import use_fast_hashing_for_tests
+
+        use_fast_hashing_for_tests()
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)

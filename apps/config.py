@@ -52,6 +52,8 @@ class Config:
     RPA_POLL_INTERVAL = float(os.environ.get("RPA_POLL_INTERVAL", "2"))
     RPA_ALLOW_PRIVATE_TARGETS = _bool("RPA_ALLOW_PRIVATE_TARGETS", False)
     EXECUCAO_MAX_HORAS = float(os.environ.get("EXECUCAO_MAX_HORAS", "6"))
+    FOLLOW_LEASE_SECONDS = _int("FOLLOW_LEASE_SECONDS", 120)
+    RECONCILE_INTERVAL = _int("RECONCILE_INTERVAL", 60)
     FATURAS_DIR = Path(os.environ.get("FATURAS_DIR", BASE_DIR / "instance" / "faturas"))
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 20) * 1024 * 1024
 
@@ -109,6 +111,7 @@ class TestConfig(Config):
     RPA_BACKOFF_CAP = 0.2
     RPA_POLL_INTERVAL = 0.2
     RPA_READ_TIMEOUT = 3
+    FOLLOW_LEASE_SECONDS = 5
 
 
 CONFIGS = {

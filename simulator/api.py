@@ -13,6 +13,7 @@ from .state import Saturated, SimState
 from .validation import BodyError, validate_executar, validate_idempotency_key, validate_sat
 
 VERSION = "sim-1.0"
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 PUBLIC_ENDPOINTS = {"api.health", "api.refresh"}
 RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -44,11 +45,13 @@ def fault_response(sim: SimState, fault: dict):
         return error(429, "Robôs ocupados; tente novamente mais tarde",
                      {"Retry-After": str(fault["retry_after"])})
     if mode == "401":
-        return error(401, INVALID_TOKEN)
+        return error(401, INVALID_TOKEN, BEARER_CHALLENGE)
     if mode == "hang":
         sim.hang()
         return error(503, "Serviço indisponível (tempo esgotado)")
-    return error(int(mode), "Serviço indisponível (falha simulada)")
+    if mode == "500":
+        return error(500, "Erro interno (falha simulada)")
+    return error(503, "Serviço indisponível (falha simulada)")
 
 
 @bp.before_request
@@ -64,7 +67,7 @@ def gate():
         return None
     if not sim.token_ok(bearer_from_header(request.headers.get("Authorization"))):
         sim.stats.bump("auth_failures")
-        return error(401, INVALID_TOKEN)
+        return error(401, INVALID_TOKEN, BEARER_CHALLENGE)
     return None
 
 
@@ -77,7 +80,7 @@ def health():
 @bp.post("/auth/refresh")
 def refresh():
     """Issue a new token for the right password."""
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("password"), str):
         return error(422, "Corpo inválido: campo 'password' (texto) é obrigatório")
     answer = state().refresh(body["password"])
@@ -86,12 +89,20 @@ def refresh():
     return jsonify(answer)
 
 
+def json_body():
+    """The parsed JSON body (also without a Content-Type), or None."""
+    mimetype = request.mimetype or ""
+    if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
+        return None
+    return request.get_json(force=True, silent=True)
+
+
 def start_job(tipo: str, operadora: str | None, validator):
     """Validate the body and Idempotency-Key, then create (or replay) a job."""
     key = request.headers.get("Idempotency-Key") or None
     try:
         validate_idempotency_key(key)
-        body = validator(request.get_json(silent=True))
+        body = validator(json_body())
     except BodyError as exc:
         return error(422, f"Corpo inválido: {exc}")
     try:

@@ -64,10 +64,14 @@ def _to_number(name: str, value: Any, kind: type) -> float | int:
             return int(value)
         raise ValueError(f"{name}: número esperado")
     try:
-        number = kind(value) if kind is float else int(str(value).strip())
-    except (TypeError, ValueError):
+        number = float(value)
+        if kind is int:
+            if not number.is_integer():
+                raise ValueError
+            number = int(number)
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{name}: número inválido: {value!r}") from None
-    if number < 0 or number != number:
+    if number < 0 or number != number or number == float("inf"):
         raise ValueError(f"{name}: deve ser >= 0")
     if name == "failure_rate" and number > 1:
         raise ValueError("failure_rate: deve estar entre 0 e 1")
@@ -96,6 +100,10 @@ def coerce(name: str, value: Any) -> Any:
         return _to_number(name, value, float if kind == "float" else int)
     if name == "seed":
         return None if value in (None, "") else _to_number(name, value, int)
+    if name in ("password", "jwt_secret") and not isinstance(value, str):
+        raise ValueError(f"{name}: texto esperado")
+    if name == "password" and not value:
+        raise ValueError("password: não pode ser vazia")
     return None if value is None else str(value)
 
 

@@ -26,6 +26,7 @@ class SimServer:
         self.app, self._server, self._thread = app, server, thread
         self.host, self.port = host, server.server_port
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        shown = f"[{shown}]" if ":" in shown else shown
         self.url = f"http://{shown}:{self.port}"
 
     @property

@@ -95,7 +95,8 @@ class CSRFClient(FlaskClient):
         no_csrf = kwargs.pop("no_csrf", False)
         method = kwargs.get("method", "GET")
         data = kwargs.get("data")
-        if not no_csrf and method in {"POST", "PUT", "PATCH", "DELETE"} and "json" not in kwargs:
+        form_like = data is None or isinstance(data, dict)
+        if not no_csrf and form_like and method in {"POST", "PUT", "PATCH", "DELETE"} and "json" not in kwargs:
             data = dict(data or {})
             data.setdefault("csrf_token", self.csrf_token())
             kwargs["data"] = data

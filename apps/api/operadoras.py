@@ -1,2 +1,61 @@
-"""API v1: operadoras."""
-from apps.api import bp  # noqa: F401
+"""API v1: operadoras (robot settings writable by an Admin only)."""
+from flask import jsonify, request, url_for
+
+from apps.api import bp
+from apps.api.helpers import bool_arg, get_or_404, json_body, list_envelope
+from apps.api.serializers import OPERADORA_FIELDS, check_payload, service_errors
+from apps.auth.policy import OPERATE, VIEW, access, current_identity
+from apps.core.types import db
+from apps.operadoras import services
+from apps.operadoras.models import Operadora
+
+
+@bp.get("/v1/operadoras")
+@access(VIEW)
+def operadoras_list():
+    """Operadoras, filtered by ?q (código or nome) and ?ativo, paginated."""
+    query = services.list_query(request.args.get("q"), bool_arg("ativo"))
+    return jsonify(list_envelope(query, services.serialize))
+
+
+@bp.post("/v1/operadoras")
+@access(OPERATE)
+def operadoras_create():
+    """Create an operadora: 201 with the new record."""
+    data = check_payload(json_body(), OPERADORA_FIELDS)
+    with service_errors():
+        operadora = services.create_operadora(data, by=current_identity())
+        db.session.commit()
+    response = jsonify(services.serialize(operadora))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.operadoras_get", operadora_id=operadora.id)
+    return response
+
+
+@bp.get("/v1/operadoras/<operadora_id>")
+@access(VIEW)
+def operadoras_get(operadora_id):
+    """One operadora."""
+    return jsonify(services.serialize(get_or_404(Operadora, operadora_id, "Operadora")))
+
+
+@bp.patch("/v1/operadoras/<operadora_id>")
+@access(OPERATE)
+def operadoras_update(operadora_id):
+    """Change some fields of an operadora."""
+    operadora = get_or_404(Operadora, operadora_id, "Operadora")
+    data = check_payload(json_body(), OPERADORA_FIELDS)
+    with service_errors():
+        services.update_operadora(operadora, data, by=current_identity())
+        db.session.commit()
+    return jsonify(services.serialize(operadora))
+
+
+@bp.delete("/v1/operadoras/<operadora_id>")
+@access(OPERATE)
+def operadoras_delete(operadora_id):
+    """Deactivate an operadora (nothing is deleted): 204."""
+    operadora = get_or_404(Operadora, operadora_id, "Operadora")
+    services.set_active(operadora, False, by=current_identity())
+    db.session.commit()
+    return "", 204

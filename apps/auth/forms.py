@@ -1,11 +1,12 @@
 """Login and user forms."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
 from apps.auth.models import Role
 
-ROLE_CHOICES = [(r, Role.LABELS[r]) for r in Role.ALL]
+ROLE_CHOICES = [SelectChoice(r, Role.LABELS[r]) for r in Role.ALL]
 
 
 class LoginForm(FlaskForm):

@@ -2,7 +2,13 @@
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (ASVS-compliant)
+
+
+def use_fast_hashing_for_tests() -> None:
+    """Tests only: argon2id with minimal cost, so a suite of hundreds of logins stays fast."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 MIN_LENGTH = 10
 COMMON_PASSWORDS = frozenset(

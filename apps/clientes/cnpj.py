@@ -6,6 +6,7 @@ stay numeric and use the same modulo-11 weights as before.
 import re
 
 _BODY = re.compile(r"^[0-9A-Z]{12}[0-9]{2}$")
+_BASE = re.compile(r"^[0-9A-Z]{12}$")
 _WEIGHTS_1 = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
 _WEIGHTS_2 = (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
 
@@ -34,6 +35,8 @@ def is_valid(value: str | None) -> bool:
 def check_digits(base12: str) -> str:
     """The two check digits for a 12-character base (used to make demo and test data)."""
     base12 = clean(base12)
+    if not _BASE.match(base12):
+        raise ValueError("A base do CNPJ deve ter 12 caracteres entre 0-9 e A-Z.")
     first = _check_digit(base12, _WEIGHTS_1)
     return f"{first}{_check_digit(base12 + str(first), _WEIGHTS_2)}"
 

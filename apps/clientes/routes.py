@@ -1,2 +1,122 @@
-"""Routes of the clientes blueprint."""
-from apps.clientes import bp  # noqa: F401
+"""Clientes pages: list, create, edit, deactivate and reactivate."""
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from apps.auth.forms import ConfirmForm
+from apps.auth.policy import OPERATE, VIEW, access
+from apps.clientes import bp, services
+from apps.clientes.forms import ClienteForm
+from apps.clientes.models import Cliente
+from apps.core.pagination import paginate, safe_next
+from apps.core.types import db, parse_uuid
+from apps.operadoras.models import Operadora
+from apps.operadoras.services import RecordError, active_operadoras
+
+ATIVO_FILTERS = {"1": True, "0": False}
+
+
+def _get_cliente(cliente_id) -> Cliente:
+    uid = parse_uuid(cliente_id)
+    cliente = db.session.get(Cliente, uid) if uid else None
+    if cliente is None:
+        abort(404)
+    return cliente
+
+
+def _save(form, cliente=None):
+    """Call the service; on a broken rule put each message next to its field and return None."""
+    user = current_user._get_current_object()
+    try:
+        if cliente is None:
+            result = services.create_cliente(form.values(), by=user)
+        else:
+            result = services.update_cliente(cliente, form.values(), by=user)
+        db.session.commit()
+        return result
+    except RecordError as exc:
+        db.session.rollback()
+        for name, message in exc.fields.items():
+            if name in form:
+                form[name].errors.append(message)
+        if not any(name in form for name in exc.fields):
+            flash(str(exc), "danger")
+        return None
+
+
+@bp.route("/clientes", endpoint="list")
+@access(VIEW)
+def list_clientes():
+    """Clientes with search (nome, código, CNPJ) and operadora and active filters."""
+    q = request.args.get("q", "").strip()
+    ativo = request.args.get("ativo", "")
+    operadora_arg = request.args.get("operadora", "")
+    query = services.list_query(q, parse_uuid(operadora_arg) if operadora_arg else None, ATIVO_FILTERS.get(ativo))
+    operadoras = db.session.scalars(select(Operadora).order_by(Operadora.codigo)).all()
+    return render_template("clientes/list.html", pagination=paginate(query), q=q, ativo=ativo,
+                           operadora=operadora_arg, operadoras=operadoras, confirm_form=ConfirmForm())
+
+
+@bp.route("/clientes/novo", methods=["GET", "POST"])
+@access(OPERATE)
+def create():
+    """Create a cliente."""
+    form = ClienteForm()
+    form.set_operadoras(active_operadoras())
+    if form.validate_on_submit():
+        cliente = _save(form)
+        if cliente is not None:
+            flash(f"Cliente {cliente.nome} criado.", "success")
+            return redirect(url_for("clientes.list"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("clientes/form.html", form=form, cliente=None), status
+
+
+@bp.route("/clientes/<cliente_id>/editar", methods=["GET", "POST"])
+@access(OPERATE)
+def edit(cliente_id):
+    """Edit a cliente."""
+    cliente = _get_cliente(cliente_id)
+    form = ClienteForm(obj=cliente)
+    form.set_operadoras(active_operadoras(), current=cliente.operadora)
+    if not form.is_submitted():
+        form.cnpj.data = cliente.cnpj_formatado
+        form.operadora_id.data = str(cliente.operadora_id)
+    if form.validate_on_submit():
+        if _save(form, cliente) is not None:
+            flash(f"Cliente {cliente.nome} atualizado.", "success")
+            return redirect(url_for("clientes.list"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("clientes/form.html", form=form, cliente=cliente, confirm_form=ConfirmForm()), status
+
+
+def _set_active(cliente_id, ativo: bool):
+    cliente = _get_cliente(cliente_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        changed = services.set_active(cliente, ativo, by=current_user._get_current_object())
+        db.session.commit()
+    except RecordError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(safe_next(request.form.get("next"), url_for("clientes.list")))
+    if not changed:
+        flash(f"O cliente {cliente.nome} já estava {'ativo' if ativo else 'inativo'}.", "info")
+    else:
+        flash(f"Cliente {cliente.nome} {'reativado' if ativo else 'desativado'}.", "success")
+    return redirect(safe_next(request.form.get("next"), url_for("clientes.list")))
+
+
+@bp.route("/clientes/<cliente_id>/desativar", methods=["POST"])
+@access(OPERATE)
+def deactivate(cliente_id):
+    """Deactivate a cliente (its processos are kept)."""
+    return _set_active(cliente_id, False)
+
+
+@bp.route("/clientes/<cliente_id>/reativar", methods=["POST"])
+@access(OPERATE)
+def reactivate(cliente_id):
+    """Reactivate a cliente (its operadora must be active)."""
+    return _set_active(cliente_id, True)

@@ -1,2 +1,119 @@
-"""Routes of the operadoras blueprint."""
-from apps.operadoras import bp  # noqa: F401
+"""Operadoras pages: list, create, edit, deactivate and reactivate."""
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from apps.auth.forms import ConfirmForm
+from apps.auth.policy import ADMIN, OPERATE, VIEW, access, can
+from apps.core.pagination import paginate, safe_next
+from apps.core.types import db, parse_uuid
+from apps.operadoras import bp, services
+from apps.operadoras.forms import OperadoraForm
+from apps.operadoras.models import Operadora
+
+ATIVO_FILTERS = {"1": True, "0": False}
+
+
+def _get_operadora(operadora_id) -> Operadora:
+    uid = parse_uuid(operadora_id)
+    operadora = db.session.get(Operadora, uid) if uid else None
+    if operadora is None:
+        abort(404)
+    return operadora
+
+
+def _form(operadora=None) -> OperadoraForm:
+    form = OperadoraForm(obj=operadora)
+    if not can(ADMIN):
+        form.drop_rpa_fields()
+    return form
+
+
+def _save(form, operadora=None):
+    """Call the service; on a broken rule put each message next to its field and return None."""
+    try:
+        if operadora is None:
+            result = services.create_operadora(form.values(), by=current_user._get_current_object())
+        else:
+            result = services.update_operadora(operadora, form.values(), by=current_user._get_current_object())
+        db.session.commit()
+        return result
+    except services.RecordError as exc:
+        db.session.rollback()
+        for name, message in exc.fields.items():
+            if name in form:
+                form[name].errors.append(message)
+        if not any(name in form for name in exc.fields):
+            flash(str(exc), "danger")
+        return None
+
+
+@bp.route("/operadoras", endpoint="list")
+@access(VIEW)
+def list_operadoras():
+    """Operadoras with search by código or nome and an active filter."""
+    q = request.args.get("q", "").strip()
+    ativo = request.args.get("ativo", "")
+    pagination = paginate(services.list_query(q, ATIVO_FILTERS.get(ativo)))
+    counts = services.clientes_count([op.id for op in pagination.items])
+    return render_template("operadoras/list.html", pagination=pagination, q=q, ativo=ativo,
+                           counts=counts, confirm_form=ConfirmForm())
+
+
+@bp.route("/operadoras/nova", methods=["GET", "POST"])
+@access(OPERATE)
+def create():
+    """Create an operadora."""
+    form = _form()
+    if form.validate_on_submit():
+        operadora = _save(form)
+        if operadora is not None:
+            flash(f"Operadora {operadora.codigo} criada.", "success")
+            return redirect(url_for("operadoras.list"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("operadoras/form.html", form=form, operadora=None), status
+
+
+@bp.route("/operadoras/<operadora_id>/editar", methods=["GET", "POST"])
+@access(OPERATE)
+def edit(operadora_id):
+    """Edit an operadora (robot settings: Admin only)."""
+    operadora = _get_operadora(operadora_id)
+    form = _form(operadora)
+    if form.validate_on_submit():
+        if _save(form, operadora) is not None:
+            flash(f"Operadora {operadora.codigo} atualizada.", "success")
+            return redirect(url_for("operadoras.list"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("operadoras/form.html", form=form, operadora=operadora,
+                           confirm_form=ConfirmForm()), status
+
+
+def _set_active(operadora_id, ativo: bool):
+    operadora = _get_operadora(operadora_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    changed = services.set_active(operadora, ativo, by=current_user._get_current_object())
+    db.session.commit()
+    if not changed:
+        flash(f"A operadora {operadora.codigo} já estava {'ativa' if ativo else 'inativa'}.", "info")
+    elif ativo:
+        flash(f"Operadora {operadora.codigo} reativada.", "success")
+    else:
+        ativos = services.clientes_count([operadora.id]).get(operadora.id, 0)
+        extra = f" Ela ainda tem {ativos} cliente(s) ativo(s)." if ativos else ""
+        flash(f"Operadora {operadora.codigo} desativada.{extra}", "success")
+    return redirect(safe_next(request.form.get("next"), url_for("operadoras.list")))
+
+
+@bp.route("/operadoras/<operadora_id>/desativar", methods=["POST"])
+@access(OPERATE)
+def deactivate(operadora_id):
+    """Deactivate an operadora (its history is kept)."""
+    return _set_active(operadora_id, False)
+
+
+@bp.route("/operadoras/<operadora_id>/reativar", methods=["POST"])
+@access(OPERATE)
+def reactivate(operadora_id):
+    """Reactivate an operadora."""
+    return _set_active(operadora_id, True)

@@ -1,2 +1,269 @@
-"""Routes of the processos blueprint."""
-from apps.processos import bp  # noqa: F401
+"""Processos pages: list with bulk actions, detail with its live parts, actions, manual upload, PDFs."""
+import re
+import unicodedata
+from datetime import timedelta
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from apps.auth.policy import OPERATE, VIEW, access
+from apps.core.pagination import paginate, safe_next
+from apps.core.queues import QueueUnavailable
+from apps.core.types import db, parse_uuid, utcnow
+from apps.home.services import current_competencia
+from apps.processos import bp, manual, queries, services, state, storage
+from apps.processos.forms import AprovarForm, BulkForm, EnviarFaturasForm, RejeitarForm
+from apps.processos.models import Fatura, Processo, StatusProcesso, TipoExecucao
+from apps.processos.state import ProcessoError
+
+TIPO_LABELS = {TipoExecucao.DOWNLOAD: "Download", TipoExecucao.ENVIO_SAT: "Envio ao SAT"}
+HISTORY_LABELS = {
+    "processo_aprovar": "Aprovado",
+    "processo_rejeitar": "Rejeitado",
+    "processo_faturas_enviadas": "Faturas enviadas manualmente",
+    "processo_download_concluido": "Download concluído",
+    "processo_envio_sat_concluido": "Envio ao SAT concluído",
+    "execucao_iniciada": "Execução iniciada",
+    "execucao_falhou": "Execução falhou",
+}
+MAX_ERRORS_SHOWN = 5
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _get_processo(processo_id) -> Processo:
+    uid = parse_uuid(processo_id)
+    processo = db.session.get(Processo, uid) if uid else None
+    if processo is None:
+        abort(404)
+    return processo
+
+
+def _back(processo):
+    return redirect(url_for("processos.detail", processo_id=processo.id))
+
+
+def _run_tipo(processo):
+    """The robot run the processo's status calls for now, or None (nothing to run, or one is active)."""
+    if processo.execucao_ativa is not None:
+        return None
+    try:
+        return services.tipo_para(processo)
+    except ProcessoError:
+        return None
+
+
+def _live_context(processo) -> dict:
+    """What the live parts of the detail page (status, execucoes, faturas) need."""
+    return {"processo": processo, "cliente": processo.cliente, "operadora": processo.cliente.operadora,
+            "actions": state.allowed_actions(processo, _user()), "run_tipo": _run_tipo(processo),
+            "ativa": processo.execucao_ativa, "tipo_labels": TIPO_LABELS}
+
+
+def _detail_page(processo, upload_form=None, status=200):
+    context = _live_context(processo)
+    return render_template(
+        "processos/detail.html", **context, historico=queries.historico(processo), history_labels=HISTORY_LABELS,
+        aprovar_form=AprovarForm(formdata=None), rejeitar_form=RejeitarForm(formdata=None),
+        upload_form=upload_form or EnviarFaturasForm(formdata=None),
+        show_upload=("faturas_enviadas" in context["actions"] and not context["operadora"].possui_rpa
+                     and context["ativa"] is None),
+    ), status
+
+
+@bp.app_template_filter("duracao")
+def duracao(execucao) -> str:
+    """How long a run took (or has been running): '1 h 02 min', '3 min 07 s', '12 s'."""
+    if execucao is None or execucao.data_inicio is None:
+        return "—"
+    end = execucao.data_fim or (utcnow() if execucao.ativa else None)
+    if end is None:
+        return "—"
+    seconds = max(0, int((end - execucao.data_inicio) / timedelta(seconds=1)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+@bp.route("/processos", endpoint="list")
+@access(VIEW)
+def list_processos():
+    """Processos filtered by competência, status, operadora and cliente (nome or CNPJ)."""
+    filters = {
+        "competencia": request.args.get("competencia", "").strip(),
+        "status": request.args.get("status", "") if request.args.get("status") in StatusProcesso.ALL else "",
+        "operadora": request.args.get("operadora", ""),
+        "q": request.args.get("q", "").strip(),
+    }
+    query = queries.processos_query(competencia=filters["competencia"] or None, status=filters["status"] or None,
+                                    operadora_id=parse_uuid(filters["operadora"]), q=filters["q"] or None)
+    return render_template(
+        "processos/list.html", pagination=paginate(query), filters=filters, bulk_form=BulkForm(formdata=None),
+        competencias=queries.competencias(), operadoras=queries.operadoras(), atual=current_competencia(),
+        status_labels=StatusProcesso.LABELS,
+    )
+
+
+@bp.route("/processos/<processo_id>", endpoint="detail")
+@access(VIEW)
+def detail(processo_id):
+    """A processo: cliente, status and actions, runs, invoices, history."""
+    return _detail_page(_get_processo(processo_id))
+
+
+@bp.route("/processos/<processo_id>/fragmento", endpoint="fragmento")
+@access(VIEW)
+def fragmento(processo_id):
+    """The live parts of the detail page (#processo-status, #execucoes-table, #faturas-table) as HTML."""
+    return render_template("processos/_fragmento.html", **_live_context(_get_processo(processo_id)))
+
+
+@bp.route("/processos/<processo_id>/executar", methods=["POST"], endpoint="executar")
+@access(OPERATE)
+def executar(processo_id):
+    """Start the robot run the status calls for (download or SAT upload)."""
+    processo = _get_processo(processo_id)
+    try:
+        execucao = services.executar(processo, by=_user())
+    except ProcessoError as exc:
+        flash(exc.message, "danger")
+    except QueueUnavailable as exc:
+        flash(str(exc), "warning")
+    else:
+        flash(f"Execução iniciada ({TIPO_LABELS.get(execucao.tipo, execucao.tipo)}). "
+              "Acompanhe o andamento nesta página.", "success")
+    return _back(processo)
+
+
+@bp.route("/processos/<processo_id>/aprovar", methods=["POST"], endpoint="aprovar")
+@access(OPERATE)
+def aprovar(processo_id):
+    """Approve the invoices (optional comment)."""
+    processo = _get_processo(processo_id)
+    form = AprovarForm()
+    if not form.validate_on_submit():
+        flash(" ".join(form.comentario.errors) or "Formulário inválido.", "danger")
+        return _back(processo)
+    try:
+        services.aprovar(processo, by=_user(), comentario=form.comentario.data or None)
+        flash("Processo aprovado: as faturas seguem para o envio ao SAT.", "success")
+    except ProcessoError as exc:
+        flash(exc.message, "danger")
+    return _back(processo)
+
+
+@bp.route("/processos/<processo_id>/rejeitar", methods=["POST"], endpoint="rejeitar")
+@access(OPERATE)
+def rejeitar(processo_id):
+    """Reject the invoices (reason required); the processo goes back to download."""
+    processo = _get_processo(processo_id)
+    form = RejeitarForm()
+    if not form.validate_on_submit():
+        flash(" ".join(form.motivo.errors) or "Formulário inválido.", "danger")
+        return _back(processo)
+    try:
+        services.rejeitar(processo, by=_user(), motivo=form.motivo.data)
+        flash("Faturas rejeitadas: o processo voltou para Aguardando download.", "success")
+    except ProcessoError as exc:
+        flash(exc.message, "danger")
+    return _back(processo)
+
+
+@bp.route("/processos/<processo_id>/faturas", methods=["POST"], endpoint="enviar_faturas")
+@access(OPERATE)
+def enviar_faturas(processo_id):
+    """Manual upload of invoices (PDFs) for an operadora without a robot."""
+    processo = _get_processo(processo_id)
+    form = EnviarFaturasForm()
+    if not form.validate_on_submit():
+        return _detail_page(processo, form, 422)
+    entries = [manual.FaturaManual(
+        data=entry.arquivo.data.read(), nome_original=entry.arquivo.data.filename or "",
+        numero=entry.numero.data, valor=entry.valor.data, vencimento=entry.vencimento.data,
+        emissao=entry.emissao.data) for entry in form.faturas]
+    try:
+        faturas = manual.enviar_faturas(processo, entries, by=_user())
+    except manual.UploadError as exc:
+        target = form.faturas[exc.index].arquivo if exc.index is not None else None
+        if target is not None:
+            target.errors = [*target.errors, exc.message]
+        else:
+            flash(exc.message, "danger")
+        return _detail_page(processo, form, 422)
+    except ProcessoError as exc:
+        flash(exc.message, "danger")
+        return _back(processo)
+    flash(f"{len(faturas)} fatura(s) registrada(s); o processo aguarda aprovação.", "success")
+    return _back(processo)
+
+
+def _bulk_message(verb: str, done: int, erros: list) -> None:
+    if done:
+        flash(f"{done} processo(s) {verb}(s).", "success")
+    if erros:
+        shown = "; ".join(f"{p.cliente.nome} ({p.competencia}): {msg}" for p, msg in erros[:MAX_ERRORS_SHOWN])
+        more = f" e mais {len(erros) - MAX_ERRORS_SHOWN}" if len(erros) > MAX_ERRORS_SHOWN else ""
+        flash(f"{len(erros)} processo(s) não {verb}(s): {shown}{more}.", "warning")
+
+
+@bp.route("/processos/acoes", methods=["POST"], endpoint="bulk")
+@access(OPERATE)
+def bulk():
+    """Approve or run the selected processos; each refusal is reported with its reason."""
+    form = BulkForm()
+    back = redirect(safe_next(request.form.get("next"), url_for("processos.list")))
+    if not form.validate_on_submit():
+        flash(" ".join(form.ids.errors) or "Escolha Aprovar ou Executar.", "danger")
+        return back
+    if form.action.data == "aprovar":
+        result = services.aprovar_varios(form.uuids, by=_user())
+        _bulk_message("aprovado", len(result["aprovados"]), result["erros"])
+        return back
+    try:
+        result = services.executar_varios(form.uuids, by=_user())
+    except QueueUnavailable as exc:
+        flash(str(exc), "warning")
+        return back
+    _bulk_message("iniciado", len(result["iniciados"]), result["erros"])
+    return back
+
+
+def _ascii_filename(numero: str) -> str:
+    text = unicodedata.normalize("NFKD", numero or "").encode("ascii", "ignore").decode()
+    text = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "fatura"
+    return f"{text[:80]}.pdf"
+
+
+@bp.route("/faturas/<fatura_id>/pdf", endpoint="fatura_pdf")
+@access(VIEW)
+def fatura_pdf(fatura_id):
+    """The invoice's PDF, shown in the browser."""
+    uid = parse_uuid(fatura_id)
+    fatura = db.session.get(Fatura, uid) if uid else None
+    if fatura is None:
+        abort(404)
+    try:
+        path = storage.path_of(fatura.arquivo)
+    except storage.StorageError:
+        abort(404)
+    if not path.is_file():
+        abort(404, "O arquivo desta fatura não foi encontrado.")
+    response = send_file(path, mimetype="application/pdf", conditional=True, max_age=0)
+    response.headers["Content-Disposition"] = f'inline; filename="{_ascii_filename(fatura.numero)}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.route("/em-execucao", endpoint="em_execucao")
+@access(VIEW)
+def em_execucao():
+    """Every robot run in progress, across processos."""
+    return render_template("processos/em_execucao.html", execucoes=queries.execucoes_ativas(),
+                           tipo_labels=TIPO_LABELS)

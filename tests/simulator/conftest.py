@@ -163,6 +163,12 @@ class Rpa:
 FAST = {"job_duration": 0, "queue_wait": 0, "log_lines": 6, "sse_ping": 0.3, "hang_seconds": 2}
 
 
+@pytest.fixture(autouse=True)
+def _clean_state():
+    """Override the dashboard's DB/Redis cleanup: the simulator needs neither."""
+    yield
+
+
 @pytest.fixture(scope="session")
 def contract() -> Contract:
     """The contract loaded from shared/rpa-api/openapi.yaml."""

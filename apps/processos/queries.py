@@ -1,0 +1,85 @@
+"""Read-only queries shared by the processos pages and the JSON API (one SQL query per page)."""
+from sqlalchemy import or_, select
+from sqlalchemy.orm import contains_eager, lazyload, raiseload
+
+from apps.clientes.cnpj import clean as clean_cnpj
+from apps.clientes.models import Cliente
+from apps.core.audit import AuditLog
+from apps.core.types import db
+from apps.operadoras.models import Operadora
+from apps.processos.models import Execucao, ExecucaoLog, Processo, StatusExecucao
+
+LOG_PAGE = 500
+
+
+def processos_query(competencia=None, status=None, operadora_id=None, cliente_id=None, q=None):
+    """Processos with their cliente and operadora in the same SELECT, newest competência first."""
+    query = (
+        select(Processo)
+        .join(Processo.cliente).join(Cliente.operadora)
+        .options(contains_eager(Processo.cliente).contains_eager(Cliente.operadora),
+                 raiseload(Processo.execucoes), raiseload(Processo.faturas), raiseload(Processo.criado_por))
+        .order_by(Processo.competencia.desc(), Cliente.nome, Processo.id)
+    )
+    if competencia:
+        query = query.where(Processo.competencia == competencia)
+    if status:
+        query = query.where(Processo.status == status)
+    if operadora_id:
+        query = query.where(Cliente.operadora_id == operadora_id)
+    if cliente_id:
+        query = query.where(Processo.cliente_id == cliente_id)
+    if q:
+        conditions = [Cliente.nome.icontains(q, autoescape=True)]
+        bare = clean_cnpj(q)
+        if bare.isalnum():
+            conditions.append(Cliente.cnpj.contains(bare, autoescape=True))
+        query = query.where(or_(*conditions))
+    return query
+
+
+def competencias() -> list[str]:
+    """Every competência that has processos, newest first (for the filter)."""
+    return list(db.session.scalars(select(Processo.competencia).distinct().order_by(Processo.competencia.desc())))
+
+
+def operadoras() -> list:
+    return list(db.session.scalars(select(Operadora).order_by(Operadora.codigo)))
+
+
+def execucoes_ativas():
+    """Every PENDENTE or EXECUTANDO execucao with its processo, cliente and operadora, in one SELECT."""
+    query = (
+        select(Execucao)
+        .join(Execucao.processo).join(Processo.cliente).join(Cliente.operadora)
+        .where(Execucao.status.in_(StatusExecucao.ACTIVE))
+        .options(contains_eager(Execucao.processo).contains_eager(Processo.cliente).contains_eager(Cliente.operadora),
+                 contains_eager(Execucao.processo).lazyload(Processo.execucoes),
+                 contains_eager(Execucao.processo).lazyload(Processo.faturas),
+                 lazyload(Execucao.criado_por))
+        .order_by(Execucao.created_at)
+    )
+    return list(db.session.scalars(query).unique())
+
+
+def historico(processo) -> list:
+    """The processo's audit trail, newest first."""
+    return list(db.session.scalars(
+        select(AuditLog).where(AuditLog.entity_type == "processos", AuditLog.entity_id == str(processo.id))
+        .order_by(AuditLog.created_at.desc())
+    ))
+
+
+def execucao_por_job(job_id: str):
+    """The newest execucao that followed this RPA job id, or None."""
+    return db.session.scalar(
+        select(Execucao).where(Execucao.job_id == job_id).order_by(Execucao.created_at.desc()).limit(1)
+    )
+
+
+def logs_after(execucao, after: int, limit: int = LOG_PAGE) -> list:
+    """Stored log lines of an execucao with seq > after, oldest first."""
+    return list(db.session.scalars(
+        select(ExecucaoLog).where(ExecucaoLog.execucao_id == execucao.id, ExecucaoLog.seq > after)
+        .order_by(ExecucaoLog.seq).limit(limit)
+    ))

@@ -1,0 +1,87 @@
+"""Routes of the Agendamentos page: when the month's processos are created, and a manual run."""
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired
+
+from apps.auth.policy import ADMIN, VIEW, access
+from apps.core.types import db
+from apps.processos import bp, schedule
+from apps.processos.services import gerar_processos
+from apps.processos.state import ProcessoError
+
+COUNTS = re.compile(r"(\d+) criado\(s\), (\d+) existente\(s\)")
+
+
+class ExecutarForm(FlaskForm):
+    """The competência to generate now."""
+
+    competencia = StringField("Competência", validators=[DataRequired(message="Informe a competência.")],
+                              render_kw={"type": "month", "placeholder": "AAAA-MM", "maxlength": 7})
+
+
+def _run_rows():
+    """The last generations with their counts, read back from the audit detail."""
+    rows = []
+    for entry in schedule.recent_runs():
+        match = COUNTS.search(entry.detail or "")
+        rows.append({"quando": entry.created_at, "quem": entry.username or "agendador",
+                     "competencia": entry.entity_id, "criados": match and int(match[1]),
+                     "existentes": match and int(match[2]), "detalhe": entry.detail})
+    return rows
+
+
+def _crontab_line() -> str:
+    """A system-cron line for this installation, as an alternative to `rq cron`."""
+    root = Path(current_app.root_path).parent
+    flask_bin = Path(sys.executable).with_name("flask")
+    return (f"0 * * * * cd {root} && FLASK_APP=apps:create_app {flask_bin} processos gerar-mensal --se-devido "
+            ">> instance/cron.log 2>&1")
+
+
+def _render(form, status=200):
+    rule = schedule.current_rule()
+    now = datetime.now(timezone.utc)
+    competencia = schedule.competencia_of(now, rule.tz)
+    proxima = schedule.next_run(now, rule.day, rule.at, rule.tz)
+    context = dict(
+        form=form, regra=schedule.describe(rule), proxima=proxima, dia_semana=schedule.weekday_name(proxima),
+        competencia=competencia, ultima=schedule.last_run(competencia),
+        devida=schedule.due_competencia(now) is not None, runs=_run_rows(), crontab=_crontab_line(),
+        intervalo=schedule.check_interval(),
+    )
+    return render_template("processos/agendamentos.html", **context), status
+
+
+@bp.route("/agendamentos")
+@access(VIEW)
+def agendamentos():
+    """The monthly schedule, the next run and the last runs."""
+    form = ExecutarForm()
+    if not form.competencia.data:
+        form.competencia.data = schedule.competencia_of(datetime.now(timezone.utc), schedule.current_rule().tz)
+    return _render(form)
+
+
+@bp.route("/agendamentos/executar", methods=["POST"])
+@access(ADMIN)
+def agendamentos_executar():
+    """Create the processos of a competência now (idempotent)."""
+    form = ExecutarForm()
+    if form.validate_on_submit():
+        try:
+            result = gerar_processos(form.competencia.data.strip(), by=current_user._get_current_object())
+        except ProcessoError as exc:
+            db.session.rollback()
+            form.competencia.errors.append(exc.message)
+        else:
+            flash(f"Competência {result['competencia']}: {result['criados']} processo(s) criado(s), "
+                  f"{result['existentes']} já existia(m).", "success")
+            return redirect(url_for("processos.agendamentos"))
+    return _render(form, 422)

@@ -1,0 +1,150 @@
+"""What people (and the API, CLI and cron) do to processos: create the month, run, approve, reject."""
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, insert, literal, select
+from sqlalchemy.exc import IntegrityError
+
+from apps.clientes.models import Cliente
+from apps.core import audit
+from apps.core.queues import QueueUnavailable, ensure_available
+from apps.core.types import db, utcnow
+from apps.processos import state
+from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso, TipoExecucao
+from apps.processos.state import ProcessoError
+
+COMPETENCIA_FORMAT = "%Y-%m"
+
+
+def parse_competencia(value: str) -> str:
+    """'2026-11' as given, or ProcessoError(422) for anything else."""
+    try:
+        datetime.strptime(value or "", COMPETENCIA_FORMAT)
+    except ValueError as exc:
+        raise ProcessoError("Competência inválida: use o formato AAAA-MM (ex.: 2026-11).", 422) from exc
+    if len(value) != 7:
+        raise ProcessoError("Competência inválida: use o formato AAAA-MM (ex.: 2026-11).", 422)
+    return value
+
+
+def _uuid_sql(dialect: str):
+    if dialect == "postgresql":
+        return func.gen_random_uuid()
+    return func.lower(func.hex(func.randomblob(16)))  # SQLAlchemy's Uuid on SQLite: 32 hex chars
+
+
+def gerar_processos(competencia: str, by=None) -> dict:
+    """One processo per active cliente, in one INSERT … SELECT; safe to run twice or concurrently."""
+    competencia = parse_competencia(competencia)
+    dialect = db.engine.dialect.name
+    now = utcnow()
+    source = select(
+        _uuid_sql(dialect), Cliente.id, literal(competencia), literal(StatusProcesso.AGUARDANDO_DOWNLOAD),
+        literal(getattr(by, "id", None), type_=Processo.criado_por_id.type),
+        literal(now, type_=Processo.created_at.type), literal(now, type_=Processo.updated_at.type),
+    ).where(Cliente.ativo.is_(True))
+    columns = ["id", "cliente_id", "competencia", "status", "criado_por_id", "created_at", "updated_at"]
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(Processo).from_select(columns, source).on_conflict_do_nothing(
+        index_elements=["cliente_id", "competencia"]
+    )
+    criados = db.session.execute(stmt).rowcount or 0
+    total = db.session.scalar(
+        select(func.count()).select_from(Processo).join(Cliente).where(
+            Processo.competencia == competencia, Cliente.ativo.is_(True))
+    )
+    audit.record("processos_gerados", entity_type="processos", entity_id=competencia, user=by,
+                 detail=f"competência {competencia}: {criados} criado(s), {total - criados} existente(s)")
+    db.session.commit()
+    return {"competencia": competencia, "criados": criados, "existentes": total - criados}
+
+
+def tipo_para(processo: Processo) -> str:
+    """Which robot run the processo's status calls for (or ProcessoError)."""
+    if processo.status == StatusProcesso.AGUARDANDO_DOWNLOAD:
+        if not processo.cliente.operadora.possui_rpa:
+            raise ProcessoError(
+                f"A operadora {processo.cliente.operadora.codigo} não tem robô: envie as faturas manualmente.")
+        return TipoExecucao.DOWNLOAD
+    if processo.status == StatusProcesso.AGUARDANDO_ENVIO_SAT:
+        return TipoExecucao.ENVIO_SAT
+    raise ProcessoError(f"Nada a executar: o processo está em {processo.status}.")
+
+
+def executar(processo: Processo, by=None) -> Execucao:
+    """Create an execucao (PENDENTE) and enqueue its job; one active execucao per processo."""
+    tipo = tipo_para(processo)
+    ensure_available()
+    execucao = Execucao(id=uuid.uuid4(), processo_id=processo.id, tipo=tipo,
+                        status=StatusExecucao.PENDENTE, criado_por_id=getattr(by, "id", None))
+    db.session.add(execucao)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ProcessoError("Já existe uma execução em andamento para este processo.") from exc
+    audit.record("execucao_iniciada", entity=processo, user=by, detail=f"{tipo} execucao={execucao.id}")
+    db.session.commit()
+    try:
+        from apps.rpa import jobs
+
+        jobs.enqueue_start(execucao)
+    except QueueUnavailable:
+        _undo_execucao(execucao.id)
+        raise
+    return execucao
+
+
+def _undo_execucao(execucao_id) -> None:
+    """The queue refused the job: remove the execucao so nothing changed."""
+    db.session.rollback()
+    execucao = db.session.get(Execucao, execucao_id)
+    if execucao is not None:
+        db.session.delete(execucao)
+        db.session.commit()
+
+
+def aprovar(processo: Processo, by, comentario: str | None = None) -> Processo:
+    """AGUARDANDO_APROVACAO → AGUARDANDO_ENVIO_SAT."""
+    if not processo.faturas_ativas:
+        raise ProcessoError("Não há faturas para aprovar neste processo.")
+    state.move(processo, "aprovar", by=by, comentario=comentario)
+    db.session.commit()
+    return processo
+
+
+def rejeitar(processo: Processo, by, motivo: str) -> Processo:
+    """AGUARDANDO_APROVACAO → AGUARDANDO_DOWNLOAD; the faturas stay, marked rejected."""
+    state.move(processo, "rejeitar", by=by, comentario=motivo)
+    for fatura in processo.faturas_ativas:
+        fatura.rejeitada = True
+        fatura.motivo_rejeicao = motivo.strip()
+    db.session.commit()
+    return processo
+
+
+def aprovar_varios(ids, by, comentario=None) -> dict:
+    """Approve many processos; each one succeeds or is reported with its reason."""
+    aprovados, erros = [], []
+    for processo in db.session.scalars(select(Processo).where(Processo.id.in_(list(ids)))):
+        try:
+            aprovar(processo, by, comentario)
+            aprovados.append(processo.id)
+        except ProcessoError as exc:
+            db.session.rollback()
+            erros.append((processo, exc.message))
+    return {"aprovados": aprovados, "erros": erros}
+
+
+def executar_varios(ids, by) -> dict:
+    """Start the robot run each processo calls for; report those refused and why."""
+    iniciados, erros = [], []
+    for processo in db.session.scalars(select(Processo).where(Processo.id.in_(list(ids)))):
+        try:
+            iniciados.append(executar(processo, by).id)
+        except ProcessoError as exc:
+            erros.append((processo, exc.message))
+    return {"iniciados": iniciados, "erros": erros}

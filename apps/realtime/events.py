@@ -1,0 +1,74 @@
+"""Live events: the worker publishes each stored log line and status change on Redis pub/sub.
+
+Pub/sub is at-most-once, so every event published here is also in the database first; a
+viewer replays stored lines and then listens, de-duplicating by `seq`.
+Channels: `execucao:<execucao_id>` (its log lines and status), `execucoes` (every status change).
+"""
+import json
+import logging
+
+import redis
+
+from apps.core.queues import get_redis
+
+log = logging.getLogger(__name__)
+ALL_CHANNEL = "execucoes"
+
+
+def channel_for(execucao_id) -> str:
+    return f"execucao:{execucao_id}"
+
+
+def log_payload(execucao, line) -> dict:
+    """The seed's log JSON for one stored line."""
+    processo = execucao.processo
+    return {
+        "type": "log",
+        "seq": line.seq,
+        "level": line.level,
+        "message": line.message,
+        "operadora": processo.cliente.operadora.codigo if processo and processo.cliente else None,
+        "job_id": execucao.job_id,
+        "timestamp": line.timestamp.isoformat(),
+        "service": line.service,
+        "logger": line.logger,
+    }
+
+
+def status_payload(execucao) -> dict:
+    processo = execucao.processo
+    return {
+        "execucao_id": str(execucao.id),
+        "processo_id": str(execucao.processo_id),
+        "processo_status": processo.status if processo else None,
+        "tipo": execucao.tipo,
+        "status": execucao.status,
+        "job_id": execucao.job_id,
+        "mensagem": execucao.mensagem,
+        "data_inicio": execucao.data_inicio.isoformat() if execucao.data_inicio else None,
+        "data_fim": execucao.data_fim.isoformat() if execucao.data_fim else None,
+    }
+
+
+def _publish(channel: str, event: str, data: dict) -> None:
+    try:
+        get_redis().publish(channel, json.dumps({"event": event, "data": data}))
+    except redis.RedisError:
+        # The line is already stored; viewers catch up from the database.
+        log.warning("could not publish %s on %s", event, channel)
+
+
+def publish_logs(execucao, lines) -> None:
+    for line in lines:
+        _publish(channel_for(execucao.id), "log", log_payload(execucao, line))
+
+
+def publish_status(execucao) -> None:
+    """Status change of an execucao; a terminal one also ends its live streams."""
+    data = status_payload(execucao)
+    _publish(channel_for(execucao.id), "status", data)
+    if execucao.status == "CONCLUIDO":
+        _publish(channel_for(execucao.id), "job_completed", data)
+    elif execucao.status == "FALHOU":
+        _publish(channel_for(execucao.id), "job_failed", data)
+    _publish(ALL_CHANNEL, "status", data)

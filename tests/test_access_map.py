@@ -1,0 +1,79 @@
+"""Walk the URL map: every route declares an access level, and every role gets what it should."""
+import uuid
+
+import pytest
+
+from apps.auth.models import Role
+from apps.auth.policy import ADMIN, LEVELS, OPERATE, PUBLIC, VIEW, view_level
+
+# Sensitive endpoints pinned here, so a route whose level is lowered by mistake fails.
+PINNED = {
+    "auth.users": ADMIN, "auth.user_create": ADMIN, "auth.user_edit": ADMIN,
+    "auth.user_reset_password": ADMIN, "auth.user_deactivate": ADMIN,
+    "rpa.token": ADMIN, "auth.login": PUBLIC, "api.auth_token": PUBLIC, "api.auth_refresh": PUBLIC,
+    "home.index": VIEW,
+}
+ROLE_ALLOWS = {
+    None: {PUBLIC},
+    Role.VISUALIZADOR: {PUBLIC, VIEW},
+    Role.OPERADOR: {PUBLIC, VIEW, OPERATE},
+    Role.ADMIN: {PUBLIC, VIEW, OPERATE, ADMIN},
+}
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        yield rule
+
+
+def _url(rule):
+    values = {arg: str(uuid.uuid4()) for arg in rule.arguments}
+    return rule.build(values, append_unknown=False)[1]
+
+
+def test_every_route_declares_a_known_access_level(app):
+    with app.test_request_context():
+        missing = [r.endpoint for r in _routes(app) if view_level(r.endpoint) not in LEVELS]
+    assert missing == [], f"rotas sem @access(...): {missing}"
+
+
+def test_pinned_levels(app):
+    with app.test_request_context():
+        for endpoint, level in PINNED.items():
+            assert view_level(endpoint) == level, endpoint
+
+
+@pytest.mark.parametrize("role", [None, Role.VISUALIZADOR, Role.OPERADOR, Role.ADMIN])
+def test_each_role_is_refused_exactly_where_its_level_says(app, users, role):
+    client = app.test_client()
+    headers = {}
+    if role is not None:
+        response = client.post("/login", data={"login": users[role].username, "password": "Senha-de-Teste-9"})
+        assert response.status_code == 302
+        token = client.post("/api/v1/auth/token", json={"username": users[role].username,
+                                                        "password": "Senha-de-Teste-9"}).get_json()["access"]
+        headers = {"Authorization": f"Bearer {token}"}
+    checked = 0
+    for rule in _routes(app):
+        if rule.endpoint == "auth.logout":
+            continue  # would end the session used for the rest of the walk
+        with app.test_request_context():
+            level = view_level(rule.endpoint)
+        method = "GET" if "GET" in rule.methods else sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
+        url = _url(rule)
+        kwargs = {"headers": headers} if url.startswith("/api/v1/") else {}
+        response = client.open(url, method=method, buffered=False, **kwargs)
+        status = response.status_code
+        response.close()
+        if level in ROLE_ALLOWS[role]:
+            assert status not in (401, 403), f"{role} deveria acessar {method} {url} ({rule.endpoint}): {status}"
+        elif role is None:
+            assert status in (302, 401), f"anônimo em {method} {url}: {status}"
+            if status == 302:
+                assert "/login" in response.headers["Location"]
+        else:
+            assert status == 403, f"{role} não deveria acessar {method} {url} ({rule.endpoint}): {status}"
+        checked += 1
+    assert checked >= 10

@@ -1,0 +1,299 @@
+"""The global RPA token: precedence, expiry, save/refresh/test, concurrency and the admin page."""
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import pytest
+from sqlalchemy import select
+
+from apps.auth.models import Role
+from apps.core.audit import AuditLog
+from apps.core.types import db
+from apps.rpa import token as global_token
+from apps.rpa.client import RpaAuthError, RpaError
+from simulator import serve_in_thread
+from tests.conftest import make_user
+
+SIM_PASSWORD = "senha-do-simulador"
+
+
+@pytest.fixture(scope="module")
+def sim_server():
+    server = serve_in_thread(password=SIM_PASSWORD, job_duration=0, queue_wait=0, log_lines=2, hang_seconds=2)
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def sim(sim_server, app, monkeypatch):
+    """The simulator, reset, as the app's RPA API with its refresh password configured."""
+    sim_server.reset()
+    monkeypatch.setitem(app.config, "API_EXTERNA_URL", sim_server.url)
+    monkeypatch.setitem(app.config, "BRM_TOKEN_PASSWORD", SIM_PASSWORD)
+    monkeypatch.setitem(app.config, "API_EXTERNA_TOKEN", "")
+    monkeypatch.setitem(app.config, "RPA_READ_TIMEOUT", 1)
+    yield sim_server
+    sim_server.reset()
+
+
+def a_jwt(days=30, **claims):
+    exp = datetime.now(timezone.utc) + timedelta(days=days)
+    return jwt.encode({"sub": "rpa-dashboard", "exp": int(exp.timestamp()), **claims}, "chave-que-o-dashboard-nao-tem-0123456789", algorithm="HS256")
+
+
+def audits(action):
+    return db.session.scalars(select(AuditLog).where(AuditLog.action == action)).all()
+
+
+# -- which token is used ------------------------------------------------------------------------
+def test_env_token_when_no_admin_has_one(app, users, monkeypatch):
+    monkeypatch.setitem(app.config, "API_EXTERNA_TOKEN", "token-do-ambiente")
+    assert global_token.current_token() == "token-do-ambiente"
+    assert global_token.token_source() == "variável API_EXTERNA_TOKEN"
+
+
+def test_nothing_configured(app, users, monkeypatch):
+    monkeypatch.setitem(app.config, "API_EXTERNA_TOKEN", "")
+    assert global_token.current_token() is None
+    assert global_token.token_source() == "nenhum token configurado"
+
+
+def test_admin_token_beats_env_and_inactive_or_non_admin_are_ignored(app, users, monkeypatch):
+    monkeypatch.setitem(app.config, "API_EXTERNA_TOKEN", "token-do-ambiente")
+    users[Role.OPERADOR].api_externa_token = "token-do-operador"
+    inactive = make_user(Role.ADMIN, "admin2")
+    inactive.api_externa_token, inactive.ativo = "token-do-inativo", False
+    db.session.commit()
+    assert global_token.current_token() == "token-do-ambiente"
+    users[Role.ADMIN].api_externa_token = "token-do-admin"
+    db.session.commit()
+    assert global_token.current_token() == "token-do-admin"
+    assert global_token.token_source() == "usuário admin admin"
+
+
+def test_most_recently_updated_admin_wins(app, users):
+    other = make_user(Role.ADMIN, "admin2")
+    users[Role.ADMIN].api_externa_token = "antigo"
+    users[Role.ADMIN].updated_at = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    other.api_externa_token = "recente"
+    db.session.commit()
+    assert global_token.current_token() == "recente"
+
+
+def test_expiry_read_from_a_jwt_without_its_key():
+    expiry = global_token.token_expiry(a_jwt(days=10))
+    assert expiry.tzinfo is not None
+    assert timedelta(days=9, hours=23) < expiry - datetime.now(timezone.utc) <= timedelta(days=10)
+    assert global_token.token_expiry("nao-e-um-jwt") is None
+    assert global_token.token_expiry("a.b.c") is None
+    assert global_token.token_expiry(jwt.encode({"sub": "x"}, "k" * 32, algorithm="HS256")) is None
+    assert global_token.token_expiry(jwt.encode({"exp": "amanhã"}, "k" * 32, algorithm="HS256")) is None
+    assert global_token.token_expiry(None) is None
+
+
+# -- save, refresh, test ------------------------------------------------------------------------------
+def test_save_token_goes_to_the_acting_admin_alone_and_is_audited_masked(app, users):
+    admin, other = users[Role.ADMIN], make_user(Role.ADMIN, "admin2")
+    other.api_externa_token = "token-velho-do-outro-admin"
+    db.session.commit()
+    token = a_jwt()
+    global_token.save_token(token, admin, "troca programada")
+    assert admin.api_externa_token == token and other.api_externa_token is None
+    assert global_token.current_token() == token
+    (entry,) = audits("token_global_alterado")
+    assert token not in entry.detail and token[-6:] in entry.detail
+    assert "troca programada" in entry.detail and "admin2" in entry.detail and entry.username == "admin"
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "abc def", "abc\ndef", "x" * 4097])
+def test_save_token_refuses_bad_input(app, users, bad):
+    with pytest.raises(global_token.TokenError):
+        global_token.save_token(bad, users[Role.ADMIN], "teste")
+    assert users[Role.ADMIN].api_externa_token is None and audits("token_global_alterado") == []
+
+
+def test_refresh_without_password_is_a_clear_error(app, users, monkeypatch):
+    monkeypatch.setitem(app.config, "BRM_TOKEN_PASSWORD", "")
+    with pytest.raises(RpaError, match="BRM_TOKEN_PASSWORD não está configurada"):
+        global_token.refresh_global_token(users[Role.ADMIN])
+
+
+def test_refresh_with_a_wrong_password(app, sim, users, monkeypatch):
+    monkeypatch.setitem(app.config, "BRM_TOKEN_PASSWORD", "senha-errada")
+    with pytest.raises(RpaAuthError, match="recusou a senha"):
+        global_token.refresh_global_token(users[Role.ADMIN])
+    assert users[Role.ADMIN].api_externa_token is None
+
+
+def test_refresh_stores_the_new_token_and_audits(app, sim, users):
+    fresh = global_token.refresh_global_token(users[Role.ADMIN], reason="teste")
+    assert sim.state.token_ok(fresh) and global_token.current_token() == fresh
+    (entry,) = audits("token_global_renovado")
+    assert fresh not in entry.detail
+    assert global_token.token_expiry(fresh) > datetime.now(timezone.utc) + timedelta(days=360)
+
+
+def test_two_workers_hitting_401_refresh_once(app, sim, users):
+    """Both see the old token refused at the same time; only one asks the API for a new one."""
+    rejected = sim.issue_token(ttl_seconds=-60)
+    users[Role.ADMIN].api_externa_token = rejected
+    db.session.commit()
+    sim.set_config(latency=0.3)  # the refresh takes a while: the second worker arrives during it
+    results, barrier = [], threading.Barrier(2)
+
+    def worker():
+        with app.app_context():
+            barrier.wait()
+            results.append(global_token.TokenProvider().refresh(rejected))
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(results) == 2 and results[0] == results[1] != rejected
+    assert sim.stats()["refreshes"] == 1
+    assert len(audits("token_global_renovado")) == 1
+
+
+def test_provider_does_not_refresh_without_password(app, sim, users, monkeypatch):
+    monkeypatch.setitem(app.config, "BRM_TOKEN_PASSWORD", "")
+    assert global_token.TokenProvider().refresh("qualquer") is None
+    assert sim.stats()["refreshes"] == 0
+
+
+def test_connection_ok_refused_and_down(app, sim, users, monkeypatch):
+    users[Role.ADMIN].api_externa_token = sim.issue_token()
+    db.session.commit()
+    assert global_token.test_connection() == {"ok": True, "api_ok": True, "token_ok": True,
+                                              "message": "Conexão OK: a API RPA respondeu e aceitou o token."}
+    users[Role.ADMIN].api_externa_token = sim.issue_token(ttl_seconds=-60)
+    db.session.commit()
+    refused = global_token.test_connection()
+    assert refused["api_ok"] and refused["token_ok"] is False and not refused["ok"]
+    assert sim.stats()["refreshes"] == 0  # the test reports the token as it is
+    monkeypatch.setitem(app.config, "API_EXTERNA_URL", "http://127.0.0.1:9")
+    down = global_token.test_connection()
+    assert not down["api_ok"] and not down["ok"] and "/health" in down["message"]
+    assert len(audits("token_global_testado")) == 3
+
+
+# -- the page --------------------------------------------------------------------------------------
+def test_page_is_for_admins_only(client, users, login):
+    assert client.get("/token-global").status_code == 302  # to the login page
+    login(users[Role.OPERADOR])
+    assert client.get("/token-global").status_code == 403
+    assert client.post("/token-global/renovar").status_code == 403
+    assert client.post("/token-global/testar").status_code == 403
+    assert client.post("/token-global", data={"token": a_jwt()}).status_code == 403
+    assert users[Role.ADMIN].api_externa_token is None
+
+
+def test_page_shows_the_token_masked_with_source_and_expiry(admin_client, users):
+    token = a_jwt(days=40)
+    users[Role.ADMIN].api_externa_token = token
+    db.session.commit()
+    html = admin_client.get("/token-global").get_data(as_text=True)
+    assert token not in html and token[-6:] in html
+    assert "usuário admin admin" in html
+    assert "expira em 39 dias" in html or "expira em 40 dias" in html
+    assert "Obter Novo JWT (Global)" in html and "Testar conexão" in html
+
+
+def test_page_flags_an_expired_token(admin_client, users):
+    users[Role.ADMIN].api_externa_token = a_jwt(days=-2)
+    db.session.commit()
+    assert ">expirado<" in admin_client.get("/token-global").get_data(as_text=True)
+
+
+def test_paste_a_token(admin_client, users, monkeypatch, caplog):
+    for name in ("apps", "apps.rpa.token", "werkzeug"):
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
+    caplog.set_level(logging.DEBUG)
+    token = a_jwt()
+    response = admin_client.post("/token-global", data={"token": f"  {token} ", "motivo": "novo contrato"},
+                                 follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Token global atualizado." in html and token not in html
+    db.session.refresh(users[Role.ADMIN])
+    assert users[Role.ADMIN].api_externa_token == token
+    (entry,) = audits("token_global_alterado")
+    assert "novo contrato" in entry.detail
+    assert token not in caplog.text
+
+
+@pytest.mark.parametrize("pasted, warning", [
+    ("token-opaco-sem-jwt", "não é um JWT"),
+    (a_jwt(days=-1), "já está expirado"),
+])
+def test_paste_warns_about_non_jwt_or_expired(admin_client, users, pasted, warning):
+    html = admin_client.post("/token-global", data={"token": pasted}, follow_redirects=True).get_data(as_text=True)
+    assert warning in html
+    db.session.refresh(users[Role.ADMIN])
+    assert users[Role.ADMIN].api_externa_token == pasted
+
+
+def test_paste_refuses_whitespace_without_echoing_it(admin_client, users):
+    pasted = "Bearer " + a_jwt()
+    response = admin_client.post("/token-global", data={"token": pasted})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "não pode conter espaços" in html
+    assert pasted.split()[1] not in html
+    db.session.refresh(users[Role.ADMIN])
+    assert users[Role.ADMIN].api_externa_token is None and audits("token_global_alterado") == []
+
+
+def test_paste_without_csrf_is_refused(admin_client, users):
+    response = admin_client.post("/token-global", data={"token": a_jwt()}, no_csrf=True)
+    assert response.status_code in (400, 422)
+    db.session.refresh(users[Role.ADMIN])
+    assert users[Role.ADMIN].api_externa_token is None
+
+
+def test_refresh_button(admin_client, sim, users):
+    html = admin_client.post("/token-global/renovar", follow_redirects=True).get_data(as_text=True)
+    assert "Novo token global obtido, válido até" in html
+    db.session.refresh(users[Role.ADMIN])
+    fresh = users[Role.ADMIN].api_externa_token
+    assert sim.state.token_ok(fresh) and fresh not in html
+    (entry,) = audits("token_global_renovado")
+    assert entry.username == "admin" and "renovação manual" in entry.detail
+
+
+def test_refresh_button_without_password(admin_client, sim, app, monkeypatch):
+    monkeypatch.setitem(app.config, "BRM_TOKEN_PASSWORD", "")
+    html = admin_client.post("/token-global/renovar", follow_redirects=True).get_data(as_text=True)
+    assert "Não foi possível obter um novo token" in html and "BRM_TOKEN_PASSWORD" in html
+    assert sim.stats()["refreshes"] == 0
+
+
+def test_test_button(admin_client, sim, users):
+    users[Role.ADMIN].api_externa_token = sim.issue_token()
+    db.session.commit()
+    html = admin_client.post("/token-global/testar", follow_redirects=True).get_data(as_text=True)
+    assert "Conexão OK" in html
+    assert sim.stats()["requests"]["GET /jobs/{job_id}"] == 1
+    (entry,) = audits("token_global_testado")
+    assert entry.username == "admin"
+
+
+def test_test_button_reports_a_refused_token(admin_client, sim, users):
+    users[Role.ADMIN].api_externa_token = sim.issue_token(ttl_seconds=-5)
+    db.session.commit()
+    html = admin_client.post("/token-global/testar", follow_redirects=True).get_data(as_text=True)
+    assert "recusou o token" in html
+
+
+def test_slow_api_test_is_bounded(admin_client, sim, users, app, monkeypatch):
+    """A hanging API does not hold the admin's page for minutes (one retry, read timeout)."""
+    monkeypatch.setitem(app.config, "RPA_READ_TIMEOUT", 0.3)
+    users[Role.ADMIN].api_externa_token = sim.issue_token()
+    db.session.commit()
+    sim.fault("hang", 5)
+    started = time.monotonic()
+    html = admin_client.post("/token-global/testar", follow_redirects=True).get_data(as_text=True)
+    assert time.monotonic() - started < 3
+    assert "falhou ao testar o token" in html
