@@ -1,11 +1,9 @@
 """The RPA Dashboard application factory."""
-import logging
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from apps.config import load_config
-from apps.extensions import csrf, db, login_manager, migrate
+from apps.extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config=None):
@@ -39,8 +37,9 @@ def create_app(config=None):
 
 
 def register_logging(app):
-    level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
-    app.logger.setLevel(level)
+    from apps.core import logs
+
+    logs.init_app(app)
 
 
 def register_extensions(app):
@@ -49,6 +48,8 @@ def register_extensions(app):
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
     login_manager.login_view = "auth.login"
@@ -61,6 +62,7 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from apps.api import bp as api_bp
+    from apps.auditoria import bp as auditoria_bp
     from apps.auth import bp as auth_bp
     from apps.clientes import bp as clientes_bp
     from apps.home import bp as home_bp
@@ -69,7 +71,7 @@ def register_blueprints(app):
     from apps.realtime import bp as realtime_bp
     from apps.rpa import bp as rpa_bp
 
-    for bp in (home_bp, auth_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp, api_bp):
+    for bp in (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp, api_bp):
         app.register_blueprint(bp)
 
 

@@ -72,6 +72,14 @@ class Config:
     TIMEZONE = os.environ.get("TIMEZONE", "America/Sao_Paulo")
     PROXY_FIX = _int("PROXY_FIX", 0)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    JSON_LOGS = _bool("JSON_LOGS", True)
+    LOGIN_LIMIT_ACCOUNT = os.environ.get("LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes")
+    LOGIN_LIMIT_ADDRESS = os.environ.get("LOGIN_LIMIT_ADDRESS", "30 per 15 minutes")
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_SWALLOW_ERRORS = True  # Redis down: let people log in rather than lock everyone out
+    RATELIMIT_HEADERS_ENABLED = True
+    HSTS_SECONDS = _int("HSTS_SECONDS", 0)
     TESTING = False
     DEBUG = False
 
@@ -92,6 +100,7 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    HSTS_SECONDS = _int("HSTS_SECONDS", 31536000)
 
     def __init__(self):
         if not self.SECRET_KEY or len(self.SECRET_KEY) < 32:

@@ -5,11 +5,11 @@ Run: `python -m apps.worker [--burst] [--name NAME]`. SimpleWorker avoids a fork
 worker moves `enqueue_in` follow-ups to the queue every second.
 """
 import argparse
-import logging
 
 from rq import SimpleWorker
 
 from apps import create_app
+from apps.core.logs import reset_job_request_id, set_job_request_id
 from apps.core.queues import get_queue, get_redis
 from apps.core.types import db
 
@@ -18,10 +18,12 @@ class AppWorker(SimpleWorker):
     """A SimpleWorker that gives every job a fresh database session."""
 
     def perform_job(self, job, queue):
+        token = set_job_request_id((job.meta or {}).get("request_id"))
         try:
             return super().perform_job(job, queue)
         finally:
             db.session.remove()
+            reset_job_request_id(token)
 
 
 def main(argv=None):
@@ -29,7 +31,6 @@ def main(argv=None):
     parser.add_argument("--burst", action="store_true", help="sair quando a fila esvaziar")
     parser.add_argument("--name", default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app()
     with app.app_context():
         worker = AppWorker([get_queue()], connection=get_redis(), name=args.name)

@@ -11,8 +11,16 @@ from apps.auth.models import Role
 from apps.core.audit import AuditLog
 from apps.core.types import db
 from apps.operadoras.models import Operadora
-from apps.rpa.client import (AUTH_MESSAGE, RpaAuthError, RpaClient, RpaConfigError, RpaError, RpaRejected,
-                             RpaUnavailable, retry_after_seconds)
+from apps.rpa.client import (
+    AUTH_MESSAGE,
+    RpaAuthError,
+    RpaClient,
+    RpaConfigError,
+    RpaError,
+    RpaRejected,
+    RpaUnavailable,
+    retry_after_seconds,
+)
 from simulator import serve_in_thread
 
 SIM_PASSWORD = "senha-do-simulador"
@@ -47,14 +55,14 @@ class StaticToken:
 
 
 def make_client(url, token=None, sleeps=None, **overrides):
-    settings = dict(connect_timeout=1, read_timeout=1, max_retries=3, backoff_base=0.01, backoff_cap=5,
-                    token_provider=StaticToken(token), sleep=(sleeps.append if sleeps is not None else lambda s: None))
+    settings = {"connect_timeout": 1, "read_timeout": 1, "max_retries": 3, "backoff_base": 0.01, "backoff_cap": 5,
+                    "token_provider": StaticToken(token), "sleep": (sleeps.append if sleeps is not None else lambda s: None)}
     settings.update(overrides)
     return RpaClient(url, **settings)
 
 
 def start(client, key="proc-1:2026-03:download", **body):
-    args = dict(processo_id="proc-1", cliente=CLIENTE, competencia="2026-03", idempotency_key=key)
+    args = {"processo_id": "proc-1", "cliente": CLIENTE, "competencia": "2026-03", "idempotency_key": key}
     args.update(body)
     return client.start_download("vivo", **args)
 
@@ -243,6 +251,15 @@ def test_outsourced_private_url_allowed_by_config(app, sim, monkeypatch):
     client = RpaClient.for_operadora(_terceirizada(sim.url + "/"), token_provider=StaticToken(sim.issue_token()))
     assert client.health()["status"] == "ok"
     assert start(client)["job_id"]
+
+
+def test_outsourced_401_does_not_rotate_the_global_token(app, sim, users, monkeypatch):
+    monkeypatch.setitem(app.config, "RPA_ALLOW_PRIVATE_TARGETS", True)
+    monkeypatch.setitem(app.config, "BRM_TOKEN_PASSWORD", SIM_PASSWORD)
+    monkeypatch.setitem(app.config, "API_EXTERNA_TOKEN", "token-que-o-terceiro-recusa")
+    with pytest.raises(RpaAuthError):
+        RpaClient.for_operadora(_terceirizada(sim.url), sleep=lambda s: None).get_job("x")
+    assert sim.stats()["refreshes"] == 0
 
 
 def test_own_robots_use_the_trusted_default_url(app, sim, monkeypatch):

@@ -2,7 +2,7 @@
 import logging
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -39,7 +39,7 @@ def sim(sim_server, app, monkeypatch):
 
 
 def a_jwt(days=30, **claims):
-    exp = datetime.now(timezone.utc) + timedelta(days=days)
+    exp = datetime.now(UTC) + timedelta(days=days)
     return jwt.encode({"sub": "rpa-dashboard", "exp": int(exp.timestamp()), **claims}, "chave-que-o-dashboard-nao-tem-0123456789", algorithm="HS256")
 
 
@@ -76,7 +76,7 @@ def test_admin_token_beats_env_and_inactive_or_non_admin_are_ignored(app, users,
 def test_most_recently_updated_admin_wins(app, users):
     other = make_user(Role.ADMIN, "admin2")
     users[Role.ADMIN].api_externa_token = "antigo"
-    users[Role.ADMIN].updated_at = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    users[Role.ADMIN].updated_at = datetime(2025, 1, 1, tzinfo=UTC)
     other.api_externa_token = "recente"
     db.session.commit()
     assert global_token.current_token() == "recente"
@@ -85,7 +85,7 @@ def test_most_recently_updated_admin_wins(app, users):
 def test_expiry_read_from_a_jwt_without_its_key():
     expiry = global_token.token_expiry(a_jwt(days=10))
     assert expiry.tzinfo is not None
-    assert timedelta(days=9, hours=23) < expiry - datetime.now(timezone.utc) <= timedelta(days=10)
+    assert timedelta(days=9, hours=23) < expiry - datetime.now(UTC) <= timedelta(days=10)
     assert global_token.token_expiry("nao-e-um-jwt") is None
     assert global_token.token_expiry("a.b.c") is None
     assert global_token.token_expiry(jwt.encode({"sub": "x"}, "k" * 32, algorithm="HS256")) is None
@@ -132,7 +132,7 @@ def test_refresh_stores_the_new_token_and_audits(app, sim, users):
     assert sim.state.token_ok(fresh) and global_token.current_token() == fresh
     (entry,) = audits("token_global_renovado")
     assert fresh not in entry.detail
-    assert global_token.token_expiry(fresh) > datetime.now(timezone.utc) + timedelta(days=360)
+    assert global_token.token_expiry(fresh) > datetime.now(UTC) + timedelta(days=360)
 
 
 def test_two_workers_hitting_401_refresh_once(app, sim, users):

@@ -13,6 +13,7 @@ from apps.core.types import db
 from apps.operadoras.models import Operadora
 from apps.processos import schedule
 from apps.processos.models import Processo
+from tests.conftest import repo_root
 
 SP = ZoneInfo("America/Sao_Paulo")
 FBD = schedule.FIRST_BUSINESS_DAY
@@ -166,7 +167,7 @@ def test_cron_config_registers_the_reconciler_and_the_monthly_check(app):
     from apps.core.queues import get_redis
 
     scheduler = CronScheduler(connection=get_redis())
-    scheduler.load_config_from_file("apps/cron.py")
+    scheduler.load_config_from_file(str(repo_root() / "apps" / "cron.py"))
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"apps.rpa.jobs.reconcile", "apps.processos.schedule.monthly_job"}
     assert {job.queue_name for job in jobs.values()} == {app.config["RQ_QUEUE"]}
@@ -178,8 +179,7 @@ def test_page_shows_rule_next_run_and_history(client, users, login):
     _clientes()
     login(users[Role.ADMIN])
     assert client.post("/agendamentos/executar", data={"competencia": "2026-03"}).status_code == 302
-    login_client = client
-    body = login_client.get("/agendamentos").get_data(as_text=True)
+    body = client.get("/agendamentos").get_data(as_text=True)
     assert "primeiro dia útil" in body
     assert "(horário de São Paulo)" in body
     next_run = schedule.next_run(datetime.now(timezone.utc), FBD, AT, SP)

@@ -1,6 +1,9 @@
 """JSON API v1 (Bearer JWT) and the seed's /api/v2/logs-tempo-real routes."""
 from flask import Blueprint
 
-bp = Blueprint("api", __name__, url_prefix="/api")
+from apps.auth.limits import api_limit
 
-from apps.api import auth, clientes, operadoras, processos  # noqa: E402,F401
+bp = Blueprint("api", __name__, url_prefix="/api")
+api_limit(bp)
+
+from apps.api import auth, clientes, logs_v2, operadoras, processos  # noqa: E402,F401

@@ -5,12 +5,14 @@ from apps.api import bp
 from apps.api.helpers import json_body
 from apps.api.tokens import TokenError, issue_access, issue_refresh, user_from_token
 from apps.auth import services
+from apps.auth.limits import login_limits
 from apps.auth.policy import PUBLIC, access
 from apps.core.errors import ApiError
 
 
 @bp.post("/v1/auth/token")
 @access(PUBLIC)
+@login_limits
 def auth_token():
     """Exchange username and password for an access and a refresh token."""
     data = json_body()

@@ -1,2 +1,154 @@
-"""API v1: processos."""
-from apps.api import bp  # noqa: F401
+"""API v1: processos, their robot runs (execucoes) and the runs' stored log lines."""
+from flask import g, jsonify, request
+
+from apps.api import bp
+from apps.api.helpers import get_or_404, json_body, list_envelope, uuid_arg
+from apps.auth.policy import OPERATE, VIEW, access
+from apps.core.errors import ApiError
+from apps.core.queues import QueueUnavailable
+from apps.home.services import current_competencia
+from apps.processos import queries, services
+from apps.processos.models import Execucao, Processo, StatusProcesso
+from apps.processos.state import ProcessoError
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def processo_json(p) -> dict:
+    return {"id": str(p.id), "cliente_id": str(p.cliente_id), "cliente_nome": p.cliente.nome,
+            "operadora_id": str(p.cliente.operadora_id), "competencia": p.competencia, "status": p.status,
+            "protocolo_sat": p.protocolo_sat, "created_at": _iso(p.created_at), "updated_at": _iso(p.updated_at)}
+
+
+def execucao_json(e) -> dict:
+    return {"id": str(e.id), "processo_id": str(e.processo_id), "tipo": e.tipo, "status": e.status,
+            "job_id": e.job_id, "data_inicio": _iso(e.data_inicio), "data_fim": _iso(e.data_fim),
+            "mensagem": e.mensagem}
+
+
+def fatura_json(f) -> dict:
+    return {"id": str(f.id), "numero": f.numero, "valor": f"{f.valor:.2f}", "emissao": _iso(f.emissao),
+            "vencimento": _iso(f.vencimento), "sha256": f.sha256, "tamanho": f.tamanho,
+            "rejeitada": f.rejeitada, "motivo_rejeicao": f.motivo_rejeicao}
+
+
+def processo_detail_json(p) -> dict:
+    return {**processo_json(p), "faturas": [fatura_json(f) for f in p.faturas],
+            "execucoes": [execucao_json(e) for e in p.execucoes]}
+
+
+def _optional_body() -> dict:
+    """The JSON object sent, {} when there is no body; 400 for anything that is not an object."""
+    if not request.get_data(cache=True):
+        return {}
+    return json_body()
+
+
+def _service_error(exc: ProcessoError):
+    return ApiError(exc.status, exc.message)
+
+
+@bp.post("/v1/processos/gerar")
+@access(OPERATE)
+def api_processos_gerar():
+    """Create the month's processos (one per active cliente); idempotent."""
+    competencia = _optional_body().get("competencia") or current_competencia()
+    if not isinstance(competencia, str):
+        raise ApiError(422, "Competência inválida: use o formato AAAA-MM.", {"competencia": "AAAA-MM"})
+    try:
+        result = services.gerar_processos(competencia, by=g.api_user)
+    except ProcessoError as exc:
+        raise ApiError(exc.status, exc.message, {"competencia": "AAAA-MM"}) from exc
+    return jsonify(result)
+
+
+@bp.get("/v1/processos")
+@access(VIEW)
+def api_processos_list():
+    """Processos filtered by competencia, status, operadora_id and cliente_id, paginated."""
+    status = request.args.get("status") or None
+    if status and status not in StatusProcesso.ALL:
+        raise ApiError(400, "Status desconhecido.", {"status": "um de " + ", ".join(StatusProcesso.ALL)})
+    competencia = request.args.get("competencia") or None
+    if competencia:
+        try:
+            services.parse_competencia(competencia)
+        except ProcessoError as exc:
+            raise ApiError(400, exc.message, {"competencia": "AAAA-MM"}) from exc
+    query = queries.processos_query(competencia=competencia, status=status,
+                                    operadora_id=uuid_arg("operadora_id"), cliente_id=uuid_arg("cliente_id"))
+    return jsonify(list_envelope(query, processo_json))
+
+
+@bp.get("/v1/processos/<processo_id>")
+@access(VIEW)
+def api_processo_get(processo_id):
+    """One processo with its faturas and execucoes."""
+    return jsonify(processo_detail_json(get_or_404(Processo, processo_id, "Processo")))
+
+
+@bp.post("/v1/processos/<processo_id>/executar")
+@access(OPERATE)
+def api_processo_executar(processo_id):
+    """Start the robot run the status calls for: 202 with the execucao id."""
+    processo = get_or_404(Processo, processo_id, "Processo")
+    try:
+        execucao = services.executar(processo, by=g.api_user)
+    except ProcessoError as exc:
+        raise _service_error(exc) from exc
+    except QueueUnavailable as exc:
+        raise ApiError(503, str(exc)) from exc
+    return jsonify(execucao_id=str(execucao.id)), 202
+
+
+@bp.post("/v1/processos/<processo_id>/aprovar")
+@access(OPERATE)
+def api_processo_aprovar(processo_id):
+    """Approve the invoices; optional {"comentario"}."""
+    processo = get_or_404(Processo, processo_id, "Processo")
+    comentario = _optional_body().get("comentario")
+    if comentario is not None and not isinstance(comentario, str):
+        raise ApiError(422, "O comentário deve ser um texto.", {"comentario": "texto"})
+    try:
+        services.aprovar(processo, by=g.api_user, comentario=comentario)
+    except ProcessoError as exc:
+        raise _service_error(exc) from exc
+    return jsonify(processo_detail_json(processo))
+
+
+@bp.post("/v1/processos/<processo_id>/rejeitar")
+@access(OPERATE)
+def api_processo_rejeitar(processo_id):
+    """Reject the invoices; {"motivo"} is required."""
+    processo = get_or_404(Processo, processo_id, "Processo")
+    motivo = _optional_body().get("motivo")
+    if not isinstance(motivo, str) or not motivo.strip():
+        raise ApiError(422, "Informe o motivo da rejeição.", {"motivo": "obrigatório"})
+    try:
+        services.rejeitar(processo, by=g.api_user, motivo=motivo)
+    except ProcessoError as exc:
+        raise _service_error(exc) from exc
+    return jsonify(processo_detail_json(processo))
+
+
+@bp.get("/v1/execucoes/<execucao_id>")
+@access(VIEW)
+def api_execucao_get(execucao_id):
+    """One robot run."""
+    return jsonify(execucao_json(get_or_404(Execucao, execucao_id, "Execução")))
+
+
+@bp.get("/v1/execucoes/<execucao_id>/logs")
+@access(VIEW)
+def api_execucao_logs(execucao_id):
+    """Stored log lines with seq > after, oldest first; `next` is the last seq returned (or after)."""
+    execucao = get_or_404(Execucao, execucao_id, "Execução")
+    after = request.args.get("after", "0")
+    if not after.isdigit():
+        raise ApiError(400, "Parâmetro 'after' deve ser um inteiro ≥ 0.", {"after": "inteiro ≥ 0"})
+    lines = queries.logs_after(execucao, int(after))
+    items = [{"seq": line.seq, "level": line.level, "message": line.message, "timestamp": _iso(line.timestamp)}
+             for line in lines]
+    return jsonify(items=items, next=lines[-1].seq if lines else int(after))

@@ -8,6 +8,7 @@ from apps.auth.forms import ConfirmForm, LoginForm, PasswordResetForm, UserCreat
 from apps.auth.models import User
 from apps.auth.policy import ADMIN, PUBLIC, VIEW, access
 from apps.auth import services
+from apps.auth.limits import login_limits
 from apps.core.pagination import paginate, safe_next
 from apps.core.types import db, parse_uuid
 
@@ -21,6 +22,7 @@ def _get_user(user_id):
 
 @bp.route("/login", methods=["GET", "POST"])
 @access(PUBLIC)
+@login_limits
 def login():
     """Log in with username (or e-mail) and password."""
     if current_user.is_authenticated:

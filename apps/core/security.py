@@ -39,7 +39,40 @@ def protect_csrf():
     csrf.protect()
 
 
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",              # no inline script, no third-party origin
+    "style-src 'self' 'unsafe-inline'",  # style="" attributes (progress bars); no external CSS
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+def security_headers(response):
+    """Headers every response carries; the CSP goes on HTML pages (a PDF is shown by the browser's viewer)."""
+    from flask import current_app
+
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CSP)
+    hsts = current_app.config.get("HSTS_SECONDS") or 0
+    if hsts:
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts}; includeSubDomains")
+    if request.endpoint != "static" and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"  # pages hold personal and tax data
+    return response
+
+
 def init_app(app):
+    app.after_request(security_headers)
     app.before_request(load_api_identity)
     app.before_request(protect_csrf)
     app.before_request(enforce_access)

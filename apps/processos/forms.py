@@ -91,13 +91,15 @@ class EnviarFaturasForm(FlaskForm):
 
 class AprovarForm(FlaskForm):
     comentario = TextAreaField("Comentário (opcional)", validators=[
-        Optional(), Length(max=1000, message="O comentário pode ter no máximo 1000 caracteres.")])
+        Optional(), Length(max=1000, message="O comentário pode ter no máximo 1000 caracteres.")],
+        render_kw={"rows": 3})
 
 
 class RejeitarForm(FlaskForm):
     motivo = TextAreaField("Motivo da rejeição", validators=[
         DataRequired(message="Informe o motivo da rejeição."),
-        Length(max=1000, message="O motivo pode ter no máximo 1000 caracteres.")])
+        Length(max=1000, message="O motivo pode ter no máximo 1000 caracteres.")],
+        render_kw={"rows": 3, "required": True})
 
 
 class BulkForm(FlaskForm):

@@ -59,7 +59,7 @@ def _live_context(processo) -> dict:
     """What the live parts of the detail page (status, execucoes, faturas) need."""
     return {"processo": processo, "cliente": processo.cliente, "operadora": processo.cliente.operadora,
             "actions": state.allowed_actions(processo, _user()), "run_tipo": _run_tipo(processo),
-            "ativa": processo.execucao_ativa, "tipo_labels": TIPO_LABELS}
+            "ativa": processo.execucao_ativa}
 
 
 def _detail_page(processo, upload_form=None, status=200):
@@ -265,5 +265,4 @@ def fatura_pdf(fatura_id):
 @access(VIEW)
 def em_execucao():
     """Every robot run in progress, across processos."""
-    return render_template("processos/em_execucao.html", execucoes=queries.execucoes_ativas(),
-                           tipo_labels=TIPO_LABELS)
+    return render_template("processos/em_execucao.html", execucoes=queries.execucoes_ativas())

@@ -258,7 +258,7 @@ class ExecucaoStream:
     def catch_up(self):
         """Yield stored lines newer than the last one sent."""
         while True:
-            batch = fetch_lines(self.app, self.execucao_id, self.sent)
+            batch = fetch_lines(self.app, self.execucao_id, self.sent, REPLAY_BATCH)
             for seq, frame in batch:
                 self.sent = seq
                 yield frame

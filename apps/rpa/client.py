@@ -8,7 +8,7 @@ import logging
 import math
 import random
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
@@ -54,8 +54,8 @@ class RpaUnavailable(RpaError):
         super().__init__(message, status=status, retryable=True)
 
 
-class RpaConfigError(RpaError):
-    """The target cannot be called: missing URL, or a URL the SSRF guard refuses."""
+class RpaConfigError(RpaRejected):
+    """The target cannot be called (no URL, or one the SSRF guard refuses): fix the operadora, not retry."""
 
 
 class _Retry(Exception):
@@ -78,22 +78,23 @@ def retry_after_seconds(value):
         seconds = float(value)
     except ValueError:
         try:
-            seconds = (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds()
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
         except (TypeError, ValueError, IndexError):
             return None
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def _read_limited(response, limit):
+def _read_limited(response, limit, what="uma resposta"):
     """The response body, refusing more than `limit` bytes (checked while streaming)."""
+    too_big = RpaError(f"A API RPA enviou {what} maior que o limite de {limit} bytes.")
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise RpaError(f"A API RPA enviou um arquivo maior que o limite de {limit} bytes.")
+        raise too_big
     chunks, size = [], 0
     for chunk in response.iter_content(chunk_size=64 * 1024):
         size += len(chunk)
         if size > limit:
-            raise RpaError(f"A API RPA enviou um arquivo maior que o limite de {limit} bytes.")
+            raise too_big
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -178,6 +179,12 @@ class RpaClient:
             except ValueError as exc:
                 raise RpaConfigError(f"URL do RPA da operadora {operadora.codigo} recusada: {exc}") from None
 
+        if token_provider is _DEFAULT:
+            from apps.rpa.token import TokenProvider
+
+            # A 401 from someone else's robot says nothing about our token at the RPA API, and a
+            # hostile endpoint must not be able to make us rotate the global token at will.
+            token_provider = TokenProvider(refresh_allowed=False)
         return cls._from_config(url, token_provider, guard, overrides)
 
     @classmethod
@@ -249,7 +256,7 @@ class RpaClient:
     def download_fatura(self, job_id, arquivo, max_bytes):
         """GET /jobs/{job_id}/faturas/{arquivo}: the file's bytes (refused above max_bytes)."""
         return self._call("GET", "/jobs/{job_id}/faturas/{arquivo}", job_id, arquivo,
-                          read=lambda response: _read_limited(response, max_bytes))
+                          read=lambda response: _read_limited(response, max_bytes, "um arquivo"))
 
     # -- machinery --------------------------------------------------------------------------
     def _call(self, method, template, *args, json=None, params=None, idempotency_key=None, auth=True, read=_read_json):

@@ -13,6 +13,7 @@ from flask import current_app
 from redis import RedisError
 from rq import Retry
 
+from apps.core.logs import current_request_id
 from apps.core.queues import QueueUnavailable, get_queue, get_redis
 from apps.core.types import db, parse_uuid, utcnow
 from apps.processos import execucoes as lifecycle
@@ -42,7 +43,8 @@ def _enqueue(func, execucao_id, delay: float = 0, job_id: str | None = None):
     """Enqueue (or schedule) a follow-up and renew the execucao's lease."""
     queue = get_queue()
     kwargs = dict(job_timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=7 * 24 * 3600,
-                  meta={"execucao_id": str(execucao_id)}, retry=Retry(max=2, interval=[2, 10]))
+                  meta={"execucao_id": str(execucao_id), "request_id": current_request_id()},
+                  retry=Retry(max=2, interval=[2, 10]))
     try:
         get_redis().set(_lease_key(execucao_id), "1", ex=int(delay) + _lease_seconds())
         if delay > 0:

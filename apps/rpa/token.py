@@ -6,7 +6,7 @@ recently updated one), else API_EXTERNA_TOKEN from the environment.
 import logging
 import secrets
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt
 import redis
@@ -74,7 +74,7 @@ def token_expiry(token):
         return None
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
-        return datetime.fromtimestamp(float(claims["exp"]), tz=timezone.utc)
+        return datetime.fromtimestamp(float(claims["exp"]), tz=UTC)
     except (jwt.PyJWTError, KeyError, TypeError, ValueError, OverflowError, OSError):
         return None
 
@@ -186,7 +186,10 @@ def _refresh_lock():
 
 
 class TokenProvider:
-    """What RpaClient asks for the token, and to renew it after a 401."""
+    """What RpaClient asks for the token, and to renew it after a 401 (when allowed)."""
+
+    def __init__(self, refresh_allowed=True):
+        self.refresh_allowed = refresh_allowed
 
     def get(self):
         return current_token()
@@ -200,11 +203,11 @@ class TokenProvider:
         instead of asking for another (one refresh, one audit entry, and no risk that our
         refresh revokes the token the first worker just got, on a server that does that).
         """
-        if not current_app.config.get("BRM_TOKEN_PASSWORD"):
+        if not self.refresh_allowed or not current_app.config.get("BRM_TOKEN_PASSWORD"):
             return None
         with _refresh_lock():
             latest = current_token()
-            if False:
+            if latest and latest != rejected_token:
                 return latest
             return refresh_global_token(reason="renovação automática após 401 da API RPA")
 
@@ -212,7 +215,8 @@ class TokenProvider:
 def test_connection(by_user=None):
     """Check /health, then prove the token is accepted: an unknown job answers 404, not 401."""
     result = {"ok": False, "api_ok": False, "token_ok": None, "message": ""}
-    with RpaClient.default(token_provider=_NoRefresh(), max_retries=1) as client:
+    # No refresh here: the test reports the token as it is, it does not renew it behind the admin's back.
+    with RpaClient.default(token_provider=TokenProvider(refresh_allowed=False), max_retries=1) as client:
         try:
             client.health()
             result["api_ok"] = True
@@ -244,10 +248,3 @@ def _probe(client, result):
         result["message"] = f"A API RPA está no ar, mas falhou ao testar o token: {exc.message}"
         return
     result.update(ok=accepted, token_ok=accepted, message="Conexão OK: a API RPA respondeu e aceitou o token.")
-
-
-class _NoRefresh(TokenProvider):
-    """The test must report the token as it is, not renew it behind the admin's back."""
-
-    def refresh(self, rejected_token=None):
-        return None

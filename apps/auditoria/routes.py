@@ -1,0 +1,27 @@
+"""Audit trail: filtered list and CSV export."""
+from flask import Response, render_template, request, stream_with_context
+
+from apps.auditoria import bp
+from apps.auditoria.services import ACTION_LABELS, actions_in_use, csv_rows, filtered_query, parse_filters
+from apps.auth.policy import ADMIN, access
+from apps.core.pagination import paginate
+
+
+@bp.route("/auditoria", endpoint="list")
+@access(ADMIN)
+def trail():
+    """The trail, newest first, filtered by user, action, record and date."""
+    filters = parse_filters(request.args)
+    pagination = paginate(filtered_query(filters), per_page=50)
+    return render_template("auditoria/list.html", pagination=pagination, filters=filters,
+                           actions=actions_in_use(), labels=ACTION_LABELS)
+
+
+@bp.route("/auditoria/exportar.csv")
+@access(ADMIN)
+def export():
+    """The filtered trail as CSV (UTF-8 with BOM, `;`, for Excel), streamed."""
+    filters = parse_filters(request.args)
+    response = Response(stream_with_context(csv_rows(filtered_query(filters))), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="auditoria.csv"'
+    return response

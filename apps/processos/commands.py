@@ -1,0 +1,41 @@
+"""`flask processos ...`: create the month's processos, reconcile robot runs."""
+import click
+from flask.cli import AppGroup
+from redis import RedisError
+
+from apps.core.queues import QueueUnavailable
+from apps.processos.state import ProcessoError
+
+processos_cli = AppGroup("processos", help="Processos mensais e execuções do robô.")
+
+
+@processos_cli.command("gerar-mensal")
+@click.option("--competencia", default=None, metavar="AAAA-MM",
+              help="Competência a gerar (padrão: mês atual em America/Sao_Paulo).")
+def gerar_mensal(competencia):
+    """Create one processo per active cliente for the month (idempotent)."""
+    from apps.home.services import current_competencia
+    from apps.processos.services import gerar_processos
+
+    try:
+        result = gerar_processos(competencia or current_competencia())
+    except ProcessoError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Competência {result['competencia']}: {result['criados']} processo(s) criado(s), "
+               f"{result['existentes']} já existente(s).")
+
+
+@processos_cli.command("reconciliar")
+def reconciliar():
+    """Resume following active runs whose follower is gone; fail those past the time limit."""
+    from apps.rpa.jobs import reconcile
+
+    try:
+        result = reconcile()
+    except (QueueUnavailable, RedisError) as exc:
+        raise click.ClickException(QueueUnavailable.MESSAGE) from exc
+    click.echo(f"Execuções retomadas: {result['retomadas']}; marcadas como falha: {result['falhas']}.")
+
+
+def init_app(app):
+    app.cli.add_command(processos_cli)

@@ -1,0 +1,80 @@
+"""Gunicorn settings: gevent workers sized for long-lived SSE streams plus ordinary pages.
+
+Run: `gunicorn -c gunicorn-cfg.py` (the app is named below). Command-line flags override
+these values, e.g. `-b 127.0.0.1:8080` for a loopback-only server in tests.
+"""
+import logging
+import os
+import resource
+
+# 0.0.0.0 so a container's published port reaches it; PORT as on most PaaS.
+bind = f"0.0.0.0:{os.environ.get('PORT', '5050')}"
+wsgi_app = "apps:create_app()"
+
+# SSE streams stay open for minutes: a sync worker would hold one per process. gevent runs
+# each request in a greenlet, so one process serves thousands of open streams (~20-50 KB each).
+worker_class = "gevent"
+
+# Processes, not greenlets, use the cores; each process has ONE Redis subscriber for all its
+# streams (apps/realtime/stream.py), so more workers cost one Redis connection each.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+
+# Greenlets per worker = concurrent connections. The default 1000 starved pages once 1,000
+# streams were open (FACTS.md: /ping hung > 10 s); 4000 leaves room for pages beside them.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "4000"))
+
+# Heartbeat: a gevent worker that blocks its event loop this long is killed and replaced.
+# Streams do not count against it (they yield to the loop between lines and pings).
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+
+# On restart, open streams end at once (post_worker_init below) and browsers resume with
+# Last-Event-ID, so waiting long for them gains nothing; pages get 10 s to finish.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
+
+# Idle keep-alive between requests on one connection; below nginx's and the browser's.
+keepalive = 5
+
+# Access and error logs to stdout/stderr, for the container runtime to collect.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+# The app must be imported AFTER gevent patches the standard library in each worker:
+# psycopg 3 picks its wait function at import time and uses a gevent-friendly one only if
+# `select` is already patched (psycopg/waiting.py); psycogreen is for psycopg2 only.
+preload_app = False
+
+# The heartbeat file on tmpfs: a slow disk (container overlay) cannot stall the workers.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def on_starting(server):
+    """Raise the open-file limit: each stream is a socket, and workers inherit the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = worker_connections + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        server.log.info("RLIMIT_NOFILE raised from %s to %s", soft, new)
+
+
+def post_worker_init(worker):
+    """Check psycopg is cooperative, and end open streams as soon as the worker is told to stop."""
+    import gevent
+
+    try:
+        from psycopg import waiting
+        if waiting.wait is getattr(waiting, "wait_c", None):
+            logging.getLogger("gunicorn.error").warning(
+                "psycopg uses its blocking C wait under gevent: was the app preloaded?")
+    except ImportError:
+        pass
+
+    def end_streams_on_shutdown():
+        while worker.alive:
+            gevent.sleep(0.5)
+        from apps.realtime.stream import shutdown_streams
+
+        shutdown_streams()
+
+    gevent.spawn(end_streams_on_shutdown)

@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""`make run`: Redis, the RPA simulator, the RQ worker, the scheduler and the web server.
+
+Settings come from the environment, then .env. Left unset, REDIS_URL starts a local
+redis-server, API_EXTERNA_URL starts the simulator, DATABASE_URL means SQLite in instance/.
+Ctrl-C (SIGINT or SIGTERM) stops every child in reverse order; if a child dies, the rest
+are stopped and the exit code is 1.
+"""
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+STOP_TIMEOUT = 10.0
+READY_TIMEOUT = 60.0
+_print_lock = threading.Lock()
+CHILDREN = []  # every started child, in start order (registered the moment it exists)
+
+
+class Failed(RuntimeError):
+    """Startup cannot go on; the message is for the person at the terminal."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM before everything was up."""
+
+
+def say(name: str, line: str) -> None:
+    """Print one line prefixed with the name of who said it."""
+    with _print_lock:
+        sys.stdout.write(f"{name:<10}| {line.rstrip()}\n")
+        sys.stdout.flush()
+
+
+def load_env() -> dict:
+    """The environment over .env, with the defaults `make run` needs."""
+    env = {}
+    dotenv = ROOT / ".env"
+    if dotenv.exists():
+        from dotenv import dotenv_values
+
+        env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    env.update(os.environ)
+    env.setdefault("APP_ENV", "development")
+    env.setdefault("FLASK_APP", "apps:create_app")
+    env["PYTHONUNBUFFERED"] = "1"
+    instance = Path(env.get("INSTANCE_DIR") or ROOT / "instance").resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    env["INSTANCE_DIR"] = str(instance)
+    env.setdefault("DATABASE_URL", f"sqlite:///{instance / 'rpa_dashboard.db'}")
+    env.setdefault("FATURAS_DIR", str(instance / "faturas"))
+    return env
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_port(preferred: int) -> int:
+    """`preferred` when free, else any free port."""
+    if port_free(preferred):
+        return preferred
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, child, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.proc.poll() is not None:
+            raise Failed(f"{child.name} terminou ao iniciar (código {child.proc.returncode}).")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise Failed(f"{child.name} não abriu a porta {port} em {timeout:.0f} s.")
+
+
+class Child:
+    """A started program whose output is printed line by line with its name."""
+
+    def __init__(self, name: str, cmd: list, env: dict):
+        self.name = name
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+                                     start_new_session=True)  # Ctrl-C reaches us only; we stop them in order
+        CHILDREN.append(self)
+        self.reader = threading.Thread(target=self._pump, daemon=True)
+        self.reader.start()
+        say("run_all", f"{name} iniciado (pid {self.proc.pid})")
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            say(self.name, line)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM, wait, then SIGKILL the whole process group."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                say("run_all", f"{self.name} não parou em {timeout:.0f} s; forçando (SIGKILL)")
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # leftovers of the group (workers, forks)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        self.reader.join(2)
+
+
+def run_step(name: str, cmd: list, env: dict) -> str:
+    """Run a setup command to the end; its output is printed and returned."""
+    result = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    for line in (result.stdout + result.stderr).splitlines():
+        say(name, line)
+    if result.returncode != 0:
+        raise Failed(f"o passo '{name}' falhou (código {result.returncode}).")
+    return result.stdout
+
+
+def start_redis(env: dict) -> None:
+    if env.get("REDIS_URL"):
+        say("run_all", "REDIS_URL definido: usando esse Redis (nenhum redis-server iniciado)")
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise Failed("redis-server não encontrado: rode `make setup` ou defina REDIS_URL.")
+    port = pick_port(6379)
+    data = Path(env["INSTANCE_DIR"]) / "redis"
+    data.mkdir(exist_ok=True)
+    child = Child("redis", [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                            "--maxmemory-policy", "noeviction", "--dir", str(data), "--loglevel", "warning"], env)
+    wait_port(port, child)
+    env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+
+
+def simulator_secrets(instance: Path) -> dict:
+    """Token, password and JWT secret shared by the simulator and the dashboard (kept across runs)."""
+    path = instance / "simulator_secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {"token": secrets.token_urlsafe(32), "password": secrets.token_urlsafe(18),
+              "jwt_secret": secrets.token_urlsafe(32)}
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+def start_simulator(env: dict) -> None:
+    if env.get("API_EXTERNA_URL"):
+        say("run_all", f"API_EXTERNA_URL definido: usando {env['API_EXTERNA_URL']} (simulador não iniciado)")
+        return
+    stored = simulator_secrets(Path(env["INSTANCE_DIR"]))
+    env.setdefault("API_EXTERNA_TOKEN", stored["token"])
+    env.setdefault("BRM_TOKEN_PASSWORD", stored["password"])
+    port = pick_port(int(env.get("SIM_PORT") or 8000))
+    sim_env = dict(env, SIM_TOKEN=env["API_EXTERNA_TOKEN"], SIM_JWT_SECRET=env.get("SIM_JWT_SECRET") or stored["jwt_secret"])
+    child = Child("simulador", [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
+                  sim_env)
+    wait_port(port, child)
+    env["API_EXTERNA_URL"] = f"http://127.0.0.1:{port}"
+
+
+def admin_login(env: dict) -> tuple:
+    """Create the first admin if missing; returns (username, password shown in the banner)."""
+    username = env.get("ADMIN_USERNAME") or "admin"
+    saved = Path(env["INSTANCE_DIR"]) / "admin_password"
+    given = env.get("ADMIN_PASSWORD")
+    password = given or (saved.read_text().strip() if saved.exists() else "")
+    while not password or username.lower() in password.lower():
+        password = secrets.token_urlsafe(12)
+    out = run_step("admin", [sys.executable, "-m", "flask", "users", "create-admin", "--if-missing"],
+                   dict(env, ADMIN_USERNAME=username, ADMIN_PASSWORD=password))
+    if given:
+        return username, "(a definida em ADMIN_PASSWORD)"
+    if "Admin criado" in out:
+        saved.write_text(password + "\n")
+        saved.chmod(0o600)
+    elif not saved.exists():
+        return username, "(o usuário já existia: a senha dele não foi alterada)"
+    return username, password
+
+
+def web_command(env: dict, port: int) -> list:
+    bind = f"{env.get('HOST') or '127.0.0.1'}:{port}"
+    cmd = [sys.executable, "-m", "gunicorn"]
+    if (ROOT / "gunicorn-cfg.py").exists():
+        cmd += ["-c", "gunicorn-cfg.py"]
+    else:
+        cmd += ["-k", "gevent", "--workers", "1"]
+    return cmd + ["--bind", bind, "apps:create_app()"]
+
+
+def wait_http(url: str, timeout: float = READY_TIMEOUT) -> None:
+    """Until `url` answers 200 (a child that dies meanwhile fails the start)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        check_alive()
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise Failed(f"{url} não respondeu em {timeout:.0f} s.")
+
+
+def check_alive() -> None:
+    for child in CHILDREN:
+        if child.proc.poll() is not None:
+            raise Failed(f"{child.name} terminou inesperadamente (código {child.proc.returncode}); parando os demais.")
+
+
+def mask_url(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@/]+@", r"://\1:***@", url)
+
+
+def banner(env: dict, url: str, login: tuple, simulated: bool) -> None:
+    lines = [
+        f"RPA Dashboard no ar: {url}",
+        f"Login: {login[0]}   Senha: {login[1]}",
+        f"API RPA{' (simulador)' if simulated else ''}: {env['API_EXTERNA_URL']}",
+        f"Redis: {mask_url(env['REDIS_URL'])}   Banco: {mask_url(env['DATABASE_URL'])}",
+        "Para parar: Ctrl-C (encerra web, agendador, worker, simulador e Redis, nessa ordem).",
+    ]
+    with _print_lock:
+        print("=" * 72 + "\n" + "\n".join(f"  {line}" for line in lines) + "\n" + "=" * 72, flush=True)
+
+
+def start_all(env: dict) -> None:
+    simulated = not env.get("API_EXTERNA_URL")
+    explicit_port = bool(env.get("PORT"))
+    port = int(env.get("PORT") or 5050)
+    if not port_free(port, env.get("HOST") or "127.0.0.1"):
+        if explicit_port:
+            raise Failed(f"a porta {port} (PORT) já está em uso: escolha outra.")
+        port = pick_port(port)
+    start_redis(env)
+    start_simulator(env)
+    run_step("migrate", [sys.executable, "-m", "flask", "db", "upgrade"], env)
+    login = admin_login(env)
+    if env.get("DEMO_SEED", "1").strip().lower() not in {"0", "false", "no", "off", "nao", "não"}:
+        run_step("demo", [sys.executable, "-m", "flask", "demo", "seed"], env)
+    Child("worker", [sys.executable, "-m", "apps.worker"], env)
+    rq_bin = BIN / "rq" if (BIN / "rq").exists() else shutil.which("rq") or "rq"
+    Child("agendador", [str(rq_bin), "cron", "apps/cron.py", "--url", env["REDIS_URL"]], env)
+    Child("web", web_command(env, port), env)
+    url = f"http://{'127.0.0.1' if env.get('HOST') in (None, '', '0.0.0.0') else env['HOST']}:{port}"
+    wait_http(url + "/login")
+    banner(env, url, login, simulated)
+
+
+def main() -> int:
+    stop, started = threading.Event(), threading.Event()
+
+    def on_signal(*_):
+        stop.set()
+        if not started.is_set():
+            raise Interrupted()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    code = 0
+    try:
+        start_all(load_env())
+        started.set()
+        while not stop.wait(0.5):
+            check_alive()
+        say("run_all", "parando...")
+    except Failed as exc:
+        say("run_all", f"ERRO: {exc}")
+        code = 1
+    except Interrupted:
+        say("run_all", "interrompido durante a partida; parando o que já foi iniciado")
+        code = 130
+    finally:
+        started.set()  # a second Ctrl-C while stopping must not abort the stop
+        for child in reversed(CHILDREN):
+            child.stop()
+            say("run_all", f"{child.name} parado (código {child.proc.returncode})")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

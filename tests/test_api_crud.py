@@ -1,0 +1,309 @@
+"""API v1 operadoras and clientes: every status code, filters, pagination, DELETE = deactivate."""
+import re
+import socket
+
+import pytest
+from sqlalchemy import select
+
+from apps.auth.models import Role
+from apps.clientes.cnpj import check_digits
+from apps.clientes.models import Cliente
+from apps.core.audit import AuditLog
+from apps.core.types import db
+from apps.operadoras import url_validation
+from apps.operadoras.models import Operadora
+
+CLASSIC = "11222333000181"
+ALPHA = "12ABC34501DE35"
+UNKNOWN_ID = "00000000-0000-0000-0000-000000000000"
+REAL_GETADDRINFO = socket.getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch):
+    """robo.exemplo.com.br is public, interno.exemplo.com.br private; numeric hosts resolve for real."""
+    names = {"robo.exemplo.com.br": "200.160.2.3", "interno.exemplo.com.br": "10.9.8.7"}
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in names:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (names[host], port))]
+        if re.search(r"[g-z]", str(host), re.I):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return REAL_GETADDRINFO(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(url_validation.socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def admin(api_headers):
+    return api_headers(Role.ADMIN)
+
+
+@pytest.fixture
+def operador(api_headers):
+    return api_headers(Role.OPERADOR)
+
+
+@pytest.fixture
+def viewer(api_headers):
+    return api_headers(Role.VISUALIZADOR)
+
+
+def make_operadora(codigo="VIVO", ativo=True):
+    operadora = Operadora(codigo=codigo, nome=codigo.title(), ativo=ativo)
+    db.session.add(operadora)
+    db.session.commit()
+    return operadora
+
+
+def make_cliente(operadora, nome="Padaria", cnpj=CLASSIC, ativo=True):
+    cliente = Cliente(nome=nome, cnpj=cnpj, operadora_id=operadora.id, ativo=ativo)
+    db.session.add(cliente)
+    db.session.commit()
+    return cliente
+
+
+def cnpj_for(n: int) -> str:
+    base = f"{n:08d}0001"
+    return base + check_digits(base)
+
+
+# --- authentication and roles -----------------------------------------------------------
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/api/v1/operadoras"), ("get", f"/api/v1/operadoras/{UNKNOWN_ID}"),
+    ("delete", f"/api/v1/operadoras/{UNKNOWN_ID}"), ("get", "/api/v1/clientes"),
+    ("patch", f"/api/v1/clientes/{UNKNOWN_ID}"),
+])
+def test_no_token_is_401(client, method, path):
+    response = getattr(client, method)(path, headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert "error" in response.get_json()
+
+
+@pytest.mark.xfail(strict=True, reason="apps/core/security.py checks CSRF before the missing Bearer token "
+                                       "on /api/v1 writes (400 instead of 401); see the report to the lead")
+def test_json_post_without_token_is_401(client):
+    assert client.post("/api/v1/clientes", json={"nome": "X"}).status_code == 401
+
+
+def test_invalid_token_is_401(client):
+    response = client.get("/api/v1/operadoras", headers={"Authorization": "Bearer nao-e-um-jwt"})
+    assert response.status_code == 401 and response.get_json()["error"]
+
+
+def test_session_cookie_is_not_enough(admin_client):
+    assert admin_client.get("/api/v1/clientes").status_code == 401
+
+
+def test_visualizador_reads_but_cannot_write(client, viewer):
+    operadora = make_operadora()
+    assert client.get("/api/v1/operadoras", headers=viewer).status_code == 200
+    assert client.get(f"/api/v1/operadoras/{operadora.id}", headers=viewer).status_code == 200
+    assert client.post("/api/v1/operadoras", json={"codigo": "TIM", "nome": "TIM"}, headers=viewer).status_code == 403
+    assert client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "X"}, headers=viewer).status_code == 403
+    assert client.delete(f"/api/v1/operadoras/{operadora.id}", headers=viewer).status_code == 403
+    body = {"nome": "X", "cnpj": CLASSIC, "operadora_id": str(operadora.id)}
+    assert client.post("/api/v1/clientes", json=body, headers=viewer).status_code == 403
+    assert db.session.scalar(select(Operadora.nome)) == "Vivo"
+    assert db.session.scalar(select(Cliente)) is None
+
+
+@pytest.mark.parametrize("field, value", [
+    ("possui_rpa", False), ("rpa_terceirizado", False), ("url_endpoint_rpa", None), ("limite_concorrencia", 5),
+])
+def test_operador_sending_rpa_fields_is_403(client, operador, field, value):
+    operadora = make_operadora()
+    response = client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "Vivo SA", field: value},
+                            headers=operador)
+    assert response.status_code == 403
+    body = response.get_json()
+    assert "Admin" in body["error"] and field in body["fields"]
+    assert db.session.scalar(select(Operadora.nome)) == "Vivo"
+    response = client.post("/api/v1/operadoras", json={"codigo": "TIM", "nome": "TIM", field: value}, headers=operador)
+    assert response.status_code == 403
+
+
+def test_operador_edits_other_fields(client, operador):
+    operadora = make_operadora()
+    response = client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "Vivo SA"}, headers=operador)
+    assert response.status_code == 200 and response.get_json()["nome"] == "Vivo SA"
+
+
+# --- operadoras -------------------------------------------------------------------------
+
+def test_admin_operadora_lifecycle(client, admin):
+    response = client.post("/api/v1/operadoras", headers=admin, json={
+        "codigo": "tim", "nome": "TIM", "rpa_terceirizado": True,
+        "url_endpoint_rpa": "https://robo.exemplo.com.br/rpa", "limite_concorrencia": 2})
+    assert response.status_code == 201
+    created = response.get_json()
+    assert created == {"id": created["id"], "codigo": "TIM", "nome": "TIM", "possui_rpa": True,
+                       "rpa_terceirizado": True, "url_endpoint_rpa": "https://robo.exemplo.com.br/rpa",
+                       "limite_concorrencia": 2, "ativo": True}
+    assert response.headers["Location"].endswith(f"/api/v1/operadoras/{created['id']}")
+    url = f"/api/v1/operadoras/{created['id']}"
+    assert client.get(url, headers=admin).get_json() == created
+    response = client.patch(url, headers=admin, json={"limite_concorrencia": 7, "rpa_terceirizado": False,
+                                                      "url_endpoint_rpa": None})
+    assert response.status_code == 200
+    assert (response.get_json()["limite_concorrencia"], response.get_json()["url_endpoint_rpa"]) == (7, None)
+    response = client.delete(url, headers=admin)
+    assert response.status_code == 204 and response.data == b""
+    assert client.get(url, headers=admin).get_json()["ativo"] is False
+    assert db.session.scalar(select(Operadora.ativo)) is False
+    actions = set(db.session.scalars(select(AuditLog.action).where(AuditLog.entity_id == created["id"])))
+    assert actions == {"operadora_criada", "operadora_alterada", "operadora_desativada"}
+
+
+def test_duplicate_codigo_is_409(client, admin):
+    make_operadora("VIVO")
+    response = client.post("/api/v1/operadoras", json={"codigo": "vivo", "nome": "Outra"}, headers=admin)
+    assert response.status_code == 409
+    assert "codigo" in response.get_json()["fields"]
+    other = make_operadora("OI")
+    response = client.patch(f"/api/v1/operadoras/{other.id}", json={"codigo": "Vivo"}, headers=admin)
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize("body, fields", [
+    ({"nome": "Sem código"}, {"codigo"}),
+    ({"codigo": "", "nome": ""}, {"codigo", "nome"}),
+    ({"codigo": "TIM", "nome": "TIM", "rpa_terceirizado": True}, {"url_endpoint_rpa"}),
+    ({"codigo": "TIM", "nome": "TIM", "url_endpoint_rpa": "ftp://robo.exemplo.com.br"}, {"url_endpoint_rpa"}),
+    ({"codigo": "TIM", "nome": "TIM", "url_endpoint_rpa": "http://169.254.169.254/"}, {"url_endpoint_rpa"}),
+    ({"codigo": "TIM", "nome": "TIM", "url_endpoint_rpa": "http://interno.exemplo.com.br/"}, {"url_endpoint_rpa"}),
+    ({"codigo": "TIM", "nome": "TIM", "limite_concorrencia": 0}, {"limite_concorrencia"}),
+    ({"codigo": "TIM", "nome": "TIM", "cor": "azul", "id": "x"}, {"cor", "id"}),
+])
+def test_operadora_validation_is_422_naming_fields(client, admin, body, fields):
+    response = client.post("/api/v1/operadoras", json=body, headers=admin)
+    assert response.status_code == 422
+    assert set(response.get_json()["fields"]) == fields
+    assert db.session.scalar(select(Operadora)) is None
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"codigo": 12, "nome": "TIM"}, "codigo"),
+    ({"codigo": "TIM", "nome": "TIM", "possui_rpa": "sim"}, "possui_rpa"),
+    ({"codigo": "TIM", "nome": "TIM", "limite_concorrencia": "5"}, "limite_concorrencia"),
+    ({"codigo": "TIM", "nome": "TIM", "limite_concorrencia": True}, "limite_concorrencia"),
+    ({"codigo": "TIM", "nome": None}, "nome"),
+])
+def test_wrong_types_are_400(client, admin, body, field):
+    response = client.post("/api/v1/operadoras", json=body, headers=admin)
+    assert response.status_code == 400
+    assert field in response.get_json()["fields"]
+
+
+@pytest.mark.parametrize("data", ["{not json", "[1, 2]", "", "null"])
+def test_malformed_json_is_400(client, admin, data):
+    response = client.post("/api/v1/operadoras", data=data, content_type="application/json", headers=admin)
+    assert response.status_code == 400 and response.get_json()["error"]
+
+
+@pytest.mark.parametrize("path", [f"/api/v1/operadoras/{UNKNOWN_ID}", "/api/v1/operadoras/nao-e-uuid",
+                                  f"/api/v1/clientes/{UNKNOWN_ID}", "/api/v1/clientes/123"])
+def test_unknown_id_is_404(client, admin, path):
+    assert client.get(path, headers=admin).status_code == 404
+    assert client.patch(path, json={"nome": "X"}, headers=admin).status_code == 404
+    assert client.delete(path, headers=admin).status_code == 404
+
+
+def test_operadoras_list_filters_and_pagination(client, viewer):
+    for codigo in ("A1", "B2", "C3", "D4"):
+        make_operadora(codigo)
+    make_operadora("ZZ", ativo=False)
+    body = client.get("/api/v1/operadoras?per_page=2&page=2", headers=viewer).get_json()
+    assert (body["total"], body["page"], body["pages"]) == (5, 2, 3)
+    assert [o["codigo"] for o in body["items"]] == ["C3", "D4"]
+    body = client.get("/api/v1/operadoras?ativo=false", headers=viewer).get_json()
+    assert [o["codigo"] for o in body["items"]] == ["ZZ"]
+    body = client.get("/api/v1/operadoras?q=b2", headers=viewer).get_json()
+    assert [o["codigo"] for o in body["items"]] == ["B2"]
+    assert client.get("/api/v1/operadoras?ativo=talvez", headers=viewer).status_code == 400
+
+
+# --- clientes ---------------------------------------------------------------------------
+
+def test_cliente_lifecycle(client, operador):
+    operadora = make_operadora()
+    response = client.post("/api/v1/clientes", headers=operador, json={
+        "nome": "Hotel Pampa", "cnpj": "12.abc.345/01de-35", "codigo": None, "operadora_id": str(operadora.id)})
+    assert response.status_code == 201
+    created = response.get_json()
+    assert created == {"id": created["id"], "nome": "Hotel Pampa", "cnpj": ALPHA,
+                       "cnpj_formatado": "12.ABC.345/01DE-35", "codigo": None,
+                       "operadora_id": str(operadora.id), "ativo": True}
+    url = f"/api/v1/clientes/{created['id']}"
+    response = client.patch(url, json={"codigo": "C-1", "cnpj": CLASSIC}, headers=operador)
+    assert response.status_code == 200
+    assert (response.get_json()["codigo"], response.get_json()["cnpj_formatado"]) == ("C-1", "11.222.333/0001-81")
+    assert client.delete(url, headers=operador).status_code == 204
+    assert client.get(url, headers=operador).get_json()["ativo"] is False
+    assert client.patch(url, json={"ativo": True}, headers=operador).get_json()["ativo"] is True
+
+
+def test_duplicate_cnpj_is_409(client, admin):
+    operadora = make_operadora()
+    make_cliente(operadora)
+    body = {"nome": "Outro", "cnpj": "11.222.333/0001-81", "operadora_id": str(operadora.id)}
+    response = client.post("/api/v1/clientes", json=body, headers=admin)
+    assert response.status_code == 409 and "cnpj" in response.get_json()["fields"]
+    other = make_cliente(operadora, "Outro", ALPHA)
+    response = client.patch(f"/api/v1/clientes/{other.id}", json={"cnpj": CLASSIC}, headers=admin)
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize("body, fields", [
+    ({"nome": "X", "cnpj": "11.222.333/0001-82"}, {"cnpj"}),
+    ({"nome": "X", "cnpj": "11111111111111"}, {"cnpj"}),
+    ({"cnpj": CLASSIC}, {"nome"}),
+    ({"nome": "X"}, {"cnpj"}),
+    ({"nome": "X", "cnpj": CLASSIC, "operadora_id": UNKNOWN_ID}, {"operadora_id"}),
+    ({"nome": "X", "cnpj": CLASSIC, "operadora_id": "inativa"}, {"operadora_id"}),
+    ({"nome": "X", "cnpj": CLASSIC, "cnpj_formatado": "11.222.333/0001-81", "extra": 1}, {"cnpj_formatado", "extra"}),
+])
+def test_cliente_validation_is_422_naming_fields(client, admin, body, fields):
+    ativa, inativa = make_operadora("VIVO"), make_operadora("OI", ativo=False)
+    body = {"operadora_id": str(ativa.id), **body}
+    if body["operadora_id"] == "inativa":
+        body["operadora_id"] = str(inativa.id)
+    response = client.post("/api/v1/clientes", json=body, headers=admin)
+    assert response.status_code == 422
+    assert set(response.get_json()["fields"]) == fields
+    assert db.session.scalar(select(Cliente)) is None
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"nome": 1, "cnpj": CLASSIC}, "nome"), ({"nome": "X", "cnpj": 11222333000181}, "cnpj"),
+    ({"nome": "X", "cnpj": CLASSIC, "ativo": "true"}, "ativo"), ({"nome": "X", "cnpj": CLASSIC, "operadora_id": 5}, "operadora_id"),
+])
+def test_cliente_wrong_types_are_400(client, admin, body, field):
+    operadora = make_operadora()
+    response = client.post("/api/v1/clientes", json={"operadora_id": str(operadora.id), **body}, headers=admin)
+    assert response.status_code == 400 and field in response.get_json()["fields"]
+
+
+def test_clientes_list_filters_and_pagination(client, viewer):
+    vivo, oi = make_operadora("VIVO"), make_operadora("OI")
+    make_cliente(vivo, "Alfa", cnpj_for(1))
+    make_cliente(oi, "Bravo", cnpj_for(2))
+    make_cliente(oi, "Charlie", cnpj_for(3), ativo=False)
+    make_cliente(oi, "Delta", ALPHA)
+
+    def nomes(query):
+        response = client.get(f"/api/v1/clientes?{query}", headers=viewer)
+        assert response.status_code == 200
+        return [c["nome"] for c in response.get_json()["items"]]
+
+    assert nomes("") == ["Alfa", "Bravo", "Charlie", "Delta"]
+    assert nomes(f"operadora_id={oi.id}") == ["Bravo", "Charlie", "Delta"]
+    assert nomes(f"operadora_id={oi.id}&ativo=true") == ["Bravo", "Delta"]
+    assert nomes("ativo=0") == ["Charlie"]
+    assert nomes("q=12.ABC.345/01DE-35") == ["Delta"]
+    assert nomes("q=brav") == ["Bravo"]
+    body = client.get("/api/v1/clientes?per_page=3&page=2", headers=viewer).get_json()
+    assert body == {"items": body["items"], "total": 4, "page": 2, "pages": 2}
+    assert [c["nome"] for c in body["items"]] == ["Delta"]
+    assert client.get("/api/v1/clientes?operadora_id=xyz", headers=viewer).status_code == 400
