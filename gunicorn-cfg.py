@@ -44,6 +44,11 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # `select` is already patched (psycopg/waiting.py); psycogreen is for psycopg2 only.
 preload_app = False
 
+# gunicorn's control socket (gunicornc) defaults to one path per user: two instances on one
+# machine (tests, benchmarks) would fight over it. Off unless a path is given.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or "/dev/null"
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+
 # The heartbeat file on tmpfs: a slow disk (container overlay) cannot stall the workers.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 

@@ -3,27 +3,56 @@
 Run: `python -m apps.worker [--burst] [--name NAME]`. SimpleWorker avoids a fork per job
 (about 3x the throughput here) and keeps the database pool warm; the scheduler inside the
 worker moves `enqueue_in` follow-ups to the queue every second.
+
+Only one worker's scheduler runs per queue, under a Redis lock it refreshes every second
+(61 s TTL). When that worker dies (SIGKILL, OOM, a lost host), RQ lets the lock run out and
+another worker takes it only at its next maintenance pass (every 10 min by default), so every
+follow-up poll would wait that long. Here an idle worker wakes every few seconds and frees a
+lock its holder stopped refreshing, then RQ's own maintenance starts a scheduler in this worker.
 """
 import argparse
+import logging
 
 from rq import SimpleWorker
+from rq.scheduler import RQScheduler
+from rq.scripts import release_lock
 
 from apps import create_app
-from apps.core.logs import reset_job_request_id, set_job_request_id
 from apps.core.queues import get_queue, get_redis
 from apps.core.types import db
 
+log = logging.getLogger("apps.worker")
+SCHEDULER_LOCK_TTL = 61        # RQScheduler: interval (1 s) + 60, refreshed at every heartbeat
+SCHEDULER_STALE_SECONDS = 10   # not refreshed for this long: its holder is dead
+MAINTENANCE_SECONDS = 5        # how often the worker checks (RQ's default is 600)
+WORKER_TTL = 20                # the idle wait for jobs is WORKER_TTL - 15 s, so maintenance can run
+
+
+def release_dead_scheduler_locks(connection, queue_names) -> list[str]:
+    """Free the scheduler lock of each queue whose holder stopped refreshing it; return those queues."""
+    freed = []
+    for name in queue_names:
+        key = RQScheduler.get_locking_key(name)
+        owner, ttl = connection.get(key), connection.ttl(key)
+        if owner is not None and 0 <= ttl < SCHEDULER_LOCK_TTL - SCHEDULER_STALE_SECONDS:
+            if release_lock(connection, key, owner.decode()):
+                log.warning("scheduler lock of queue %s held by a dead scheduler (%s): released", name, owner)
+                freed.append(name)
+    return freed
+
 
 class AppWorker(SimpleWorker):
-    """A SimpleWorker that gives every job a fresh database session."""
+    """A SimpleWorker that gives every job a fresh database session and replaces a dead scheduler."""
 
     def perform_job(self, job, queue):
-        token = set_job_request_id((job.meta or {}).get("request_id"))
         try:
             return super().perform_job(job, queue)
         finally:
             db.session.remove()
-            reset_job_request_id(token)
+
+    def run_maintenance_tasks(self):
+        release_dead_scheduler_locks(self.connection, self.queue_names())
+        super().run_maintenance_tasks()  # starts our scheduler when the lock is free
 
 
 def main(argv=None):
@@ -31,9 +60,13 @@ def main(argv=None):
     parser.add_argument("--burst", action="store_true", help="sair quando a fila esvaziar")
     parser.add_argument("--name", default=None)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app()
     with app.app_context():
-        worker = AppWorker([get_queue()], connection=get_redis(), name=args.name)
+        queue = get_queue()
+        release_dead_scheduler_locks(get_redis(), [queue.name])
+        worker = AppWorker([queue], connection=get_redis(), name=args.name,
+                           worker_ttl=WORKER_TTL, maintenance_interval=MAINTENANCE_SECONDS)
         worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
 
 

@@ -44,6 +44,12 @@ def say(name: str, line: str) -> None:
         sys.stdout.flush()
 
 
+def default(env: dict, name: str, value: str) -> None:
+    """Set `name` unless it already has a non-empty value (.env may hold `NAME=`)."""
+    if not env.get(name):
+        env[name] = value
+
+
 def load_env() -> dict:
     """The environment over .env, with the defaults `make run` needs."""
     env = {}
@@ -53,14 +59,14 @@ def load_env() -> dict:
 
         env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
     env.update(os.environ)
-    env.setdefault("APP_ENV", "development")
-    env.setdefault("FLASK_APP", "apps:create_app")
+    default(env, "APP_ENV", "development")
+    default(env, "FLASK_APP", "apps:create_app")
     env["PYTHONUNBUFFERED"] = "1"
-    instance = Path(env.get("INSTANCE_DIR") or ROOT / "instance").resolve()
+    instance = (ROOT / (env.get("INSTANCE_DIR") or "instance")).resolve()  # relative to the repository
     instance.mkdir(parents=True, exist_ok=True)
     env["INSTANCE_DIR"] = str(instance)
-    env.setdefault("DATABASE_URL", f"sqlite:///{instance / 'rpa_dashboard.db'}")
-    env.setdefault("FATURAS_DIR", str(instance / "faturas"))
+    default(env, "DATABASE_URL", f"sqlite:///{instance / 'rpa_dashboard.db'}")
+    default(env, "FATURAS_DIR", str(instance / "faturas"))
     return env
 
 
@@ -173,8 +179,8 @@ def start_simulator(env: dict) -> None:
         say("run_all", f"API_EXTERNA_URL definido: usando {env['API_EXTERNA_URL']} (simulador não iniciado)")
         return
     stored = simulator_secrets(Path(env["INSTANCE_DIR"]))
-    env.setdefault("API_EXTERNA_TOKEN", stored["token"])
-    env.setdefault("BRM_TOKEN_PASSWORD", stored["password"])
+    default(env, "API_EXTERNA_TOKEN", stored["token"])
+    default(env, "BRM_TOKEN_PASSWORD", stored["password"])
     port = pick_port(int(env.get("SIM_PORT") or 8000))
     sim_env = dict(env, SIM_TOKEN=env["API_EXTERNA_TOKEN"], SIM_JWT_SECRET=env.get("SIM_JWT_SECRET") or stored["jwt_secret"])
     child = Child("simulador", [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
@@ -219,7 +225,7 @@ def wait_http(url: str, timeout: float = READY_TIMEOUT) -> None:
     while time.monotonic() < deadline:
         check_alive()
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
+            with urllib.request.urlopen(url, timeout=10) as answer:
                 if answer.status == 200:
                     return
         except (urllib.error.URLError, OSError):

@@ -158,7 +158,10 @@ def test_list_loads_operadoras_without_one_query_per_row(app, admin_client):
     def statements_for_list():
         db.session.expire_all()
         seen = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
+
+        def listener(conn, cursor, statement, *args):
+            seen.append(statement)
+
         event.listen(db.engine, "before_cursor_execute", listener)
         try:
             assert admin_client.get("/clientes").status_code == 200

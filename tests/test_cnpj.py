@@ -4,6 +4,12 @@ import pytest
 from apps.clientes.cnpj import check_digits, clean, format_cnpj, is_valid
 
 
+@pytest.fixture(autouse=True)
+def _clean_state():
+    """Pure functions: override conftest's per-test database and Redis cleanup (keeps this file fast)."""
+    yield
+
+
 @pytest.mark.parametrize("value", [
     "11.222.333/0001-81",
     "11222333000181",

@@ -115,6 +115,7 @@ def test_cli_reconciliar_resumes_lost_runs_and_fails_stale_ones(runner):
         table = Execucao.__table__
         conn.execute(table.update().where(table.c.id == lost.id).values(updated_at=utcnow() - timedelta(minutes=5)))
         conn.execute(table.update().where(table.c.id == stale.id).values(created_at=utcnow() - timedelta(days=2)))
+    db.session.expire_all()  # the CLI runs in this test's app context and session
     result = runner.invoke(args=["processos", "reconciliar"])
     assert result.exit_code == 0, result.output
     assert "Execuções retomadas: 1; marcadas como falha: 1." in result.output

@@ -1,4 +1,5 @@
 """Operadoras: the RPA URL guard, the service rules and the pages."""
+import ipaddress
 import re
 import socket
 
@@ -13,6 +14,15 @@ from apps.operadoras.models import Operadora
 from apps.operadoras.url_validation import validate_rpa_url
 
 REAL_GETADDRINFO = socket.getaddrinfo
+
+
+def is_numeric_host(host) -> bool:
+    """An IP literal (or a number like 2130706433): the real resolver answers it without DNS."""
+    try:
+        ipaddress.ip_address(str(host))
+        return True
+    except ValueError:
+        return bool(re.fullmatch(r"[0-9.]+", str(host)))
 FAKE_DNS = {
     "robo.exemplo.com.br": ["200.160.2.3"],
     "v6.exemplo.com.br": ["2800:3f0:4001:800::200e"],
@@ -27,7 +37,7 @@ def fake_getaddrinfo(host, port, *args, **kwargs):
     if host in FAKE_DNS:
         return [(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
                 for ip in FAKE_DNS[host]]
-    if re.search(r"[g-z]", str(host), re.I):
+    if not is_numeric_host(host):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     return REAL_GETADDRINFO(host, port, *args, **kwargs)
 
@@ -49,20 +59,16 @@ def audit_actions(entity_id):
     return [a.action for a in db.session.scalars(select(AuditLog).where(AuditLog.entity_id == str(entity_id)))]
 
 
-# --- validate_rpa_url -------------------------------------------------------------------
+# --- validate_rpa_url (cases looped, not parametrized: each test item pays a database cleanup) ---
 
-@pytest.mark.parametrize("url, expected", [
+ACCEPTED = [
     ("https://robo.exemplo.com.br/api", "https://robo.exemplo.com.br/api"),
     ("HTTP://Robo.Exemplo.com.br:80/x?a=1#frag", "http://robo.exemplo.com.br/x?a=1"),
     ("https://robo.exemplo.com.br:8443", "https://robo.exemplo.com.br:8443"),
     ("https://v6.exemplo.com.br/", "https://v6.exemplo.com.br/"),
     ("  https://200.160.2.3/rpa  ", "https://200.160.2.3/rpa"),
-])
-def test_public_urls_are_accepted_and_normalized(url, expected):
-    assert validate_rpa_url(url, allow_private=False) == expected
-
-
-@pytest.mark.parametrize("url, message", [
+]
+MALFORMED = [
     ("ftp://robo.exemplo.com.br/", "http:// ou https://"),
     ("javascript:alert(1)", "http:// ou https://"),
     ("robo.exemplo.com.br/api", "http:// ou https://"),
@@ -73,28 +79,35 @@ def test_public_urls_are_accepted_and_normalized(url, expected):
     ("https://nao-existe.exemplo.com.br/", "não foi encontrado"),
     ("https://robo.exemplo.com.br/a b", "espaços"),
     ("", "Informe"),
-])
-def test_malformed_urls_are_refused(url, message):
-    with pytest.raises(ValueError, match=message):
-        validate_rpa_url(url, allow_private=True)
+]
+INTERNAL = [
+    "http://127.0.0.1:8000/", "http://127.1/", "http://[::1]/", "http://169.254.169.254/latest/meta-data/",
+    "http://metadados.exemplo.com.br/", "http://10.0.0.8/", "http://interno.exemplo.com.br/",
+    "http://192.168.1.10/", "http://172.16.0.1/", "http://0.0.0.0/", "http://224.0.0.1/", "http://100.64.0.1/",
+    "http://[::ffff:127.0.0.1]/", "http://2130706433/", "http://misto.exemplo.com.br/",
+]
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8000/", "http://127.1/", "http://[::1]/",
-    "http://169.254.169.254/latest/meta-data/", "http://metadados.exemplo.com.br/",
-    "http://10.0.0.8/", "http://interno.exemplo.com.br/", "http://192.168.1.10/", "http://172.16.0.1/",
-    "http://0.0.0.0/", "http://224.0.0.1/", "http://100.64.0.1/", "http://[::ffff:127.0.0.1]/",
-    "http://2130706433/", "http://misto.exemplo.com.br/",
-])
-def test_internal_addresses_are_refused(url):
-    with pytest.raises(ValueError, match="endereço interno ou reservado"):
-        validate_rpa_url(url, allow_private=False)
+def test_public_urls_are_accepted_and_normalized():
+    for url, expected in ACCEPTED:
+        assert validate_rpa_url(url, allow_private=False) == expected, url
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/", "http://169.254.169.254/", "http://10.0.0.8/",
-                                 "http://interno.exemplo.com.br/"])
-def test_allow_private_lets_internal_addresses_through(url):
-    assert validate_rpa_url(url, allow_private=True).startswith("http://")
+def test_malformed_urls_are_refused():
+    for url, message in MALFORMED:
+        with pytest.raises(ValueError, match=message):
+            validate_rpa_url(url, allow_private=True)
+
+
+def test_internal_addresses_are_refused():
+    for url in INTERNAL:
+        with pytest.raises(ValueError, match="endereço interno ou reservado"):
+            validate_rpa_url(url, allow_private=False)
+
+
+def test_allow_private_lets_internal_addresses_through():
+    for url in ("http://127.0.0.1:8000/", "http://169.254.169.254/", "http://10.0.0.8/", "http://interno.exemplo.com.br/"):
+        assert validate_rpa_url(url, allow_private=True).startswith("http://"), url
 
 
 def test_allow_private_still_refuses_credentials_and_bad_schemes():

@@ -246,6 +246,13 @@ def test_paste_refuses_whitespace_without_echoing_it(admin_client, users):
     assert users[Role.ADMIN].api_externa_token is None and audits("token_global_alterado") == []
 
 
+def test_paste_too_long_is_refused_not_truncated(admin_client, users):
+    response = admin_client.post("/token-global", data={"token": "x" * 4097})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "no máximo 4096 caracteres" in html
+    assert 'maxlength="4096"' not in html  # a browser would cut the paste silently
+
+
 def test_paste_without_csrf_is_refused(admin_client, users):
     response = admin_client.post("/token-global", data={"token": a_jwt()}, no_csrf=True)
     assert response.status_code in (400, 422)

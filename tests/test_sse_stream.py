@@ -40,7 +40,7 @@ class SSEReader:
         frame = {}
         for line in raw.split("\n"):
             field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
+            value = value.removeprefix(" ")
             if field == "":
                 frame["comment"] = value
             elif field == "data":
@@ -121,12 +121,13 @@ def viewer(client, users, login):
 def open_stream(client, ref, **kwargs):
     response = client.get(url(ref), buffered=False, **kwargs)
     assert response.status_code == 200, response.get_data(as_text=True)
-    return response, SSEReader(response)
+    return SSEReader(response)
 
 
 def test_headers_and_connection_event_first(app, viewer):
     execucao_id = make_execucao()
-    response, reader = open_stream(viewer, "job-1")
+    reader = open_stream(viewer, "job-1")
+    response = reader.response
     assert response.mimetype == "text/event-stream"
     assert response.headers["Cache-Control"] == "no-cache"
     assert response.headers["X-Accel-Buffering"] == "no"
@@ -152,7 +153,7 @@ def test_replay_then_live_without_gap_or_duplicate_when_lines_arrive_during_repl
         return batch
 
     monkeypatch.setattr(stream, "fetch_lines", racing_fetch)
-    response, reader = open_stream(viewer, "job-1")
+    reader = open_stream(viewer, "job-1")
     seen = reader.until(lambda f: f.get("id") == "7")
     store_and_publish(app, execucao_id, [8])
     seen += reader.until(lambda f: f.get("id") == "8")
@@ -164,11 +165,11 @@ def test_replay_then_live_without_gap_or_duplicate_when_lines_arrive_during_repl
 
 def test_replayed_line_has_the_same_json_as_the_live_one(app, viewer):
     execucao_id = make_execucao(lines=1)
-    response, reader = open_stream(viewer, "job-1")
+    reader = open_stream(viewer, "job-1")
     replayed = reader.until(lambda f: f.get("id") == "1")[-1]["data"]
     store_and_publish(app, execucao_id, [2])
     live = reader.until(lambda f: f.get("id") == "2")[-1]["data"]
-    response.close()
+    reader.response.close()
     assert set(replayed) == set(live) == {"type", "seq", "level", "message", "operadora", "job_id", "timestamp",
                                           "service", "logger"}
     assert (replayed["operadora"], replayed["job_id"], replayed["message"]) == ("VIVO", "job-1", "linha 1")
@@ -180,13 +181,13 @@ def test_replayed_line_has_the_same_json_as_the_live_one(app, viewer):
 def test_resume_after_last_event_id(app, viewer, how):
     make_execucao(status=StatusExecucao.CONCLUIDO, lines=6)
     kwargs = {"headers": {"Last-Event-ID": "4"}} if how == "header" else {"query_string": {"last_event_id": "4"}}
-    response, reader = open_stream(viewer, "job-1", **kwargs)
+    reader = open_stream(viewer, "job-1", **kwargs)
     assert logs(reader.rest()) == [5, 6]
 
 
 def test_finished_execucao_replays_then_sends_terminal_event_and_ends(app, viewer):
     make_execucao(status=StatusExecucao.FALHOU, lines=3)
-    response, reader = open_stream(viewer, "job-1")
+    reader = open_stream(viewer, "job-1")
     frames = reader.rest()
     assert logs(frames) == [1, 2, 3]
     assert frames[-1]["event"] == "job_failed" and frames[-1]["data"]["status"] == "FALHOU"
@@ -204,7 +205,7 @@ def test_terminal_status_stored_before_subscribing_is_caught_by_the_recheck(app,
         return batch
 
     monkeypatch.setattr(stream, "fetch_lines", finishing_fetch)
-    response, reader = open_stream(viewer, "job-1")
+    reader = open_stream(viewer, "job-1")
     frames = reader.rest()
     assert logs(frames) == [1, 2, 3]
     assert frames[-1]["event"] == "job_completed"
@@ -212,7 +213,7 @@ def test_terminal_status_stored_before_subscribing_is_caught_by_the_recheck(app,
 
 def test_status_events_are_relayed_and_a_lost_publish_is_read_from_the_database(app, viewer):
     execucao_id = make_execucao(lines=1)
-    response, reader = open_stream(viewer, "job-1")
+    reader = open_stream(viewer, "job-1")
     reader.until(lambda f: f.get("id") == "1")
     store_and_publish(app, execucao_id, [2], publish=False)  # the worker's PUBLISH failed
     store_and_publish(app, execucao_id, [3])
@@ -228,37 +229,37 @@ def test_status_events_are_relayed_and_a_lost_publish_is_read_from_the_database(
 def test_keepalive_comment_while_nothing_happens(app, viewer, monkeypatch):
     monkeypatch.setitem(app.config, "SSE_KEEPALIVE_SECONDS", 0.3)
     make_execucao()
-    response, reader = open_stream(viewer, "job-1")
+    reader = open_stream(viewer, "job-1")
     started = time.monotonic()
     frames = reader.until(lambda f: f.get("comment") == " ping" or f.get("comment") == "ping")
     assert time.monotonic() - started < 3
     assert frames[0]["event"] == "connection"
-    response.close()
+    reader.response.close()
 
 
 def test_viewer_leaving_frees_its_place(app, viewer):
     make_execucao()
     hub = stream.get_hub(app.config["REDIS_URL"])
     before = hub.count()
-    response, reader = open_stream(viewer, "job-1")
+    reader = open_stream(viewer, "job-1")
     reader.next()
     assert hub.count() == before + 1
-    response.close()  # the browser went away: GeneratorExit in the stream
+    reader.response.close()  # the browser went away: GeneratorExit in the stream
     assert hub.count() == before
 
 
 def test_pendente_execucao_is_followed_by_its_execucao_id(app, viewer):
     execucao_id = make_execucao(status=StatusExecucao.PENDENTE, job_id=None)
-    response, reader = open_stream(viewer, str(execucao_id))
+    reader = open_stream(viewer, str(execucao_id))
     assert reader.next()["data"]["status"] == "PENDENTE"
     store_and_publish(app, execucao_id, [1])
     assert logs(reader.until(lambda f: f.get("event") == "log")) == [1]
-    response.close()
+    reader.response.close()
 
 
 def test_hub_reconnect_catches_up_from_the_database(app, viewer, redis_url):
     execucao_id = make_execucao(lines=1)
-    response, reader = open_stream(viewer, "job-1")
+    reader = open_stream(viewer, "job-1")
     reader.until(lambda f: f.get("id") == "1")
     hub = stream.get_hub(app.config["REDIS_URL"])
     redis.Redis.from_url(redis_url).client_kill_filter(_type="pubsub")
@@ -270,7 +271,7 @@ def test_hub_reconnect_catches_up_from_the_database(app, viewer, redis_url):
         time.sleep(0.05)
     store_and_publish(app, execucao_id, [3])
     assert logs(reader.until(lambda f: f.get("id") == "3")) == [3]
-    response.close()
+    reader.response.close()
 
 
 def test_requires_login(client):
@@ -290,7 +291,7 @@ def test_invalid_bearer_is_refused(client):
 def test_bearer_jwt_works(app, client, api_headers):
     make_execucao(status=StatusExecucao.CONCLUIDO, lines=2)
     headers = api_headers(Role.VISUALIZADOR)
-    response, reader = open_stream(client, "job-1", headers=headers)
+    reader = open_stream(client, "job-1", headers=headers)
     assert logs(reader.rest()) == [1, 2]
 
 
@@ -310,7 +311,7 @@ def test_global_stream_relays_status_changes(app, viewer):
     finish(app, execucao_id)
     frame = reader.until(lambda f: f.get("event") == "status" and not f["data"].get("resync"))[-1]
     assert frame["data"]["execucao_id"] == str(execucao_id) and frame["data"]["status"] == "CONCLUIDO"
-    response.close()
+    reader.response.close()
 
 
 def test_global_stream_requires_login(client):

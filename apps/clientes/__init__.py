@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("clientes", __name__, template_folder="templates")
 
-from apps.clientes import routes  # noqa: E402,F401
+from apps.clientes import import_routes, routes  # noqa: E402,F401

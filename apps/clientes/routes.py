@@ -36,11 +36,14 @@ def _save(form, cliente=None):
         return result
     except RecordError as exc:
         db.session.rollback()
+        elsewhere = []
         for name, message in exc.fields.items():
             if name in form:
                 form[name].errors.append(message)
-        if not any(name in form for name in exc.fields):
-            flash(str(exc), "danger")
+            else:
+                elsewhere.append(message)
+        if elsewhere or not exc.fields:
+            flash(" ".join([str(exc), *elsewhere]), "danger")
         return None
 
 
@@ -82,10 +85,9 @@ def edit(cliente_id):
     if not form.is_submitted():
         form.cnpj.data = cliente.cnpj_formatado
         form.operadora_id.data = str(cliente.operadora_id)
-    if form.validate_on_submit():
-        if _save(form, cliente) is not None:
-            flash(f"Cliente {cliente.nome} atualizado.", "success")
-            return redirect(url_for("clientes.list"))
+    if form.validate_on_submit() and _save(form, cliente) is not None:
+        flash(f"Cliente {cliente.nome} atualizado.", "success")
+        return redirect(url_for("clientes.list"))
     status = 422 if form.is_submitted() else 200
     return render_template("clientes/form.html", form=form, cliente=cliente, confirm_form=ConfirmForm()), status
 

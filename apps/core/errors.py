@@ -61,8 +61,14 @@ def handle_api_error(exc: ApiError):
 
 
 def handle_db_down(exc: OperationalError):
-    db.session.rollback()
-    from flask import current_app
+    from flask import current_app, g
+    from flask_login import AnonymousUserMixin
+
+    try:
+        db.session.rollback()
+    except OperationalError:
+        pass
+    g._login_user = AnonymousUserMixin()  # the error page must not ask the database who is logged in
 
     current_app.logger.error("database unavailable: %s", exc.__class__.__name__)
     return _respond(503, "Banco de dados indisponível no momento. Tente novamente em instantes.")

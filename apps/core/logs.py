@@ -89,14 +89,12 @@ def _begin_request():
 def _end_request(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
     if request.endpoint not in ("static", None) and not request.path.startswith("/static/"):
-        from flask_login import current_user
-
         logging.getLogger("apps.request").info(
             "%s %s %s", request.method, request.path, response.status_code,
             extra={"method": request.method, "path": request.path, "status": response.status_code,
                    "endpoint": request.endpoint,
                    "duration_ms": round((time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000, 1),
-                   "user": getattr(current_user, "username", None) if current_user else None},
+                   "user": getattr(g.get("_login_user"), "username", None)},  # never load it just to log
         )
     return response
 

@@ -1,27 +1,245 @@
-"""Figures for the home dashboard."""
-from datetime import datetime
+"""Figures for the home dashboard: a fixed number of set-based queries (GROUP BY), whatever the volume.
+
+`dashboard()` runs four queries: processos of the competência by operadora and status, the
+approval backlog, finished execucoes per hour, and duration percentiles per operadora and tipo.
+"""
+from collections import defaultdict
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select, type_coerce
 
-from apps.core.types import db
-from apps.processos.models import Processo, StatusProcesso
+from apps.clientes.models import Cliente
+from apps.core.audit import AuditLog
+from apps.core.types import UTCDateTime, db, utcnow
+from apps.operadoras.models import Operadora
+from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso
+
+DAYS = 30
+PERCENTILE = 95  # an integer, so the rank arithmetic is exact in SQL and in Python
+# The audit actions that put a processo in AGUARDANDO_APROVACAO (apps.processos.state).
+ENTERS_APPROVAL = ("processo_download_concluido", "processo_faturas_enviadas")
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
 
 
 def current_competencia() -> str:
-    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m")
+    return datetime.now(_tz()).strftime("%Y-%m")
 
 
-def month_summary(competencia: str | None = None) -> dict:
-    """Processos of a competência counted by status."""
-    competencia = competencia or current_competencia()
+def _dialect() -> str:
+    return db.engine.dialect.name
+
+
+def status_by_operadora(competencia: str) -> list[dict]:
+    """Processos of a competência counted by operadora and status (one GROUP BY)."""
     rows = db.session.execute(
-        select(Processo.status, func.count()).where(Processo.competencia == competencia).group_by(Processo.status)
+        select(Operadora.codigo, Operadora.nome, Processo.status, func.count())
+        .select_from(Processo).join(Cliente, Processo.cliente_id == Cliente.id)
+        .join(Operadora, Cliente.operadora_id == Operadora.id)
+        .where(Processo.competencia == competencia)
+        .group_by(Operadora.codigo, Operadora.nome, Processo.status)
     ).all()
-    counts = {status: 0 for status in StatusProcesso.ALL}
-    counts.update(dict(rows))
+    table: dict[str, dict] = {}
+    for codigo, nome, status, n in rows:
+        entry = table.setdefault(codigo, {"codigo": codigo, "nome": nome, "total": 0,
+                                          "counts": {s: 0 for s in StatusProcesso.ALL}})
+        entry["counts"][status] = n
+        entry["total"] += n
+    return [table[codigo] for codigo in sorted(table)]
+
+
+def month_summary(competencia: str | None = None, por_operadora: list[dict] | None = None) -> dict:
+    """Processos of a competência counted by status (from `por_operadora` when already loaded)."""
+    competencia = competencia or current_competencia()
+    if por_operadora is None:
+        por_operadora = status_by_operadora(competencia)
+    counts = {status: sum(row["counts"][status] for row in por_operadora) for status in StatusProcesso.ALL}
     total = sum(counts.values())
-    return {"competencia": competencia, "counts": counts, "total": total,
+    pct = {status: (100 * n / total if total else 0) for status, n in counts.items()}
+    return {"competencia": competencia, "counts": counts, "total": total, "pct": pct,
             "labels": StatusProcesso.LABELS,
-            "done_pct": round(100 * counts[StatusProcesso.UPLOAD_REALIZADO] / total) if total else 0}
+            "done_pct": round(pct[StatusProcesso.UPLOAD_REALIZADO])}
+
+
+def _audit_entity_id(column):
+    """`column` (a UUID) written as audit.record writes entity ids: str(uuid), with hyphens."""
+    if _dialect() == "postgresql":
+        return cast(column, String)
+    # SQLite keeps SQLAlchemy's Uuid as 32 hex digits: put the hyphens back, so the audit index is used.
+    parts = [func.substr(column, start, size) for start, size in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
+    expr = parts[0]
+    for part in parts[1:]:
+        expr = expr.op("||")("-").op("||")(part)
+    return expr
+
+
+def approval_backlog(now: datetime | None = None) -> dict:
+    """Processos awaiting approval and since when the oldest one waits (one query).
+
+    A processo enters AGUARDANDO_APROVACAO only through the audited moves in ENTERS_APPROVAL, so
+    the newest such entry is the exact moment; updated_at is the fallback for rows without one
+    (data loaded by hand), and it is close because nothing else updates a processo while it waits.
+    """
+    entered = (
+        select(func.max(AuditLog.created_at))
+        .where(AuditLog.entity_type == "processos", AuditLog.entity_id == _audit_entity_id(Processo.id),
+               AuditLog.action.in_(ENTERS_APPROVAL))
+        .correlate(Processo).scalar_subquery()
+    )
+    oldest = type_coerce(func.min(func.coalesce(entered, Processo.updated_at)), UTCDateTime())
+    total, since = db.session.execute(
+        select(func.count(), oldest).where(Processo.status == StatusProcesso.AGUARDANDO_APROVACAO)
+    ).one()
+    age = (now or utcnow()) - since if since else None
+    return {"total": total, "desde": since, "idade": age, "idade_texto": age_text(age)}
+
+
+def age_text(age: timedelta | None) -> str:
+    """'3 dias e 4 h', '5 h 10 min', '12 min' (or '—')."""
+    if age is None:
+        return "—"
+    minutes = max(0, int(age.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} dia{'s' if days > 1 else ''} e {hours} h"
+    if hours:
+        return f"{hours} h {mins:02d} min"
+    return f"{mins} min"
+
+
+def _window(now: datetime, days: int) -> tuple[list, datetime]:
+    """The last `days` local dates (oldest first) and the UTC moment the first one starts."""
+    today = now.astimezone(_tz()).date()
+    dates = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+    start = datetime.combine(dates[0], time.min, tzinfo=_tz()).astimezone(timezone.utc)
+    return dates, start
+
+
+def _hour_bucket(column):
+    """The UTC hour a timestamp falls in; folded into local days in Python (SQLite has no time zones)."""
+    if _dialect() == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
+    return func.strftime("%Y-%m-%d %H", column)
+
+
+def executions_per_day(now: datetime | None = None, days: int = DAYS) -> dict:
+    """Finished execucoes (CONCLUIDO, FALHOU) per local day by data_fim, and the failure rate."""
+    dates, start = _window(now or utcnow(), days)
+    bucket = _hour_bucket(Execucao.data_fim)
+    rows = db.session.execute(
+        select(bucket, Execucao.status, func.count())
+        .where(Execucao.status.in_((StatusExecucao.CONCLUIDO, StatusExecucao.FALHOU)),
+               Execucao.data_fim >= start,
+               # runs end within EXECUCAO_MAX_HORAS of their creation: lets the (status, created_at) index work
+               Execucao.created_at >= start - timedelta(days=2))
+        .group_by(bucket, Execucao.status)
+    ).all()
+    per_day = {d: {StatusExecucao.CONCLUIDO: 0, StatusExecucao.FALHOU: 0} for d in dates}
+    for hour, status, n in rows:
+        day = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=timezone.utc).astimezone(_tz()).date()
+        if day in per_day:
+            per_day[day][status] += n
+    concluidas = sum(v[StatusExecucao.CONCLUIDO] for v in per_day.values())
+    falhas = sum(v[StatusExecucao.FALHOU] for v in per_day.values())
+    finished = concluidas + falhas
+    return {"dias": [d.isoformat() for d in dates],
+            "concluido": [per_day[d][StatusExecucao.CONCLUIDO] for d in dates],
+            "falhou": [per_day[d][StatusExecucao.FALHOU] for d in dates],
+            "concluidas": concluidas, "falhas": falhas,
+            "taxa_falha": (100 * falhas / finished) if finished else None}
+
+
+def duration_seconds():
+    """Execucao.data_fim - data_inicio in seconds, as SQL (PostgreSQL or SQLite)."""
+    if _dialect() == "postgresql":
+        return func.extract("epoch", Execucao.data_fim - Execucao.data_inicio)
+    return (func.julianday(Execucao.data_fim) - func.julianday(Execucao.data_inicio)) * 86400.0
+
+
+def durations(now: datetime | None = None, days: int = DAYS) -> list[dict]:
+    """Mean and p95 (linear interpolation, as PostgreSQL's percentile_cont) of CONCLUIDO runs per operadora and tipo.
+
+    One query on both databases: window functions rank each group's durations and only the (at
+    most two) rows around the percentile's rank come back; Python interpolates between them.
+    """
+    _, start = _window(now or utcnow(), days)
+    duration = duration_seconds()
+    group = (Operadora.codigo, Execucao.tipo)
+    ranked = (
+        select(Operadora.codigo.label("operadora"), Execucao.tipo.label("tipo"), duration.label("d"),
+               func.row_number().over(partition_by=group, order_by=duration).label("rn"),
+               func.count().over(partition_by=group).label("n"),
+               func.avg(duration).over(partition_by=group).label("media"))
+        .select_from(Execucao).join(Processo, Execucao.processo_id == Processo.id)
+        .join(Cliente, Processo.cliente_id == Cliente.id).join(Operadora, Cliente.operadora_id == Operadora.id)
+        .where(Execucao.status == StatusExecucao.CONCLUIDO, Execucao.data_inicio.is_not(None),
+               Execucao.data_fim >= start, Execucao.created_at >= start - timedelta(days=2))
+    ).subquery()
+    low_rank = (ranked.c.n - 1) * PERCENTILE // 100 + 1  # 1-based rank at or below the percentile
+    rows = db.session.execute(
+        select(ranked.c.operadora, ranked.c.tipo, ranked.c.n, ranked.c.media, ranked.c.rn, ranked.c.d)
+        .where(ranked.c.rn >= low_rank, ranked.c.rn <= low_rank + 1)
+        .order_by(ranked.c.operadora, ranked.c.tipo, ranked.c.rn)
+    ).all()
+    return _interpolate(rows)
+
+
+def _interpolate(rows) -> list[dict]:
+    groups: dict[tuple, dict] = defaultdict(dict)
+    for operadora, tipo, n, media, rn, d in rows:
+        entry = groups[(operadora, tipo)]
+        entry.update(operadora=operadora, tipo=tipo, n=int(n), media=float(media))
+        entry.setdefault("ranks", {})[int(rn)] = float(d)
+    result = []
+    for key in sorted(groups):
+        entry = groups[key]
+        ranks, n = entry.pop("ranks"), entry["n"]
+        low, fraction = divmod((n - 1) * PERCENTILE, 100)
+        lower = ranks[low + 1]
+        upper = ranks.get(low + 2, lower)
+        entry["p95"] = lower + (upper - lower) * fraction / 100
+        result.append(entry)
+    return result
+
+
+def dashboard(now: datetime | None = None) -> dict:
+    """Everything the home page shows (four queries)."""
+    now = now or utcnow()
+    competencia = now.astimezone(_tz()).strftime("%Y-%m")
+    por_operadora = status_by_operadora(competencia)
+    return {"summary": month_summary(competencia, por_operadora), "por_operadora": por_operadora,
+            "backlog": approval_backlog(now), "por_dia": executions_per_day(now),
+            "duracoes": durations(now)}
+
+
+def chart_data(data: dict) -> dict:
+    """The JSON-ready part of `dashboard()` that the charts draw."""
+    summary = data["summary"]
+    return {
+        "competencia": summary["competencia"],
+        "status": [{"status": s, "label": summary["labels"][s], "total": summary["counts"][s]}
+                   for s in StatusProcesso.ALL],
+        "por_dia": {key: data["por_dia"][key] for key in ("dias", "concluido", "falhou")},
+        "duracoes": [{"grupo": f"{d['operadora']} · {d['tipo']}", "media": round(d["media"], 1),
+                      "p95": round(d["p95"], 1)} for d in data["duracoes"]],
+    }
+
+
+def as_json(data: dict) -> dict:
+    """`dashboard()` for the JSON endpoint: datetimes in ISO 8601, ages in seconds."""
+    backlog = data["backlog"]
+    return {
+        "competencia": data["summary"]["competencia"],
+        "status": data["summary"]["counts"], "total": data["summary"]["total"],
+        "por_operadora": [{"codigo": r["codigo"], "nome": r["nome"], "counts": r["counts"], "total": r["total"]}
+                          for r in data["por_operadora"]],
+        "aprovacao": {"total": backlog["total"],
+                      "desde": backlog["desde"].isoformat() if backlog["desde"] else None,
+                      "idade_segundos": int(backlog["idade"].total_seconds()) if backlog["idade"] else None},
+        "por_dia": data["por_dia"], "duracoes": data["duracoes"],
+    }

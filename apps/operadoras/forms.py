@@ -24,7 +24,7 @@ class OperadoraForm(FlaskForm):
     rpa_terceirizado = BooleanField("RPA terceirizado (robô em endpoint próprio)")
     url_endpoint_rpa = StringField("URL do endpoint do robô", render_kw={"maxlength": 500, "inputmode": "url"})
     limite_concorrencia = WholeNumberField("Execuções simultâneas permitidas", default=5,
-                                           render_kw={"min": 1, "max": 100, "type": "number"})
+                                           render_kw={"min": 1, "max": 100})
 
     def drop_rpa_fields(self):
         """Remove the robot settings (only an Admin may see them as inputs or send them)."""

@@ -39,11 +39,14 @@ def _save(form, operadora=None):
         return result
     except services.RecordError as exc:
         db.session.rollback()
+        elsewhere = []
         for name, message in exc.fields.items():
             if name in form:
                 form[name].errors.append(message)
-        if not any(name in form for name in exc.fields):
-            flash(str(exc), "danger")
+            else:
+                elsewhere.append(message)
+        if elsewhere or not exc.fields:
+            flash(" ".join([str(exc), *elsewhere]), "danger")
         return None
 
 
@@ -79,10 +82,9 @@ def edit(operadora_id):
     """Edit an operadora (robot settings: Admin only)."""
     operadora = _get_operadora(operadora_id)
     form = _form(operadora)
-    if form.validate_on_submit():
-        if _save(form, operadora) is not None:
-            flash(f"Operadora {operadora.codigo} atualizada.", "success")
-            return redirect(url_for("operadoras.list"))
+    if form.validate_on_submit() and _save(form, operadora) is not None:
+        flash(f"Operadora {operadora.codigo} atualizada.", "success")
+        return redirect(url_for("operadoras.list"))
     status = 422 if form.is_submitted() else 200
     return render_template("operadoras/form.html", form=form, operadora=operadora,
                            confirm_form=ConfirmForm()), status

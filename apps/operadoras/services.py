@@ -82,7 +82,7 @@ def _clean_codigo(data, errors):
         errors["codigo"] = error
         return None
     codigo = codigo.upper()
-    if not CODIGO_RE.match(codigo):
+    if not CODIGO_RE.fullmatch(codigo):
         errors["codigo"] = "Use só letras, números, hífen ou sublinhado (ex.: VIVO, TIM_MOVEL)."
     return codigo
 

@@ -29,7 +29,7 @@ def _split(url: str):
     if not parts.hostname:
         raise ValueError("A URL precisa de um host (ex.: https://robo.exemplo.com.br).")
     try:
-        parts.port
+        _ = parts.port  # raises for a non-numeric or out-of-range port
     except ValueError as exc:
         raise ValueError("A porta da URL é inválida.") from exc
     return parts

@@ -68,22 +68,22 @@ def _parse_line(raw: dict):
 
 
 def gravar_logs(execucao, raw_lines) -> list:
-    """Store the lines not stored yet (once per seq); return them, in order, for publishing."""
-    parsed = [p for p in (_parse_line(r) for r in raw_lines) if p and p["seq"] > 0]
+    """Store the lines not stored yet (once per seq); return only those, in order, for publishing."""
+    parsed = {p["seq"]: p for p in (_parse_line(r) for r in raw_lines) if p and p["seq"] > 0}
     if not parsed:
         return []
-    rows = [{"execucao_id": execucao.id, **p} for p in sorted(parsed, key=lambda p: p["seq"])]
+    rows = [{"execucao_id": execucao.id, **parsed[seq]} for seq in sorted(parsed)]
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(ExecucaoLog).on_conflict_do_nothing(index_elements=["execucao_id", "seq"])
-    db.session.execute(stmt, rows)
+    inserted = db.session.scalars(stmt.returning(ExecucaoLog.id), rows).all()  # RETURNING: new rows only
     top = rows[-1]["seq"]
     db.session.execute(update(Execucao).where(Execucao.id == execucao.id, Execucao.ultimo_seq < top)
                        .values(ultimo_seq=top).execution_options(synchronize_session=False))
     db.session.commit()
     db.session.refresh(execucao)
-    return list(db.session.scalars(select(ExecucaoLog).where(
-        ExecucaoLog.execucao_id == execucao.id, ExecucaoLog.seq.in_([r["seq"] for r in rows])
-    ).order_by(ExecucaoLog.seq)))
+    if not inserted:
+        return []
+    return list(db.session.scalars(select(ExecucaoLog).where(ExecucaoLog.id.in_(inserted)).order_by(ExecucaoLog.seq)))
 
 
 def validar_fatura(meta: dict, data: bytes) -> dict:

@@ -5,9 +5,9 @@ from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import FieldList, Form, FormField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import FieldList, Form, FormField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields import DateField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, StopValidation, ValidationError
 
 from apps.core.types import parse_uuid
 
@@ -64,6 +64,21 @@ class ValorField(StringField):
         return f"{self.data:.2f}".replace(".", ",")
 
 
+class Required:
+    """Like DataRequired, but a parse error ('Data inválida') is kept instead of replaced."""
+
+    field_flags = {"required": True}
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __call__(self, form, field):
+        if field.errors:
+            raise StopValidation()
+        if field.data is None:
+            raise StopValidation(self.message)
+
+
 def valor_positivo(form, field):
     if field.data is not None and not (Decimal("0") < field.data <= VALOR_MAXIMO):
         raise ValidationError("O valor deve ser maior que zero.")
@@ -76,9 +91,9 @@ class FaturaManualForm(Form):
                         render_kw={"accept": "application/pdf,.pdf"})
     numero = StringField("Número da fatura", validators=[
         DataRequired(message="Informe o número da fatura."), Length(max=80, message="No máximo 80 caracteres.")])
-    valor = ValorField("Valor (R$)", validators=[DataRequired(message="Informe o valor."), valor_positivo],
+    valor = ValorField("Valor (R$)", validators=[Required("Informe o valor."), valor_positivo],
                        render_kw={"inputmode": "decimal", "placeholder": "0,00"})
-    vencimento = BrDateField("Vencimento", validators=[DataRequired(message="Informe o vencimento.")],
+    vencimento = BrDateField("Vencimento", validators=[Required("Informe o vencimento.")],
                              render_kw={"type": "date"})
     emissao = BrDateField("Emissão (opcional)", validators=[Optional()], render_kw={"type": "date"})
 
@@ -105,8 +120,7 @@ class RejeitarForm(FlaskForm):
 class BulkForm(FlaskForm):
     """Approve or run many processos at once; ids are the checked boxes."""
 
-    action = SelectField("Ação", choices=[("aprovar", "Aprovar"), ("executar", "Executar")],
-                         validate_choice=True)
+    action = StringField("Ação", validators=[AnyOf(["aprovar", "executar"], message="Escolha Aprovar ou Executar.")])
     ids = SelectMultipleField("Processos", validate_choice=False)
 
     def validate_ids(self, field):

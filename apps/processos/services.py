@@ -51,7 +51,8 @@ def gerar_processos(competencia: str, by=None) -> dict:
     stmt = dialect_insert(Processo).from_select(columns, source).on_conflict_do_nothing(
         index_elements=["cliente_id", "competencia"]
     )
-    criados = db.session.execute(stmt).rowcount or 0
+    # RETURNING lists exactly the rows inserted (an INSERT's rowcount is -1 under psycopg)
+    criados = len(db.session.execute(stmt.returning(Processo.id)).all())
     total = db.session.scalar(
         select(func.count()).select_from(Processo).join(Cliente).where(
             Processo.competencia == competencia, Cliente.ativo.is_(True))

@@ -5,7 +5,8 @@ from sqlalchemy import select
 from apps.auth.policy import VIEW, access
 from apps.core.errors import ApiError
 from apps.core.types import db, parse_uuid
-from apps.processos.models import Execucao, ExecucaoLog, StatusExecucao
+from apps.processos import queries
+from apps.processos.models import Execucao, ExecucaoLog
 from apps.realtime import bp, stream
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -28,8 +29,7 @@ def _last_event_id() -> int:
 
 def find_execucao(ref: str):
     """The execucao of an RPA job id (the newest, if reused), or of an execucao id (runs still PENDENTE)."""
-    execucao = db.session.scalar(
-        select(Execucao).where(Execucao.job_id == ref).order_by(Execucao.created_at.desc()).limit(1))
+    execucao = queries.execucao_por_job(ref)
     if execucao is None and parse_uuid(ref) is not None:
         execucao = db.session.get(Execucao, parse_uuid(ref))
     return execucao
@@ -103,6 +103,4 @@ def log_txt(execucao_id):
 @access(VIEW)
 def em_execucao_fragmento():
     """The 'Em execução' table alone, for the page to swap in after a status event."""
-    execucoes = db.session.scalars(select(Execucao).where(Execucao.status.in_(StatusExecucao.ACTIVE))
-                                   .order_by(Execucao.created_at)).all()
-    return render_template("processos/_em_execucao_table.html", execucoes=execucoes)
+    return render_template("processos/_em_execucao_table.html", execucoes=queries.execucoes_ativas())

@@ -55,7 +55,7 @@ def sse(event: str, data, event_id=None) -> str:
 class Message:
     """A pub/sub message parsed once per process: kind, seq (log lines), data and its frame."""
 
-    __slots__ = ("kind", "seq", "data", "frame")
+    __slots__ = ("data", "frame", "kind", "seq")
 
     def __init__(self, kind, data=None, seq=None):
         self.kind, self.data, self.seq = kind, data, seq
@@ -139,8 +139,8 @@ class Hub:
                 if pubsub is not None:
                     try:
                         pubsub.close()
-                    except Exception:  # noqa: BLE001 - closing a broken connection
-                        pass
+                    except Exception:  # closing a broken connection may fail too
+                        log.debug("SSE hub: closing the old pub/sub connection failed", exc_info=True)
             time.sleep(delay)
             delay = min(delay * 2, 10.0)
 

@@ -3,17 +3,22 @@
 Following a run does not keep a worker busy: each `poll_execucao` looks once (new log lines,
 then the job's status) and, while the robot is still working, schedules itself again after
 RPA_POLL_INTERVAL seconds (RQ's scheduler, `enqueue_in`). A Redis lease per execucao says a
-follower exists; the reconciler restarts following any active execucao whose lease has
-expired (its worker died), so nothing stays stuck, and a lock keeps followers from overlapping.
+follower exists and names it: every enqueue writes a new follower token into the lease, and a
+poll goes on only while the lease names it (or has expired). So the reconciler can restart
+following any active execucao whose lease expired (its worker died), and a stale or duplicated
+job (an RQ retry, a slow worker waking up) stops instead of growing a second chain of polls.
 """
 import logging
+import math
+import uuid
 from datetime import timedelta
 
 from flask import current_app
 from redis import RedisError
 from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
-from apps.core.logs import current_request_id
 from apps.core.queues import QueueUnavailable, get_queue, get_redis
 from apps.core.types import db, parse_uuid, utcnow
 from apps.processos import execucoes as lifecycle
@@ -25,14 +30,21 @@ log = logging.getLogger(__name__)
 JOB_TIMEOUT = 300
 TERMINAL = {"COMPLETED", "FAILED"}
 MAX_LOG_PAGES = 50
+RECENT = timedelta(seconds=5)  # a row changed this recently is being worked on: leave it alone
+WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# Take the lease when it is free or already names this follower; refuse when it names another.
+CLAIM_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current == false or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
 
 
 def _lease_key(execucao_id) -> str:
     return f"rpa:follow:{execucao_id}"
-
-
-def _lock_key(execucao_id) -> str:
-    return f"rpa:lock:{execucao_id}"
 
 
 def _lease_seconds() -> int:
@@ -40,23 +52,29 @@ def _lease_seconds() -> int:
 
 
 def _enqueue(func, execucao_id, delay: float = 0, job_id: str | None = None):
-    """Enqueue (or schedule) a follow-up and renew the execucao's lease."""
+    """Enqueue (or schedule) the run's next job; the lease now names that job as its only follower."""
     queue = get_queue()
+    follower = uuid.uuid4().hex
     kwargs = dict(job_timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=7 * 24 * 3600,
-                  meta={"execucao_id": str(execucao_id), "request_id": current_request_id()},
-                  retry=Retry(max=2, interval=[2, 10]))
+                  meta={"execucao_id": str(execucao_id)}, retry=Retry(max=2, interval=[2, 10]))
     try:
-        get_redis().set(_lease_key(execucao_id), "1", ex=int(delay) + _lease_seconds())
+        get_redis().set(_lease_key(execucao_id), follower, ex=math.ceil(delay) + _lease_seconds())
         if delay > 0:
-            return queue.enqueue_in(timedelta(seconds=delay), func, str(execucao_id), **kwargs)
-        return queue.enqueue(func, str(execucao_id), job_id=job_id, **kwargs)
+            return queue.enqueue_in(timedelta(seconds=delay), func, str(execucao_id), follower, **kwargs)
+        return queue.enqueue(func, str(execucao_id), follower, job_id=job_id, **kwargs)
     except RedisError as exc:
         raise QueueUnavailable() from exc
 
 
-def enqueue_start(execucao) -> None:
+def _claim(execucao_id, follower: str | None) -> bool:
+    """True when this job may follow the run: the lease names it, or nobody (it expired)."""
+    token = follower or uuid.uuid4().hex  # a job queued without a token only takes a free lease
+    return bool(get_redis().eval(CLAIM_SCRIPT, 1, _lease_key(execucao_id), token, _lease_seconds()))
+
+
+def enqueue_start(execucao, job_id: str | None = None) -> None:
     """Queue the job that asks the RPA API to start this run."""
-    job = _enqueue(start_execucao, execucao.id, job_id=f"rpa-start-{execucao.id}")
+    job = _enqueue(start_execucao, execucao.id, job_id=job_id or f"rpa-start-{execucao.id}")
     execucao.rq_job_id = job.id
     db.session.commit()
 
@@ -75,11 +93,13 @@ def _fail(execucao, message: str) -> None:
     get_redis().delete(_lease_key(execucao.id))
 
 
-def start_execucao(execucao_id: str) -> str:
+def start_execucao(execucao_id: str, follower: str | None = None) -> str:
     """POST the run to the RPA API (idempotent by key), then start following it."""
     execucao = _load(execucao_id)
     if execucao is None or execucao.status != StatusExecucao.PENDENTE:
         return "nada a fazer"
+    # Running now: the reconciler must not queue a second start while this one POSTs (and retries).
+    get_redis().set(_lease_key(execucao.id), follower or uuid.uuid4().hex, ex=_lease_seconds())
     processo, cliente = execucao.processo, execucao.processo.cliente
     try:
         client = RpaClient.for_operadora(cliente.operadora)
@@ -92,30 +112,27 @@ def start_execucao(execucao_id: str) -> str:
                                       competencia=processo.competencia,
                                       faturas=lifecycle.faturas_para_sat(processo),
                                       idempotency_key=execucao.idempotency_key)
-    except (RpaAuthError, RpaRejected, ValueError) as exc:
+    except RpaUnavailable as exc:
         _fail(execucao, str(exc))
         return "falhou"
-    except RpaUnavailable as exc:
-        _fail(execucao, f"API RPA indisponível: {exc}")
+    except (RpaError, ValueError) as exc:  # a 401 a refresh did not fix, other 4xx, bad URL, no job_id
+        _fail(execucao, str(exc))
         return "falhou"
-    if lifecycle.marcar_executando(execucao, answer["job_id"]):
-        publish_status(execucao)
+    if not lifecycle.marcar_executando(execucao, answer["job_id"]):
+        return "já iniciada por outro job"  # a duplicated start: the one that won follows the run
+    publish_status(execucao)
     _enqueue(poll_execucao, execucao.id)
     return str(answer["job_id"])
 
 
-def poll_execucao(execucao_id: str) -> str:
+def poll_execucao(execucao_id: str, follower: str | None = None) -> str:
     """Look at the run once: store new log lines, then finish it or schedule the next look."""
     execucao = _load(execucao_id)
     if execucao is None or execucao.status != StatusExecucao.EXECUTANDO:
         return "nada a fazer"
-    redis = get_redis()
-    if not redis.set(_lock_key(execucao.id), "1", nx=True, ex=JOB_TIMEOUT):
+    if not _claim(execucao.id, follower):
         return "outro seguidor ativo"
-    try:
-        return _poll_once(execucao)
-    finally:
-        redis.delete(_lock_key(execucao.id))
+    return _poll_once(execucao)
 
 
 def _poll_once(execucao) -> str:
@@ -148,8 +165,8 @@ def _sync_logs(client, execucao) -> None:
             return
         stored = lifecycle.gravar_logs(execucao, lines)
         publish_logs(execucao, stored)
-        if int(answer.get("next") or 0) <= execucao.ultimo_seq and not stored:
-            return
+        if not stored:
+            return  # nothing new (a server ignoring `after`): don't ask again
 
 
 def _finish(client, execucao, job) -> str:
@@ -181,10 +198,19 @@ def _finish(client, execucao, job) -> str:
     return "COMPLETED"
 
 
+def _start_waiting(redis, execucao) -> bool:
+    """True while the run's start job is still queued: behind other jobs, not lost."""
+    if execucao.status != StatusExecucao.PENDENTE or not execucao.rq_job_id:
+        return False
+    try:
+        return Job.fetch(execucao.rq_job_id, connection=redis).get_status(refresh=False) in WAITING
+    except NoSuchJobError:
+        return False
+
+
 def reconcile() -> dict:
     """Resume following active runs whose follower is gone; fail those past the time limit."""
     limit = timedelta(hours=current_app.config["EXECUCAO_MAX_HORAS"])
-    grace = timedelta(seconds=_lease_seconds())
     now = utcnow()
     resumed = failed = 0
     redis = get_redis()
@@ -194,8 +220,11 @@ def reconcile() -> dict:
             _fail(execucao, f"Tempo limite de {current_app.config['EXECUCAO_MAX_HORAS']:g} h excedido; "
                             "use Executar Novamente.")
             failed += 1
-        elif not redis.exists(_lease_key(execucao.id)) and now - execucao.updated_at > min(grace, timedelta(seconds=5)):
-            func = start_execucao if execucao.status == StatusExecucao.PENDENTE else poll_execucao
-            _enqueue(func, execucao.id)
+        elif (now - execucao.updated_at > RECENT and not redis.exists(_lease_key(execucao.id))
+              and not _start_waiting(redis, execucao)):
+            if execucao.status == StatusExecucao.PENDENTE:
+                enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
+            else:
+                _enqueue(poll_execucao, execucao.id)
             resumed += 1
     return {"retomadas": resumed, "falhas": failed}

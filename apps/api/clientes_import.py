@@ -1,0 +1,85 @@
+"""API v1: CSV import of clientes (preview with dry_run, import now or in the background)."""
+from flask import jsonify, request, url_for
+
+from apps.api import bp
+from apps.api.helpers import get_or_404
+from apps.auth.policy import OPERATE, access, current_identity
+from apps.clientes import importer
+from apps.clientes.importacao import Importacao, ImportFailed, StatusImportacao, serialize, start
+from apps.core.errors import ApiError
+from apps.core.queues import QueueUnavailable
+
+MAX_ERROS = 1000  # errors listed in a response; "erros_truncados" says when there are more
+
+
+def _dry_run() -> bool:
+    value = request.args.get("dry_run", request.form.get("dry_run", ""))
+    lowered = value.strip().lower()
+    if lowered in {"", "false", "0", "nao", "não", "no"}:
+        return False
+    if lowered in {"true", "1", "sim", "yes"}:
+        return True
+    raise ApiError(400, "Parâmetro 'dry_run' deve ser true ou false.", {"dry_run": "valor booleano esperado"})
+
+
+def _store_upload() -> str:
+    """The multipart field `arquivo`, stored and its header checked; 400 or 422 otherwise."""
+    try:
+        token = importer.save_upload(request.files.get("arquivo"))
+    except importer.ImportFileError as exc:
+        raise ApiError(exc.status, str(exc), exc.fields) from exc
+    try:
+        importer.check_header(importer.path_for(token))
+    except importer.ImportFileError as exc:
+        importer.delete(token)
+        raise ApiError(exc.status, str(exc), exc.fields) from exc
+    return token
+
+
+def _preview(token: str) -> dict:
+    try:
+        result = importer.preview(importer.path_for(token), limit=MAX_ERROS)
+    except importer.ImportFileError as exc:
+        raise ApiError(exc.status, str(exc), exc.fields) from exc
+    finally:
+        importer.delete(token)
+    return {"validas": result.validas, "invalidas": result.invalidas, "importadas": 0,
+            "erros": [{"linha": linha, "motivo": motivo} for linha, motivo in result.erros],
+            "erros_truncados": result.invalidas > len(result.erros)}
+
+
+@bp.post("/v1/clientes/importar")
+@access(OPERATE)
+def clientes_importar():
+    """Import a CSV (multipart `arquivo`): 200 with the report, or 202 when it runs in the background."""
+    dry_run = _dry_run()
+    token = _store_upload()
+    if dry_run:
+        return jsonify(_preview(token))
+    filename = request.files["arquivo"].filename
+    try:
+        importacao = start(token, filename, by=current_identity())
+    except QueueUnavailable as exc:
+        importer.delete(token)
+        raise ApiError(503, str(exc)) from exc
+    except ImportFailed as exc:
+        raise ApiError(409, str(exc)) from exc
+    if importacao.status == StatusImportacao.PROCESSANDO:
+        response = jsonify(importacao_id=str(importacao.id), status=importacao.status, progresso=importacao.progresso)
+        response.status_code = 202
+        response.headers["Location"] = url_for("api.clientes_importacao", importacao_id=importacao.id)
+        return response
+    body = serialize(importacao, MAX_ERROS)
+    if importacao.status == StatusImportacao.FALHOU:
+        raise ApiError(409, importacao.mensagem or "A importação falhou; nada foi gravado.",
+                       {"importacao_id": body["id"]})
+    body["importacao_id"] = body["id"]
+    return jsonify(body)
+
+
+@bp.get("/v1/clientes/importacoes/<importacao_id>")
+@access(OPERATE)
+def clientes_importacao(importacao_id):
+    """An import's status, progress (0..100) and report (the first 1,000 errors)."""
+    importacao = get_or_404(Importacao, importacao_id, "Importação")
+    return jsonify(serialize(importacao, MAX_ERROS))

@@ -1,0 +1,154 @@
+"""CSV import pages: upload, preview (nothing written), confirm, result with progress and report."""
+from flask import (Response, abort, current_app, flash, jsonify, redirect, render_template, session,
+                   stream_with_context, url_for)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+
+from apps.auth.forms import ConfirmForm
+from apps.auth.policy import OPERATE, access
+from apps.clientes import bp, importer
+from apps.clientes.importacao import Importacao, ImportFailed, StatusImportacao, background_threshold, erros
+from apps.clientes.importacao import iter_erros, start
+from apps.core.queues import QueueUnavailable
+from apps.core.types import db, parse_uuid
+from apps.processos.export import excel_lines
+
+SESSION_KEY = "clientes_importacao"
+ERRORS_SHOWN = 200
+
+
+class ImportarForm(FlaskForm):
+    """The CSV upload."""
+
+    arquivo = FileField("Arquivo CSV", validators=[
+        FileRequired(message="Escolha o arquivo CSV."),
+        FileAllowed(["csv", "txt"], message="Envie um arquivo .csv (no Excel: Salvar como › CSV)."),
+    ], render_kw={"accept": ".csv,text/csv"})
+
+
+def _pending(token):
+    """The stored file of this session's preview, or 404 (a token is only good for its uploader)."""
+    pending = session.get(SESSION_KEY) or {}
+    path = importer.path_for(token) if pending.get("token") == token else None
+    if path is None:
+        abort(404, "Arquivo não encontrado: envie o CSV de novo.")
+    return path, pending.get("nome")
+
+
+def _get_importacao(importacao_id) -> Importacao:
+    uid = parse_uuid(importacao_id)
+    importacao = db.session.get(Importacao, uid) if uid else None
+    if importacao is None:
+        abort(404)
+    return importacao
+
+
+def _csv_download(rows, filename: str) -> Response:
+    response = Response(stream_with_context(excel_lines(("Linha", "Motivo"), rows)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _upload_page(form, status=200):
+    max_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+    return render_template("clientes/importar.html", form=form, max_mb=max_mb), status
+
+
+def _store(upload) -> str:
+    """Save the upload and read its header; the session remembers it for the preview."""
+    token = importer.save_upload(upload)
+    try:
+        importer.check_header(importer.path_for(token))
+    except importer.ImportFileError:
+        importer.delete(token)
+        raise
+    importer.delete((session.get(SESSION_KEY) or {}).get("token"))
+    session[SESSION_KEY] = {"token": token, "nome": upload.filename[:255]}
+    return token
+
+
+@bp.route("/clientes/importar", methods=["GET", "POST"], endpoint="importar")
+@access(OPERATE)
+def importar():
+    """Upload a CSV of clientes; a readable file goes to its preview."""
+    form = ImportarForm()
+    if form.validate_on_submit():
+        try:
+            return redirect(url_for("clientes.importar_previa", token=_store(form.arquivo.data)))
+        except importer.ImportFileError as exc:
+            form.arquivo.errors.append(str(exc))
+    return _upload_page(form, 422 if form.is_submitted() else 200)
+
+
+@bp.route("/clientes/importar/<token>", endpoint="importar_previa")
+@access(OPERATE)
+def importar_previa(token):
+    """The preview: counts and the first errors; nothing is written."""
+    path, nome = _pending(token)
+    try:
+        result = importer.preview(path, limit=ERRORS_SHOWN)
+    except importer.ImportFileError as exc:
+        importer.delete(token)
+        session.pop(SESSION_KEY, None)
+        form = ImportarForm(formdata=None)
+        form.arquivo.errors = [str(exc)]
+        return _upload_page(form, 422)
+    return render_template("clientes/importar_previa.html", preview=result, token=token, nome=nome,
+                           background=result.total > background_threshold(), confirm_form=ConfirmForm(),
+                           shown=ERRORS_SHOWN)
+
+
+@bp.route("/clientes/importar/<token>/relatorio.csv", endpoint="importar_previa_relatorio")
+@access(OPERATE)
+def importar_previa_relatorio(token):
+    """Every error of the preview as a CSV (line, reason)."""
+    path, _ = _pending(token)
+    return _csv_download(importer.iter_errors(path), "previa-importacao-erros.csv")
+
+
+@bp.route("/clientes/importar/<token>/confirmar", methods=["POST"], endpoint="importar_confirmar")
+@access(OPERATE)
+def importar_confirmar(token):
+    """Import the valid rows (checked again now): in this request, or in the background when large."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    _, nome = _pending(token)
+    try:
+        importacao = start(token, nome, by=current_user._get_current_object())
+    except (QueueUnavailable, ImportFailed) as exc:
+        flash(str(exc), "danger")
+        return redirect(url_for("clientes.importar_previa", token=token))
+    session.pop(SESSION_KEY, None)
+    if importacao.status == StatusImportacao.CONCLUIDA:
+        flash(f"{importacao.importadas} cliente(s) importado(s).", "success")
+    elif importacao.status == StatusImportacao.FALHOU:
+        flash(importacao.mensagem, "danger")
+    return redirect(url_for("clientes.importacao", importacao_id=importacao.id))
+
+
+@bp.route("/clientes/importacoes/<importacao_id>", endpoint="importacao")
+@access(OPERATE)
+def importacao_page(importacao_id):
+    """An import's result, with a progress bar while it runs."""
+    importacao = _get_importacao(importacao_id)
+    return render_template("clientes/importar_resultado.html", importacao=importacao,
+                           erros=erros(importacao, ERRORS_SHOWN), shown=ERRORS_SHOWN)
+
+
+@bp.route("/clientes/importacoes/<importacao_id>.json", endpoint="importacao_json")
+@access(OPERATE)
+def importacao_json(importacao_id):
+    """Status and progress, polled by the result page every second."""
+    importacao = _get_importacao(importacao_id)
+    return jsonify(status=importacao.status, progresso=importacao.progresso, validas=importacao.validas,
+                   invalidas=importacao.invalidas, importadas=importacao.importadas, mensagem=importacao.mensagem)
+
+
+@bp.route("/clientes/importacoes/<importacao_id>/relatorio.csv", endpoint="importacao_relatorio")
+@access(OPERATE)
+def importacao_relatorio(importacao_id):
+    """Every error of an import as a CSV (line, reason)."""
+    importacao = _get_importacao(importacao_id)
+    return _csv_download(iter_erros(importacao), f"importacao-{importacao.id}-erros.csv")

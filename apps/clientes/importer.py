@@ -1,0 +1,338 @@
+"""Reading and checking a CSV of clientes: encoding, separator, header, a reason per bad row.
+
+Nothing here writes clientes: the preview and both passes of an import use it. The file is
+streamed (csv.reader over a text wrapper of the stored upload) and checked in batches, so
+memory stays bounded whatever the number of rows (only a dict of the CNPJs seen grows).
+"""
+import codecs
+import csv
+import time
+import unicodedata
+import uuid
+from collections import namedtuple
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from apps.clientes import cnpj as cnpj_rules
+from apps.clientes.models import Cliente
+from apps.core.types import db
+from apps.operadoras.models import Operadora
+
+REQUIRED = ("nome", "cnpj", "operadora")
+OPTIONAL = ("codigo", "ativo")
+BATCH = 1000
+CHUNK = 1 << 16
+ENCODINGS = ("utf-8-sig", "cp1252")  # tried strictly in order; Latin-1 reads anything
+ENCODING_LABELS = {"utf-8-sig": "UTF-8", "cp1252": "Latin-1 (Windows-1252)", "latin-1": "Latin-1"}
+TRUE_VALUES = {"", "sim", "s", "true", "1", "verdadeiro"}
+FALSE_VALUES = {"não", "nao", "n", "false", "0", "falso"}
+MAX_NOME, MAX_CODIGO, MAX_SHOWN = 200, 60, 40
+STALE_SECONDS = 24 * 3600
+HEADER_HELP = "O cabeçalho deve ter as colunas nome, cnpj e operadora, e opcionalmente codigo e ativo."
+
+OperadoraRef = namedtuple("OperadoraRef", "id codigo ativo")
+
+
+class ImportFileError(ValueError):
+    """A file that cannot be read as a CSV of clientes: 400 (not a CSV) or 422 (bad header)."""
+
+    def __init__(self, message: str, status: int = 422, fields: dict | None = None):
+        super().__init__(message)
+        self.status, self.fields = status, fields or {}
+
+
+# --- the stored upload ------------------------------------------------------------------
+
+def imports_dir() -> Path:
+    folder = Path(current_app.config["INSTANCE_DIR"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def path_for(token: str | None) -> Path | None:
+    """The stored file of a token (a generated hex name), or None for anything else."""
+    try:
+        name = uuid.UUID(hex=str(token)).hex
+    except (ValueError, TypeError):
+        return None
+    path = imports_dir() / f"{name}.csv"
+    return path if path.is_file() else None
+
+
+def save_upload(upload) -> str:
+    """Store an uploaded CSV under a generated name (streamed to disk); return its token."""
+    name = (getattr(upload, "filename", None) or "").strip()
+    if not name:
+        raise ImportFileError("Envie o arquivo CSV no campo 'arquivo'.", 400, {"arquivo": "obrigatório"})
+    if not name.lower().endswith((".csv", ".txt")):
+        raise ImportFileError("O arquivo deve ser um CSV (extensão .csv).", 400, {"arquivo": "CSV esperado"})
+    sweep_stale()
+    token = uuid.uuid4().hex
+    target = imports_dir() / f"{token}.csv"
+    upload.save(target)
+    with open(target, "rb") as fh:
+        head = fh.read(CHUNK)
+    if b"\x00" in head:
+        target.unlink(missing_ok=True)
+        raise ImportFileError("O arquivo não é um CSV de texto (parece uma planilha ou outro arquivo binário). "
+                              "No Excel, use Salvar como › CSV.", 400, {"arquivo": "CSV esperado"})
+    return token
+
+
+def delete(token: str | None) -> None:
+    path = path_for(token)
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+def sweep_stale() -> None:
+    """Remove previews nobody confirmed (older than a day)."""
+    limit = time.time() - STALE_SECONDS
+    for path in imports_dir().glob("*.csv"):
+        if path.stat().st_mtime < limit:
+            path.unlink(missing_ok=True)
+
+
+def count_rows(path: Path) -> int:
+    """Data rows, counted by line ends (fast; a quoted field with a line break counts twice)."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return max(0, lines + (last != b"\n") - 1)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the whole file decodes strictly, else Latin-1."""
+    for encoding in ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)("strict")
+        try:
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(CHUNK), b""):
+                    decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return "latin-1"
+
+
+def _canonical(name: str) -> str:
+    text = name.replace("\ufeff", "").replace("ï»¿", "").strip().lower()
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def parse_header(header: list[str]) -> dict[str, int]:
+    """Column name -> index (case, accents and spaces ignored); 422 naming missing columns."""
+    columns, repeated = {}, []
+    for index, raw in enumerate(header):
+        name = _canonical(raw)
+        if name in REQUIRED + OPTIONAL:
+            if name in columns:
+                repeated.append(name)
+            columns.setdefault(name, index)
+    missing = [name for name in REQUIRED if name not in columns]
+    if missing:
+        raise ImportFileError(f"Colunas obrigatórias ausentes no cabeçalho: {', '.join(missing)}. {HEADER_HELP}",
+                              422, {name: "coluna ausente" for name in missing})
+    if repeated:
+        raise ImportFileError(f"Coluna repetida no cabeçalho: {', '.join(repeated)}.", 422,
+                              {name: "coluna repetida" for name in repeated})
+    return columns
+
+
+@dataclass
+class CsvFile:
+    encoding: str
+    delimiter: str
+    columns: dict
+    width: int
+    rows: object  # iterator of (line, cells)
+
+    @property
+    def encoding_label(self) -> str:
+        return ENCODING_LABELS.get(self.encoding, self.encoding)
+
+
+def _numbered(reader):
+    """(first line of the row in the file, cells); blank rows are skipped."""
+    last = reader.line_num
+    try:
+        for row in reader:
+            start, last = last + 1, reader.line_num
+            if any(cell.strip() for cell in row):
+                yield start, row
+    except csv.Error as exc:
+        raise ImportFileError(f"O arquivo não pôde ser lido perto da linha {last + 1}: {exc}.") from exc
+
+
+@contextmanager
+def open_csv(path: Path):
+    """Open a stored CSV: detect encoding and separator, read and check the header."""
+    encoding = detect_encoding(path)
+    with open(path, encoding=encoding, newline="") as fh:
+        first = fh.readline()
+        if not first.strip():
+            raise ImportFileError(f"O arquivo está vazio ou a primeira linha está em branco. {HEADER_HELP}")
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        fh.seek(0)
+        reader = csv.reader(fh, delimiter=delimiter)
+        header = next(reader)
+        yield CsvFile(encoding, delimiter, parse_header(header), len(header), _numbered(reader))
+
+
+def check_header(path: Path) -> None:
+    """Raise ImportFileError unless the file can be read and its header has the required columns."""
+    with open_csv(path):
+        pass
+
+
+# --- checking ---------------------------------------------------------------------------
+
+def _show(value: str) -> str:
+    return f"“{value[:MAX_SHOWN]}…”" if len(value) > MAX_SHOWN else f"“{value}”"
+
+
+def parse_ativo(value: str) -> bool | None:
+    lowered = value.strip().lower()
+    if lowered in TRUE_VALUES:
+        return True
+    if lowered in FALSE_VALUES:
+        return False
+    return None
+
+
+def load_operadoras() -> dict:
+    """Every operadora by exact codigo and by upper-case codigo."""
+    refs = [OperadoraRef(*row) for row in db.session.execute(select(Operadora.id, Operadora.codigo, Operadora.ativo))]
+    by_code = {ref.codigo.upper(): ref for ref in refs}
+    by_code.update({ref.codigo: ref for ref in refs})
+    return by_code
+
+
+def existing_cnpjs(cnpjs: list[str]) -> set[str]:
+    if not cnpjs:
+        return set()
+    return set(db.session.scalars(select(Cliente.cnpj).where(Cliente.cnpj.in_(cnpjs))))
+
+
+@dataclass
+class RowChecker:
+    """Checks rows against the file read so far and the database."""
+
+    columns: dict
+    width: int
+    operadoras: dict = field(default_factory=load_operadoras)
+    seen: dict = field(default_factory=dict)  # CNPJ -> first line
+
+    def _cells(self, cells: list[str]) -> dict | None:
+        if len(cells) > self.width and not any(c.strip() for c in cells[self.width:]):
+            cells = cells[:self.width]  # trailing empty cells, as spreadsheets often write
+        if len(cells) != self.width:
+            return None
+        return {name: cells[index].strip() for name, index in self.columns.items()}
+
+    def _operadora(self, codigo: str, reasons: list):
+        ref = self.operadoras.get(codigo) or self.operadoras.get(codigo.upper())
+        if ref is None:
+            reasons.append(f"Operadora {_show(codigo)} não cadastrada.")
+        elif not ref.ativo:
+            reasons.append(f"Operadora {ref.codigo} está inativa.")
+        else:
+            return ref.id
+        return None
+
+    def parse(self, line: int, cells: list[str]) -> tuple[dict | None, list[str]]:
+        """The row's values for the insert and the reasons it is bad (database not consulted)."""
+        raw = self._cells(cells)
+        if raw is None:
+            return None, [f"Número de colunas errado: {len(cells)} em vez de {self.width}."]
+        reasons = []
+        missing = [name for name in REQUIRED if not raw[name]]
+        if missing:
+            reasons.append(f"Campo obrigatório vazio: {', '.join(missing)}.")
+        if len(raw["nome"]) > MAX_NOME:
+            reasons.append(f"Nome com mais de {MAX_NOME} caracteres.")
+        codigo = raw.get("codigo", "")
+        if len(codigo) > MAX_CODIGO:
+            reasons.append(f"Código com mais de {MAX_CODIGO} caracteres.")
+        cnpj = cnpj_rules.clean(raw["cnpj"]) if cnpj_rules.is_valid(raw["cnpj"]) else None
+        if raw["cnpj"] and cnpj is None:
+            reasons.append(f"CNPJ inválido {_show(raw['cnpj'])}: confira os 14 caracteres e os dígitos verificadores.")
+        operadora_id = self._operadora(raw["operadora"], reasons) if raw["operadora"] else None
+        ativo = parse_ativo(raw.get("ativo", ""))
+        if ativo is None:
+            reasons.append(f"Valor inválido em ativo {_show(raw['ativo'])}: use sim, não, true, false, 1 ou 0.")
+        if cnpj is not None:
+            first = self.seen.setdefault(cnpj, line)
+            if first != line:
+                reasons.append(f"CNPJ repetido no arquivo (primeira ocorrência na linha {first}).")
+        values = {"nome": raw["nome"], "cnpj": cnpj, "codigo": codigo or None, "operadora_id": operadora_id,
+                  "ativo": ativo}
+        return values, reasons
+
+    def check(self, batch: list) -> tuple[list, list]:
+        """A batch of (line, cells) -> ([(line, values)] good, [(line, reason)] bad), in line order."""
+        parsed = [(line, *self.parse(line, cells)) for line, cells in batch]
+        taken = existing_cnpjs([v["cnpj"] for _, v, _ in parsed if v and v["cnpj"]])
+        good, bad = [], []
+        for line, values, reasons in parsed:
+            if values and values["cnpj"] in taken:
+                reasons.append(f"CNPJ {cnpj_rules.format_cnpj(values['cnpj'])} já cadastrado.")
+            if reasons:
+                bad.append((line, " ".join(reasons)))
+            else:
+                good.append((line, values))
+        return good, bad
+
+
+def check_batches(path: Path, on_open=None):
+    """Yield (good, bad, last line read) per batch of rows; writes nothing."""
+    with open_csv(path) as csvfile:
+        if on_open is not None:
+            on_open(csvfile)
+        checker = RowChecker(csvfile.columns, csvfile.width)
+        while batch := list(islice(csvfile.rows, BATCH)):
+            good, bad = checker.check(batch)
+            yield good, bad, batch[-1][0]
+
+
+@dataclass
+class Preview:
+    encoding: str
+    delimiter: str
+    validas: int = 0
+    invalidas: int = 0
+    erros: list = field(default_factory=list)  # the first `limit` (line, reason)
+
+    @property
+    def total(self) -> int:
+        return self.validas + self.invalidas
+
+
+def preview(path: Path, limit: int = 200) -> Preview:
+    """Counts and the first `limit` errors of a stored file; nothing is written."""
+    result = Preview("", "")
+
+    def describe(csvfile):
+        result.encoding, result.delimiter = csvfile.encoding_label, csvfile.delimiter
+
+    for good, bad, _ in check_batches(path, on_open=describe):
+        result.validas += len(good)
+        result.invalidas += len(bad)
+        result.erros.extend(bad[:max(0, limit - len(result.erros))])
+    return result
+
+
+def iter_errors(path: Path):
+    """Every (line, reason) of a stored file, streamed."""
+    for _, bad, _ in check_batches(path):
+        yield from bad

@@ -1,0 +1,84 @@
+"""CSV files Excel opens cleanly (UTF-8 BOM, ';', CRLF, dd/mm/aaaa), and the month's export.
+
+Cells a spreadsheet would run as a formula (starting with = + - @, tab or carriage return)
+get a leading apostrophe, so a cliente named "=HYPERLINK(...)" stays text (OWASP CSV injection).
+"""
+import csv
+import io
+import re
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from apps.clientes.cnpj import format_cnpj
+from apps.clientes.models import Cliente
+from apps.core.types import db
+from apps.operadoras.models import Operadora
+from apps.processos.models import Fatura, Processo, StatusProcesso
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+COMPETENCIA = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+FLUSH_AT = 64 * 1024
+HEADER = ("Competência", "Cliente", "CNPJ", "Operadora", "Status", "Número da fatura", "Valor", "Emissão",
+          "Vencimento", "Rejeitada", "Protocolo SAT")
+
+
+def excel_cell(value) -> str:
+    """One cell as text: dates dd/mm/aaaa, decimals with a comma, formulas neutralised."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Sim" if value else "Não"
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, Decimal):
+        return f"{value:.2f}".replace(".", ",")
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def excel_lines(header, rows):
+    """The file as text chunks: a BOM, then ';'-separated rows ending in CRLF (streamed)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    buffer.write("\ufeff")
+    writer.writerow([excel_cell(cell) for cell in header])
+    for row in rows:
+        writer.writerow([excel_cell(cell) for cell in row])
+        if buffer.tell() >= FLUSH_AT:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def valid_competencia(value: str | None) -> bool:
+    return bool(value and COMPETENCIA.match(value))
+
+
+def month_query(competencia: str):
+    """One row per fatura, and one per processo without faturas, ordered by cliente."""
+    return (
+        select(Processo.competencia, Cliente.nome, Cliente.cnpj, Operadora.codigo, Processo.status,
+               Fatura.numero, Fatura.valor, Fatura.emissao, Fatura.vencimento, Fatura.rejeitada,
+               Processo.protocolo_sat)
+        .join(Cliente, Processo.cliente_id == Cliente.id)
+        .join(Operadora, Cliente.operadora_id == Operadora.id)
+        .outerjoin(Fatura, Fatura.processo_id == Processo.id)
+        .where(Processo.competencia == competencia)
+        .order_by(Cliente.nome, Processo.id, Fatura.created_at, Fatura.id)
+    )
+
+
+def month_rows(competencia: str):
+    """The export's rows, read from the database 1,000 at a time."""
+    result = db.session.execute(month_query(competencia).execution_options(yield_per=1000))
+    for comp, nome, cnpj, operadora, status, numero, valor, emissao, vencimento, rejeitada, protocolo in result:
+        yield (comp, nome, format_cnpj(cnpj), operadora, StatusProcesso.LABELS.get(status, status), numero, valor,
+               emissao, vencimento, rejeitada, protocolo)
+
+
+def month_csv(competencia: str):
+    """The competência's processos and faturas as CSV text chunks for Excel."""
+    return excel_lines(HEADER, month_rows(competencia))

@@ -1,0 +1,228 @@
+// Processo detail page: the live log panel (SSE) and the live status, runs and invoices.
+// Log messages are inserted with textContent, never as HTML. No inline handlers (CSP).
+(function () {
+  "use strict";
+  var panel = document.getElementById("live-panel");
+  if (!panel) return;
+
+  var LEVELS = { DEBUG: 1, INFO: 1, WARNING: 1, ERROR: 1 };
+  var LIVE_PARTS = ["processo-status", "execucoes-table", "faturas-table"];
+  var BADGES = {
+    conectado: ["Conectado", "success"], reconectando: ["Reconectando", "warning"], erro: ["Erro", "danger"],
+    conectando: ["Conectando", "secondary"], parado: ["Parado", "secondary"],
+    concluido: ["Concluído", "success"], falhou: ["Falhou", "danger"]
+  };
+  var FAST_REFRESH = 5000, SLOW_REFRESH = 15000, RETRY_AFTER_ERROR = 5000;
+  var maxLines = parseInt(panel.getAttribute("data-max-lines") || "2000", 10);
+
+  function part(name) { return panel.querySelector('[data-live="' + name + '"]'); }
+  var box = part("lines"), badge = part("badge");
+
+  var run = null;           // {execucaoId, jobId, auto}
+  var source = null;        // the EventSource
+  var lastSeq = 0, shown = 0, hidden = 0, follow = true, ended = false;
+  var pending = [], flushTimer = null, retryTimer = null, refreshTimer = null, lastRefresh = 0;
+
+  function setBadge(state) {
+    var spec = BADGES[state];
+    badge.textContent = spec[0];
+    badge.className = "badge text-bg-" + spec[1];
+    badge.setAttribute("data-state", state);
+  }
+
+  function counts() {
+    part("count").textContent = shown + " linha(s)";
+    var note = part("hidden-count");
+    note.classList.toggle("d-none", hidden === 0);
+    note.textContent = hidden ? hidden + " linha(s) mais antiga(s) ocultas; baixe o log completo para ver todas." : "";
+  }
+
+  function lineNode(data) {
+    var level = LEVELS[data.level] ? data.level : "INFO";
+    var row = document.createElement("div");
+    row.className = "log-line log-" + level;
+    row.setAttribute("data-seq", String(data.seq));
+    var when = document.createElement("span");
+    when.className = "text-body-secondary me-2";
+    var date = new Date(data.timestamp);
+    when.textContent = isNaN(date) ? "" : date.toLocaleTimeString("pt-BR");
+    var text = document.createElement("span");
+    text.textContent = "[" + level + "] " + String(data.message == null ? "" : data.message);
+    row.appendChild(when);
+    row.appendChild(text);
+    return row;
+  }
+
+  function flush() {
+    flushTimer = null;
+    if (!pending.length) return;
+    var fragment = document.createDocumentFragment();
+    pending.forEach(function (data) { fragment.appendChild(lineNode(data)); });
+    shown += pending.length;
+    pending = [];
+    box.appendChild(fragment);
+    while (box.childElementCount > maxLines) { box.removeChild(box.firstElementChild); hidden += 1; }
+    counts();
+    if (follow) box.scrollTop = box.scrollHeight;
+  }
+
+  function addLine(data) {
+    var seq = parseInt(data.seq, 10);
+    if (!(seq > lastSeq)) return;  // already shown (a reconnect never repeats a line)
+    lastSeq = seq;
+    pending.push(data);
+    if (!flushTimer) flushTimer = setTimeout(flush, 30);
+  }
+
+  box.addEventListener("scroll", function () {
+    follow = box.scrollHeight - box.scrollTop - box.clientHeight < 16;
+    part("paused").classList.toggle("d-none", follow);
+  });
+
+  function streamUrl() {
+    var ref = run.jobId || run.execucaoId;
+    var url = panel.getAttribute("data-stream-url").replace("__ref__", encodeURIComponent(ref));
+    return lastSeq ? url + "?last_event_id=" + lastSeq : url;  // a new EventSource cannot send Last-Event-ID
+  }
+
+  function closeSource() {
+    if (source) { source.close(); source = null; }
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+  }
+
+  function finish(state) {
+    ended = true;
+    closeSource();
+    flush();
+    setBadge(state);
+    part("stop-label").textContent = "Parar";
+    part("stop").disabled = true;
+    refreshSoon(0);
+  }
+
+  function connect() {
+    closeSource();
+    ended = false;
+    part("stop").disabled = false;
+    part("stop-label").textContent = "Parar";
+    setBadge("conectando");
+    var es = source = new EventSource(streamUrl());
+    es.addEventListener("open", function () { setBadge("conectado"); });
+    es.addEventListener("connection", function (event) {
+      setBadge("conectado");
+      var data = JSON.parse(event.data);
+      if (data.job_id && !run.jobId) run.jobId = data.job_id;
+    });
+    es.addEventListener("log", function (event) { addLine(JSON.parse(event.data)); });
+    es.addEventListener("status", function () { refreshSoon(0); });
+    es.addEventListener("job_completed", function () { finish("concluido"); });
+    es.addEventListener("job_failed", function () { finish("falhou"); });
+    es.addEventListener("error", function () {
+      if (source !== es || ended) return;
+      if (es.readyState === EventSource.CONNECTING) { setBadge("reconectando"); return; }
+      setBadge("erro");  // refused (e.g. session expired): try again later from the last line shown
+      closeSource();
+      retryTimer = setTimeout(function () { if (run && !ended) connect(); }, RETRY_AFTER_ERROR);
+    });
+  }
+
+  function open(execucaoId, jobId, auto) {
+    closeSource();
+    run = { execucaoId: execucaoId, jobId: jobId || "", auto: !!auto };
+    lastSeq = 0; shown = 0; hidden = 0; pending = []; follow = true;
+    box.textContent = "";
+    counts();
+    part("ref").textContent = run.jobId || run.execucaoId;
+    part("download").setAttribute("href", panel.getAttribute("data-log-url").replace("__id__", encodeURIComponent(execucaoId)));
+    panel.classList.remove("d-none");
+    connect();
+  }
+
+  function stop() {
+    if (source || retryTimer) {
+      closeSource();
+      setBadge("parado");
+      part("stop-label").textContent = "Retomar";
+    } else if (run && !ended) {
+      connect();  // resumes after the last line shown
+    }
+  }
+
+  function hide() {
+    closeSource();
+    run = null;
+    panel.classList.add("d-none");
+  }
+
+  // Live parts of the page: fetched as server-rendered HTML and swapped in by element id.
+  function swapParts(html) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    LIVE_PARTS.forEach(function (id) {
+      var fresh = doc.getElementById(id), current = document.getElementById(id);
+      if (fresh && current) current.replaceWith(document.importNode(fresh, true));
+    });
+  }
+
+  function activeRun() {
+    var marker = document.querySelector("#processo-status [data-execucao-ativa]");
+    if (!marker) return null;
+    var id = marker.getAttribute("data-execucao-ativa");
+    var row = document.querySelector('#execucoes-table tr[data-execucao-id="' + id + '"]');
+    return { execucaoId: id, jobId: row ? row.getAttribute("data-job-id") || "" : "" };
+  }
+
+  function followActive() {
+    var active = activeRun();
+    if (!active) return;
+    if (!run || (run.auto && ended && run.execucaoId !== active.execucaoId)) open(active.execucaoId, active.jobId, true);
+  }
+
+  function refresh() {
+    lastRefresh = Date.now();
+    fetch(panel.getAttribute("data-fragment-url"), { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok || response.redirected) throw new Error("fragmento " + response.status);
+        return response.text();
+      })
+      .then(function (html) { swapParts(html); followActive(); })
+      .catch(function () { /* the next tick tries again */ });
+  }
+
+  function refreshSoon(delay) {
+    if (refreshTimer) clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, delay);
+  }
+
+  // Fallback timer: every 5 s while a run is active (or streamed), 15 s otherwise; never in a hidden tab.
+  setInterval(function () {
+    if (document.visibilityState !== "visible") return;
+    var busy = source !== null || activeRun() !== null;
+    if (Date.now() - lastRefresh >= (busy ? FAST_REFRESH : SLOW_REFRESH) - 100) refresh();
+  }, 1000);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") refresh();
+  });
+  window.addEventListener("pagehide", function () { closeSource(); });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && run && !ended) connect();  // back from the page cache
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest('[data-action="ver-logs"]');
+    if (!button) return;
+    event.preventDefault();
+    open(button.getAttribute("data-execucao-id"), button.getAttribute("data-job-id"), false);
+    panel.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  });
+  part("stop").addEventListener("click", stop);
+  part("close").addEventListener("click", hide);
+
+  var wanted = new URLSearchParams(window.location.search).get("logs");
+  if (wanted) {
+    var row = document.querySelector('#execucoes-table tr[data-execucao-id="' + CSS.escape(wanted) + '"]');
+    open(wanted, row ? row.getAttribute("data-job-id") : "", false);
+  } else if (panel.getAttribute("data-ativa-id")) {
+    open(panel.getAttribute("data-ativa-id"), panel.getAttribute("data-ativa-job"), true);
+  }
+  lastRefresh = Date.now();
+})();

@@ -1,0 +1,262 @@
+"""`make run` (scripts/run_all.py) as a person uses it: start, log in, Ctrl-C, nothing left behind."""
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from tests.conftest import USING_POSTGRES, repo_root
+from tests.support.servers import free_port
+
+SCRIPT = repo_root() / "scripts" / "run_all.py"
+CLEARED = ("REDIS_URL", "API_EXTERNA_URL", "API_EXTERNA_TOKEN", "BRM_TOKEN_PASSWORD", "DATABASE_URL", "PORT",
+           "ADMIN_USERNAME", "ADMIN_PASSWORD", "SIM_TOKEN", "SIM_PORT", "FATURAS_DIR", "HOST", "DEMO_SEED")
+
+
+def _env(instance: Path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    env.update(INSTANCE_DIR=str(instance), PORT=str(free_port()), APP_ENV="development", WEB_CONCURRENCY="1", **extra)
+    return env
+
+
+class Supervisor:
+    """run_all.py in the background, its output collected line by line."""
+
+    def __init__(self, env):
+        self.proc = subprocess.Popen([sys.executable, str(SCRIPT)], cwd=repo_root(), env=env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.lines, self._queue = [], queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            self._queue.put(line)
+
+    def wait_for(self, pattern: str, timeout: float):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                assert self.proc.poll() is None, "run_all terminou:\n" + "".join(self.lines[-40:])
+                continue
+            match = re.search(pattern, line)
+            if match:
+                return match
+        raise AssertionError(f"'{pattern}' não apareceu em {timeout} s:\n" + "".join(self.lines[-40:]))
+
+    def pids(self) -> dict:
+        return {m[1]: int(m[2]) for m in (re.search(r"\| (\S+) iniciado \(pid (\d+)\)", line) for line in self.lines) if m}
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def descendants(pid: int) -> set:
+    """Every process below `pid`, read from /proc."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _login(url: str, password: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(url + "/login", timeout=10)
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)[1]
+    answer = session.post(url + "/login", data={"login": "admin", "password": password, "csrf_token": token},
+                          allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text[:500]
+    return session
+
+
+def test_make_run_starts_everything_logs_in_and_ctrl_c_stops_it_all(tmp_path, database_url):
+    extra = {"DATABASE_URL": database_url} if USING_POSTGRES else {}
+    run = Supervisor(_env(tmp_path, **extra))
+    try:
+        url = run.wait_for(r"RPA Dashboard no ar: (http://\S+)", timeout=120)[1]
+        password = run.wait_for(r"Login: admin\s+Senha: (\S+)", timeout=5)[1]
+        sim_url = run.wait_for(r"API RPA \(simulador\): (http://\S+)", timeout=5)[1]
+        pids = run.pids()
+        assert set(pids) == {"redis", "simulador", "worker", "agendador", "web"}
+        everything = descendants(run.proc.pid) | set(pids.values())
+
+        session = _login(url, password)
+        assert session.get(url + "/", timeout=10).status_code == 200
+        page = session.get(url + "/agendamentos", timeout=10)
+        assert page.status_code == 200 and "primeiro dia útil" in page.text
+        assert (tmp_path / "admin_password").read_text().strip() == password
+        if not USING_POSTGRES:
+            assert (tmp_path / "rpa_dashboard.db").exists()
+
+        # The dashboard and the simulator share a token: the simulator accepts it.
+        token = json.loads((tmp_path / "simulator_secrets.json").read_text())["token"]
+        authorized = requests.get(sim_url + "/jobs/nao-existe", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert authorized.status_code == 404
+        refused = requests.get(sim_url + "/jobs/nao-existe", headers={"Authorization": "Bearer errado"}, timeout=5)
+        assert refused.status_code == 401
+
+        run.proc.send_signal(signal.SIGINT)
+        assert run.proc.wait(45) == 0, "".join(run.lines[-30:])
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in everything) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in everything if alive(pid)] == []
+        stopped = [line.split("| ")[1].split()[0] for line in run.lines if " parado (código" in line]
+        assert stopped == ["web", "agendador", "worker", "simulador", "redis"]
+    finally:
+        run.kill()
+
+
+def test_a_failed_step_stops_what_was_started_and_exits_non_zero(tmp_path):
+    run = Supervisor(_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/nao/existe/x.db"))
+    try:
+        assert run.proc.wait(90) == 1
+        run.wait_for(r"ERRO: o passo 'migrate' falhou", timeout=5)
+        pids = run.pids()
+        assert set(pids) == {"redis", "simulador"}
+        assert not any(alive(pid) for pid in pids.values())
+    finally:
+        run.kill()
+
+
+def _run_all_module():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return run_all
+
+
+def test_the_generated_admin_password_is_kept_for_the_next_run(tmp_path, database_url, monkeypatch):
+    run_all = _run_all_module()
+    monkeypatch.setattr(run_all, "say", lambda *a: None)
+    env = _env(tmp_path, DATABASE_URL=database_url, FLASK_APP="apps:create_app")
+    first = run_all.admin_login(dict(env))    # creates the admin for real
+    second = run_all.admin_login(dict(env))   # a second `make run`: same login printed
+    assert first[0] == "admin" and len(first[1]) >= 12
+    assert second == first
+    assert (tmp_path / "admin_password").stat().st_mode & 0o077 == 0
+
+
+def test_a_password_given_in_the_environment_is_used_and_not_printed(tmp_path, monkeypatch):
+    run_all = _run_all_module()
+    seen = {}
+
+    def fake_step(name, cmd, env):
+        seen.update(cmd=cmd, user=env["ADMIN_USERNAME"], password=env["ADMIN_PASSWORD"])
+        return "Admin criado: chefe"
+
+    monkeypatch.setattr(run_all, "run_step", fake_step)
+    env = _env(tmp_path, ADMIN_USERNAME="chefe", ADMIN_PASSWORD="Outra-Senha-Forte-1")
+    assert run_all.admin_login(env) == ("chefe", "(a definida em ADMIN_PASSWORD)")
+    assert seen == {"cmd": [sys.executable, "-m", "flask", "users", "create-admin", "--if-missing"],
+                    "user": "chefe", "password": "Outra-Senha-Forte-1"}
+    assert not (tmp_path / "admin_password").exists()
+
+
+# --- Docker files: docker cannot run here, so check what they reference exists ---------------
+
+def _compose():
+    import yaml
+
+    return yaml.safe_load((repo_root() / "docker-compose.yml").read_text())
+
+
+def test_compose_has_every_service_and_they_wait_for_migrate():
+    services = _compose()["services"]
+    assert set(services) == {"web", "worker", "scheduler", "redis", "postgres", "rpa-simulator", "migrate"}
+    for name in ("web", "worker", "scheduler"):
+        deps = services[name]["depends_on"]
+        assert deps["migrate"]["condition"] == "service_completed_successfully", name
+        assert deps["redis"]["condition"] == "service_healthy", name
+        assert services[name]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+        assert services[name]["environment"]["APP_ENV"] == "production"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["migrate"]["restart"] == "no"
+    assert "noeviction" in services["redis"]["command"] and services["redis"]["image"] == "redis:7"
+    assert services["postgres"]["image"] == "postgres:15" and "pg_isready" in services["postgres"]["healthcheck"]["test"][1]
+    assert "faturas:/data/faturas" in services["web"]["volumes"] and "faturas:/data/faturas" in services["worker"]["volumes"]
+    assert set(_compose()["volumes"]) >= {"faturas", "postgres-data"}
+    assert services["web"]["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
+
+
+def test_compose_commands_point_at_things_that_exist(runner):
+    services = _compose()["services"]
+    root = repo_root()
+    web = services["web"]["command"]
+    assert web[:2] == ["gunicorn", "-c"] and (root / web[2]).is_file()
+    assert services["worker"]["command"] == ["python", "-m", "apps.worker"] and (root / "apps" / "worker.py").is_file()
+    cron = services["scheduler"]["command"]
+    assert cron[:2] == ["rq", "cron"] and (root / cron[2]).is_file()
+    assert cron[cron.index("--url") + 1] == services["web"]["environment"]["REDIS_URL"]
+    sim = services["rpa-simulator"]["command"]
+    assert sim[:3] == ["python", "-m", "simulator"] and (root / "simulator" / "__main__.py").is_file()
+    assert "--host" in sim and sim[sim.index("--host") + 1] == "0.0.0.0"
+    for step in services["migrate"]["command"][-1].split("&&"):
+        words = step.split()
+        assert words[0] == "flask"
+        result = runner.invoke(args=[*[w for w in words[1:] if not w.startswith("--")], "--help"])
+        assert result.exit_code == 0, f"comando inexistente: {step}\n{result.output}"
+
+
+def test_dockerfile_builds_assets_in_node_and_runs_as_a_normal_user():
+    lines = [line.strip() for line in (repo_root() / "Dockerfile").read_text().splitlines()]
+    froms = [line.split()[1] for line in lines if line.startswith("FROM ")]
+    assert froms[0].startswith("node:") and froms[-1] == "python:3.11-slim"
+    assert "RUN mkdir -p apps/static && bash scripts/vendor_assets.sh" in lines
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    for line in lines:
+        if line.startswith("COPY ") and "--from=" not in line:
+            sources = [w for w in line.split()[1:-1] if not w.startswith("--")]
+            for source in sources:
+                assert source == "." or (repo_root() / source).exists(), source
+    ignored = (repo_root() / ".dockerignore").read_text().split()
+    assert {".env", ".venv", "instance", "node_modules"} <= set(ignored)
+
+
+def test_env_example_documents_every_setting():
+    config = (repo_root() / "apps" / "config.py").read_text()
+    names = set(re.findall(r'(?:environ\.get|_int|_bool)\(\s*"([A-Z_0-9]+)"', config))
+    names |= {"MONTHLY_SCHEDULE_DAY", "MONTHLY_SCHEDULE_TIME", "MONTHLY_CHECK_INTERVAL", "ADMIN_USERNAME",
+              "ADMIN_PASSWORD", "PORT", "DEMO_SEED", "POSTGRES_PASSWORD"}
+    example = (repo_root() / ".env.example").read_text()
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z_0-9]+)=", example, flags=re.M))
+    assert names - documented == set()
+    lines = example.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^#? ?[A-Z][A-Z_0-9]+=", line):
+            assert lines[i - 1].startswith("#"), f"sem explicação: {line}"
+    for secret in ("SECRET_KEY", "ADMIN_PASSWORD", "API_EXTERNA_TOKEN", "BRM_TOKEN_PASSWORD", "POSTGRES_PASSWORD"):
+        assert re.search(rf"^{secret}=$", example, flags=re.M), f"{secret} deve vir vazio"
