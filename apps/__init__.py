@@ -76,9 +76,11 @@ def register_blueprints(app):
 
 
 def register_hooks(app):
-    from apps.core import security
+    from apps.core import health, metrics, security
 
     security.init_app(app)
+    health.init_app(app)
+    metrics.init_app(app)
 
 
 def register_errorhandlers(app):

@@ -57,7 +57,7 @@ def list_clientes():
     query = services.list_query(q, parse_uuid(operadora_arg) if operadora_arg else None, ATIVO_FILTERS.get(ativo))
     operadoras = db.session.scalars(select(Operadora).order_by(Operadora.codigo)).all()
     return render_template("clientes/list.html", pagination=paginate(query), q=q, ativo=ativo,
-                           operadora=operadora_arg, operadoras=operadoras, confirm_form=ConfirmForm())
+                           operadora=operadora_arg, operadoras=operadoras)
 
 
 @bp.route("/clientes/novo", methods=["GET", "POST"])
@@ -89,7 +89,7 @@ def edit(cliente_id):
         flash(f"Cliente {cliente.nome} atualizado.", "success")
         return redirect(url_for("clientes.list"))
     status = 422 if form.is_submitted() else 200
-    return render_template("clientes/form.html", form=form, cliente=cliente, confirm_form=ConfirmForm()), status
+    return render_template("clientes/form.html", form=form, cliente=cliente), status
 
 
 def _set_active(cliente_id, ativo: bool):

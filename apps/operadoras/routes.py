@@ -59,7 +59,7 @@ def list_operadoras():
     pagination = paginate(services.list_query(q, ATIVO_FILTERS.get(ativo)))
     counts = services.clientes_count([op.id for op in pagination.items])
     return render_template("operadoras/list.html", pagination=pagination, q=q, ativo=ativo,
-                           counts=counts, confirm_form=ConfirmForm())
+                           counts=counts)
 
 
 @bp.route("/operadoras/nova", methods=["GET", "POST"])
@@ -86,8 +86,7 @@ def edit(operadora_id):
         flash(f"Operadora {operadora.codigo} atualizada.", "success")
         return redirect(url_for("operadoras.list"))
     status = 422 if form.is_submitted() else 200
-    return render_template("operadoras/form.html", form=form, operadora=operadora,
-                           confirm_form=ConfirmForm()), status
+    return render_template("operadoras/form.html", form=form, operadora=operadora), status
 
 
 def _set_active(operadora_id, ativo: bool):
