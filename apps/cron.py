@@ -13,7 +13,6 @@ from apps.config import Config
 from apps.processos.schedule import monthly_job
 from apps.rpa.jobs import reconcile
 
-
 load_dotenv()  # apps.config was imported (with the package) before any .env could be read
 
 

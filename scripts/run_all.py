@@ -138,7 +138,7 @@ class Child:
 
 def run_step(name: str, cmd: list, env: dict) -> str:
     """Run a setup command to the end; its output is printed and returned."""
-    result = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    result = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     for line in (result.stdout + result.stderr).splitlines():
         say(name, line)
     if result.returncode != 0:
@@ -199,12 +199,13 @@ def admin_login(env: dict) -> tuple:
         password = secrets.token_urlsafe(12)
     out = run_step("admin", [sys.executable, "-m", "flask", "users", "create-admin", "--if-missing"],
                    dict(env, ADMIN_USERNAME=username, ADMIN_PASSWORD=password))
-    if given:
-        return username, "(a definida em ADMIN_PASSWORD)"
-    if "Admin criado" in out:
+    created = "Admin criado" in out
+    if created and not given:
         saved.write_text(password + "\n")
         saved.chmod(0o600)
-    elif not saved.exists():
+    if given and created:
+        return username, "(a definida em ADMIN_PASSWORD)"
+    if given or not saved.exists():
         return username, "(o usuário já existia: a senha dele não foi alterada)"
     return username, password
 

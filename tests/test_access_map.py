@@ -11,8 +11,10 @@ PINNED = {
     "auth.users": ADMIN, "auth.user_create": ADMIN, "auth.user_edit": ADMIN,
     "auth.user_reset_password": ADMIN, "auth.user_deactivate": ADMIN,
     "rpa.token": ADMIN, "auth.login": PUBLIC, "api.auth_token": PUBLIC, "api.auth_refresh": PUBLIC,
-    "home.index": VIEW,
+    "home.index": VIEW, "healthz": PUBLIC, "readyz": PUBLIC, "metrics": PUBLIC,
 }
+# Public to the session policy but guarded by a token of their own: refused to every role without it.
+OWN_GUARD = {"metrics"}
 ROLE_ALLOWS = {
     None: {PUBLIC},
     Role.VISUALIZADOR: {PUBLIC, VIEW},
@@ -67,7 +69,9 @@ def test_each_role_is_refused_exactly_where_its_level_says(app, users, role):
         response = client.open(url, method=method, buffered=False, **kwargs)
         status = response.status_code
         response.close()
-        if level in ROLE_ALLOWS[role]:
+        if rule.endpoint in OWN_GUARD:
+            assert status in (401, 403), f"{rule.endpoint} sem o token próprio: {status}"
+        elif level in ROLE_ALLOWS[role]:
             assert status not in (401, 403), f"{role} deveria acessar {method} {url} ({rule.endpoint}): {status}"
         elif role is None:
             assert status in (302, 401), f"anônimo em {method} {url}: {status}"

@@ -90,8 +90,6 @@ def test_no_token_is_401(client):
         assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-@pytest.mark.xfail(strict=True, reason="apps/core/security.py checks CSRF before the missing Bearer token "
-                                       "on /api/v1 writes (400 instead of 401); see the report to the lead")
 def test_json_post_without_token_is_401(client):
     assert client.post("/api/v1/clientes", json={"nome": "X"}).status_code == 401
 

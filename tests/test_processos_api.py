@@ -264,7 +264,7 @@ def test_v2_completed_wakes_the_follower_and_makes_up_no_faturas(client, op):
     assert stored.status == "EXECUTANDO" and stored.data_fim is not None
     assert db.session.scalar(select(func.count()).select_from(Fatura)) == 0
     jobs = [get_queue().fetch_job(job_id) for job_id in get_queue().job_ids]
-    assert [(j.func_name.rsplit(".", 1)[-1], j.args) for j in jobs] == [("poll_execucao", (str(execucao.id),))]
+    assert [(j.func_name.rsplit(".", 1)[-1], j.args[0]) for j in jobs] == [("poll_execucao", str(execucao.id))]
 
 
 def test_v2_completed_with_the_queue_down_is_503(client, op, monkeypatch):

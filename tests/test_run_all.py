@@ -252,11 +252,11 @@ def test_env_example_documents_every_setting():
     names |= {"MONTHLY_SCHEDULE_DAY", "MONTHLY_SCHEDULE_TIME", "MONTHLY_CHECK_INTERVAL", "ADMIN_USERNAME",
               "ADMIN_PASSWORD", "PORT", "DEMO_SEED", "POSTGRES_PASSWORD"}
     example = (repo_root() / ".env.example").read_text()
-    documented = set(re.findall(r"^#? ?([A-Z][A-Z_0-9]+)=", example, flags=re.M))
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z_0-9]+)=", example, flags=re.MULTILINE))
     assert names - documented == set()
     lines = example.splitlines()
     for i, line in enumerate(lines):
         if re.match(r"^#? ?[A-Z][A-Z_0-9]+=", line):
             assert lines[i - 1].startswith("#"), f"sem explicação: {line}"
     for secret in ("SECRET_KEY", "ADMIN_PASSWORD", "API_EXTERNA_TOKEN", "BRM_TOKEN_PASSWORD", "POSTGRES_PASSWORD"):
-        assert re.search(rf"^{secret}=$", example, flags=re.M), f"{secret} deve vir vazio"
+        assert re.search(rf"^{secret}=$", example, flags=re.MULTILINE), f"{secret} deve vir vazio"

@@ -1,5 +1,5 @@
 """The monthly schedule: business days and holidays, next run, catch-up, the job and the page."""
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -56,11 +56,11 @@ def test_next_run_is_this_months_moment_until_it_passes_then_next_months():
 
 def test_next_run_compares_in_sao_paulo_time_not_utc():
     # 2026-08-03 05:30 UTC is 02:30 in São Paulo: the run of that morning is still ahead.
-    after = datetime(2026, 8, 3, 5, 30, tzinfo=timezone.utc)
+    after = datetime(2026, 8, 3, 5, 30, tzinfo=UTC)
     run = schedule.next_run(after, FBD, AT, "America/Sao_Paulo")
-    assert run == datetime(2026, 8, 3, 6, 0, tzinfo=timezone.utc)
+    assert run == datetime(2026, 8, 3, 6, 0, tzinfo=UTC)
     # 2026-09-01 01:00 UTC is still 31 August in São Paulo.
-    assert schedule.competencia_of(datetime(2026, 9, 1, 1, 0, tzinfo=timezone.utc)) == "2026-08"
+    assert schedule.competencia_of(datetime(2026, 9, 1, 1, 0, tzinfo=UTC)) == "2026-08"
 
 
 def test_is_due_only_after_the_moment_and_until_the_competencia_is_generated():
@@ -182,9 +182,9 @@ def test_page_shows_rule_next_run_and_history(client, users, login):
     body = client.get("/agendamentos").get_data(as_text=True)
     assert "primeiro dia útil" in body
     assert "(horário de São Paulo)" in body
-    next_run = schedule.next_run(datetime.now(timezone.utc), FBD, AT, SP)
+    next_run = schedule.next_run(datetime.now(UTC), FBD, AT, SP)
     assert next_run.strftime("%d/%m/%Y às 03:00") in body
-    assert "processos gerar-mensal --se-devido" in body
+    assert "processos gerar-mensal" in body
     row = body.split('id="execucoes-agendadas"')[1]
     assert "admin" in row and "2026-03" in row and '<td class="text-end">3</td>' in row
 
@@ -212,3 +212,16 @@ def test_only_admins_may_run_it_and_viewers_see_no_button(client, users, login):
     body = client.get("/agendamentos").get_data(as_text=True)
     assert "Somente administradores" in body and "agendamentos/executar" not in body
     assert _count("2026-12") == 0
+
+
+def test_the_crontab_line_says_se_devido_only_when_the_cli_takes_it(app, admin_client, monkeypatch):
+    import click
+
+    command = app.cli.commands["processos"].commands["gerar-mensal"]
+    without = [p for p in command.params if p.name != "se_devido"]
+    monkeypatch.setattr(command, "params", without)
+    body = admin_client.get("/agendamentos").get_data(as_text=True)
+    assert "0 3 1 * * cd " in body and "gerar-mensal --se-devido" not in body
+    monkeypatch.setattr(command, "params", [*without, click.Option(["--se-devido", "se_devido"], is_flag=True)])
+    body = admin_client.get("/agendamentos").get_data(as_text=True)
+    assert "0 * * * * cd " in body and "processos gerar-mensal --se-devido &gt;&gt; instance/cron.log" in body

@@ -36,6 +36,8 @@ def protect_csrf():
         return
     if is_api_request() and view_level(request.endpoint) == PUBLIC:
         return  # token endpoints: credentials travel in the body, no cookie is trusted
+    if request.path.startswith("/api/v1/"):
+        return  # API v1 never trusts the session cookie, so CSRF cannot apply; enforce_access answers 401
     csrf.protect()
 
 

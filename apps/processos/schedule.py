@@ -10,7 +10,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -170,7 +170,7 @@ def recent_runs(limit: int = 20) -> list[AuditLog]:
 def due_competencia(now: datetime | None = None) -> str | None:
     """The competência to generate now, or None when nothing is due."""
     rule = current_rule()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     competencia = competencia_of(now, rule.tz)
     if is_due(now, last_run(competencia), rule.day, rule.at, rule.tz):
         return competencia
@@ -182,7 +182,7 @@ def monthly_job(now: datetime | None = None) -> dict:
     from apps.core.queues import get_redis
     from apps.processos.services import gerar_processos
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     competencia = competencia_of(now, current_rule().tz)
     redis, key = get_redis(), f"schedule:monthly:{competencia}"
     if not redis.set(key, "1", nx=True, ex=LOCK_SECONDS):

@@ -1,7 +1,7 @@
 """Routes of the Agendamentos page: when the month's processos are created, and a manual run."""
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import current_app, flash, redirect, render_template, url_for
@@ -37,26 +37,37 @@ def _run_rows():
     return rows
 
 
-def _crontab_line() -> str:
+def _cli_decides() -> bool:
+    """Does `flask processos gerar-mensal` take --se-devido (it then checks the schedule itself)?"""
+    group = current_app.cli.commands.get("processos")
+    command = group.commands.get("gerar-mensal") if group is not None else None
+    return command is not None and any(p.name == "se_devido" for p in command.params)
+
+
+def _crontab() -> dict:
     """A system-cron line for this installation, as an alternative to `rq cron`."""
     root = Path(current_app.root_path).parent
-    flask_bin = Path(sys.executable).with_name("flask")
-    return (f"0 * * * * cd {root} && FLASK_APP=apps:create_app {flask_bin} processos gerar-mensal --se-devido "
-            ">> instance/cron.log 2>&1")
+    command = f"cd {root} && FLASK_APP=apps:create_app {Path(sys.executable).with_name('flask')} processos gerar-mensal"
+    if _cli_decides():
+        return {"linha": f"0 * * * * {command} --se-devido >> instance/cron.log 2>&1", "se_devido": True}
+    return {"linha": f"0 3 1 * * {command} >> instance/cron.log 2>&1", "se_devido": False}
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
 def _render(form, status=200):
     rule = schedule.current_rule()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     competencia = schedule.competencia_of(now, rule.tz)
     proxima = schedule.next_run(now, rule.day, rule.at, rule.tz)
-    context = dict(
-        form=form, regra=schedule.describe(rule), proxima=proxima, dia_semana=schedule.weekday_name(proxima),
-        competencia=competencia, ultima=schedule.last_run(competencia),
-        devida=schedule.due_competencia(now) is not None, runs=_run_rows(), crontab=_crontab_line(),
-        intervalo=schedule.check_interval(),
-    )
-    return render_template("processos/agendamentos.html", **context), status
+    return render_template(
+        "processos/agendamentos.html", form=form, regra=schedule.describe(rule), proxima=proxima,
+        dia_semana=schedule.weekday_name(proxima), competencia=competencia, ultima=schedule.last_run(competencia),
+        devida=schedule.due_competencia(now) is not None, runs=_run_rows(), crontab=_crontab(),
+        intervalo=_minutes(schedule.check_interval()),
+    ), status
 
 
 @bp.route("/agendamentos")
@@ -65,7 +76,7 @@ def agendamentos():
     """The monthly schedule, the next run and the last runs."""
     form = ExecutarForm()
     if not form.competencia.data:
-        form.competencia.data = schedule.competencia_of(datetime.now(timezone.utc), schedule.current_rule().tz)
+        form.competencia.data = schedule.competencia_of(datetime.now(UTC), schedule.current_rule().tz)
     return _render(form)
 
 

@@ -67,13 +67,14 @@ class WorkerProcess:
             pass
 
     def stop(self, timeout=8.0):
+        """Warm shutdown (SIGTERM), then SIGKILL whatever is left of the group (an orphaned scheduler)."""
         if self.proc.poll() is None:
             self.kill(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 pass
-        self.kill(signal.SIGKILL)  # whatever is left of the group (an orphaned scheduler)
+        self.kill(signal.SIGKILL)
         self.proc.wait(5)
         self._log.close()
 
@@ -133,6 +134,9 @@ class Cycle:
         return redis.Redis.from_url(self.redis_url)
 
     def close(self, failed=False):
+        for worker in self.workers:
+            if worker.proc.poll() is None:
+                worker.kill(signal.SIGTERM)  # all at once: they shut down in parallel
         for worker in self.workers:
             worker.stop()
         if failed:

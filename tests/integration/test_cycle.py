@@ -1,7 +1,7 @@
 """The whole monthly cycle with real parts: API or pages → Redis → worker → simulator over HTTP → DB."""
 from apps.auth.models import Role
 from apps.processos.models import StatusExecucao, StatusProcesso, TipoExecucao
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import REPO, wait_for
 from tests.integration.helpers import (
     SimHttp, execucoes_of, faturas_of, file_sha256, finished, processo_of, stored_logs,
 )
@@ -97,3 +97,20 @@ def test_whole_cycle_through_the_pages(cycle, sim, processo, operador_client):
     html = operador_client.get(page).get_data(as_text=True)
     assert processo_of(processo.id).protocolo_sat in html
     assert sim.stats()["jobs_created"] == {"download": 1, "sat": 1}
+
+
+def test_worker_processes_get_the_same_settings_as_the_app(app, cycle):
+    """The worker builds its app from the environment (APP_ENV=testing): it must see what the app sees."""
+    import json
+    import subprocess
+    import sys
+
+    keys = ["SQLALCHEMY_DATABASE_URI", "REDIS_URL", "RQ_QUEUE", "FATURAS_DIR", "API_EXTERNA_URL", "API_EXTERNA_TOKEN",
+            "BRM_TOKEN_PASSWORD", "RPA_ALLOW_PRIVATE_TARGETS", "FOLLOW_LEASE_SECONDS", "RPA_POLL_INTERVAL", "TESTING"]
+    cycle.configure(BRM_TOKEN_PASSWORD="senha-do-teste")
+    script = ("import json; from apps import create_app; c = create_app().config; "
+              f"print(json.dumps({{k: str(c[k]) for k in {keys!r}}}))")
+    out = subprocess.run([sys.executable, "-c", script], env=cycle.worker_env(), cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {k: str(app.config[k]) for k in keys}

@@ -14,6 +14,7 @@
   };
   var FAST_REFRESH = 5000, SLOW_REFRESH = 15000, RETRY_AFTER_ERROR = 5000;
   var maxLines = parseInt(panel.getAttribute("data-max-lines") || "2000", 10);
+  var timeFormat = { timeZone: panel.getAttribute("data-timezone") || undefined };
 
   function part(name) { return panel.querySelector('[data-live="' + name + '"]'); }
   var box = part("lines"), badge = part("badge");
@@ -37,6 +38,10 @@
     note.textContent = hidden ? hidden + " linha(s) mais antiga(s) ocultas; baixe o log completo para ver todas." : "";
   }
 
+  function timeOf(date) {
+    try { return date.toLocaleTimeString("pt-BR", timeFormat); } catch (e) { return date.toLocaleTimeString("pt-BR"); }
+  }
+
   function lineNode(data) {
     var level = LEVELS[data.level] ? data.level : "INFO";
     var row = document.createElement("div");
@@ -45,7 +50,7 @@
     var when = document.createElement("span");
     when.className = "text-body-secondary me-2";
     var date = new Date(data.timestamp);
-    when.textContent = isNaN(date) ? "" : date.toLocaleTimeString("pt-BR");
+    when.textContent = isNaN(date) ? "" : timeOf(date);
     var text = document.createElement("span");
     text.textContent = "[" + level + "] " + String(data.message == null ? "" : data.message);
     row.appendChild(when);
@@ -111,7 +116,7 @@
     es.addEventListener("connection", function (event) {
       setBadge("conectado");
       var data = JSON.parse(event.data);
-      if (data.job_id && !run.jobId) run.jobId = data.job_id;
+      if (data.job_id && !run.jobId) { run.jobId = data.job_id; part("ref").textContent = "job " + run.jobId; }
     });
     es.addEventListener("log", function (event) { addLine(JSON.parse(event.data)); });
     es.addEventListener("status", function () { refreshSoon(0); });
@@ -132,7 +137,7 @@
     lastSeq = 0; shown = 0; hidden = 0; pending = []; follow = true;
     box.textContent = "";
     counts();
-    part("ref").textContent = run.jobId || run.execucaoId;
+    part("ref").textContent = run.jobId ? "job " + run.jobId : "execução " + run.execucaoId;
     part("download").setAttribute("href", panel.getAttribute("data-log-url").replace("__id__", encodeURIComponent(execucaoId)));
     panel.classList.remove("d-none");
     connect();
