@@ -45,5 +45,8 @@ migrate: venv
 bench: setup ## Benchmarks under bench/ (figures printed as ratios)
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
+lint: venv ## ruff over the whole tree
+	$(VENV)/bin/ruff check .
+
 clean:
 	rm -rf $(VENV) node_modules apps/static/vendor

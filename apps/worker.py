@@ -18,6 +18,7 @@ from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 
 from apps import create_app
+from apps.core.logs import reset_job_request_id, set_job_request_id
 from apps.core.queues import get_queue, get_redis
 from apps.core.types import db
 
@@ -45,10 +46,12 @@ class AppWorker(SimpleWorker):
     """A SimpleWorker that gives every job a fresh database session and replaces a dead scheduler."""
 
     def perform_job(self, job, queue):
+        token = set_job_request_id((job.meta or {}).get("request_id"))
         try:
             return super().perform_job(job, queue)
         finally:
             db.session.remove()
+            reset_job_request_id(token)
 
     def run_maintenance_tasks(self):
         release_dead_scheduler_locks(self.connection, self.queue_names())
@@ -60,7 +63,6 @@ def main(argv=None):
     parser.add_argument("--burst", action="store_true", help="sair quando a fila esvaziar")
     parser.add_argument("--name", default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app()
     with app.app_context():
         queue = get_queue()

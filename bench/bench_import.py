@@ -12,7 +12,6 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -169,20 +169,24 @@ def test_confirm_checks_again_against_the_database(app, ops, operador_client):
     assert any(linha == 3 and "já cadastrado" in motivo for linha, motivo in importacao_mod.erros(importacao))
 
 
-def test_a_change_between_the_passes_writes_nothing(app, ops, operador_client, monkeypatch):
+@pytest.mark.parametrize("change", ["cliente", "operadora"])
+def test_a_change_between_the_passes_writes_nothing(app, ops, operador_client, monkeypatch, change):
     original = importacao_mod._check_pass
 
-    def check_then_someone_else_creates(importacao, path):
+    def check_then_someone_else_changes(importacao, path):
         lines = original(importacao, path)
-        db.session.add(Cliente(nome="Concorrente", cnpj=cnpj_for(1), operadora_id=ops["VIVO"]))
+        if change == "cliente":
+            db.session.add(Cliente(nome="Concorrente", cnpj=cnpj_for(1), operadora_id=ops["VIVO"]))
+        else:
+            db.session.get(Operadora, ops["VIVO"]).ativo = False
         db.session.commit()
         return lines
 
-    monkeypatch.setattr(importacao_mod, "_check_pass", check_then_someone_else_creates)
+    monkeypatch.setattr(importacao_mod, "_check_pass", check_then_someone_else_changes)
     preview_url = upload(operador_client, make_csv()).headers["Location"]
     page = operador_client.post(preview_url + "/confirmar", follow_redirects=True).get_data(as_text=True)
     assert "mudaram durante a importação" in page
-    assert set(imported()) == {cnpj_for(1)}  # only the concurrent one: none of the file's rows
+    assert set(imported()) == ({cnpj_for(1)} if change == "cliente" else set())  # none of the file's rows
     assert db.session.scalar(select(Importacao.status)) == "FALHOU" and stored_files(app) == []
 
 

@@ -2,7 +2,7 @@
 import json
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event
@@ -15,7 +15,6 @@ from apps.home import services
 from apps.operadoras.models import Operadora
 from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso, TipoExecucao
 
-UTC = timezone.utc
 NOW = datetime(2026, 5, 20, 15, 0, tzinfo=UTC)  # 12:00 in São Paulo
 S = StatusProcesso
 
@@ -122,8 +121,8 @@ def test_executions_per_local_day_and_failure_rate(month):
     per_day = services.executions_per_day(now=NOW)
     assert len(per_day["dias"]) == 30
     assert per_day["dias"][0] == "2026-04-21" and per_day["dias"][-1] == "2026-05-20"
-    concluido = dict(zip(per_day["dias"], per_day["concluido"]))
-    falhou = dict(zip(per_day["dias"], per_day["falhou"]))
+    concluido = dict(zip(per_day["dias"], per_day["concluido"], strict=True))
+    falhou = dict(zip(per_day["dias"], per_day["falhou"], strict=True))
     assert {d: n for d, n in concluido.items() if n} == {"2026-05-10": 20, "2026-05-12": 1, "2026-05-17": 1}
     assert {d: n for d, n in falhou.items() if n} == {"2026-05-18": 2, "2026-05-20": 1}
     assert (per_day["concluidas"], per_day["falhas"]) == (22, 3)
@@ -181,7 +180,12 @@ def test_the_dashboard_runs_the_same_four_queries_whatever_the_volume(operadoras
     assert _count_queries(lambda: services.dashboard(now=NOW)) == 4
 
 
-def test_page_shows_the_figures_and_embeds_chart_data(client, users, login, month):
+@pytest.fixture
+def no_cache(app, monkeypatch):
+    monkeypatch.setitem(app.config, "DASHBOARD_CACHE_SECONDS", 0)
+
+
+def test_page_shows_the_figures_and_embeds_chart_data(client, users, login, month, no_cache):
     login(users[Role.VISUALIZADOR])
     page = client.get("/").get_data(as_text=True)
     assert 'id="backlog-total">3<' in page
@@ -194,7 +198,7 @@ def test_page_shows_the_figures_and_embeds_chart_data(client, users, login, mont
     assert "<script>" not in page  # no inline script
 
 
-def test_json_endpoint_for_viewers(client, users, login, month):
+def test_json_endpoint_for_viewers(client, users, login, month, no_cache):
     assert client.get("/dashboard.json").status_code == 302  # anonymous → login
     login(users[Role.VISUALIZADOR])
     response = client.get("/dashboard.json")
@@ -203,3 +207,17 @@ def test_json_endpoint_for_viewers(client, users, login, month):
     assert body["aprovacao"]["total"] == 3
     assert {row["codigo"] for row in body["por_operadora"]} <= {"VIVO", "CLARO"}
     assert set(body["status"]) == set(S.ALL)
+
+
+def test_the_page_reuses_the_figures_for_the_cache_period(app, client, users, login, operadoras, monkeypatch):
+    monkeypatch.setitem(app.config, "DASHBOARD_CACHE_SECONDS", 60)
+    app.extensions.pop("home_dashboard", None)
+    login(users[Role.VISUALIZADOR])
+    assert client.get("/dashboard.json").get_json()["aprovacao"]["total"] == 0
+    make_processo(make_cliente(operadoras["VIVO"], 1), S.AGUARDANDO_APROVACAO)
+    db.session.commit()
+    queries = _count_queries(lambda: client.get("/dashboard.json"))
+    assert client.get("/dashboard.json").get_json()["aprovacao"]["total"] == 0  # still the cached figures
+    assert queries < 4
+    monkeypatch.setitem(app.config, "DASHBOARD_CACHE_SECONDS", 0)
+    assert client.get("/dashboard.json").get_json()["aprovacao"]["total"] == 1

@@ -1,7 +1,7 @@
 """/metrics (token or allowed address, the metric names and values) and the /healthz, /readyz probes."""
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -101,7 +101,7 @@ def test_http_requests_are_labelled_by_endpoint_name_not_path(metrics_app, scrap
 
 
 def _execucao(processo, status, seconds=None, tipo=TipoExecucao.DOWNLOAD):
-    end = datetime(2026, 5, 10, 12, tzinfo=timezone.utc)
+    end = datetime(2026, 5, 10, 12, tzinfo=UTC)
     start = end - timedelta(seconds=seconds) if seconds is not None else None
     db.session.add(Execucao(processo=processo, tipo=tipo, status=status, data_inicio=start,
                             data_fim=end if seconds is not None else None))

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from apps.auth.models import Role
 from apps.core.queues import QueueUnavailable, get_queue, get_redis
 from apps.core.types import db, utcnow
-from apps.processos.models import Execucao, ExecucaoLog, Fatura, Processo, StatusExecucao, StatusProcesso as S
+from apps.processos.models import Execucao, ExecucaoLog, Fatura, Processo, StatusExecucao
+from apps.processos.models import StatusProcesso as S
 from apps.processos.state import WRONG_STATUS
 from apps.realtime.events import channel_for
 from tests.test_state_machine import make_cliente, make_execucao, make_fatura, make_operadora, make_processo

@@ -11,8 +11,9 @@ from apps.core.audit import AuditLog
 from apps.core.queues import QueueUnavailable
 from apps.core.types import db
 from apps.processos import storage
-from apps.processos.models import Execucao, Fatura, Processo, StatusExecucao, StatusProcesso as S, TipoExecucao
-from tests.test_state_machine import PDF, make_cliente, make_execucao, make_fatura, make_operadora, make_processo
+from apps.processos.models import Execucao, Fatura, Processo, StatusExecucao, TipoExecucao
+from apps.processos.models import StatusProcesso as S
+from tests.test_state_machine import PDF, make_execucao, make_fatura, make_operadora, make_processo
 
 HTML_AS_PDF = b"<!doctype html><html><body><script>alert(1)</script></body></html>"
 
@@ -137,7 +138,8 @@ def test_list_query_count_does_not_grow_with_rows(as_role, app, monkeypatch):
 def test_detail_shows_cliente_faturas_execucoes_and_history(as_role):
     processo = make_processo(status=S.AGUARDANDO_APROVACAO, nome="Hotel Serra Azul")
     make_fatura(processo, numero="NF-100", valor="1234.5")
-    make_fatura(processo, numero="NF-099", valor="10", rejeitada=True, motivo_rejeicao="valor em dobro", data=PDF + b"x")
+    make_fatura(processo, numero="NF-099", valor="10", rejeitada=True, motivo_rejeicao="valor em dobro",
+                data=PDF + b"x")
     execucao = make_execucao(processo, status=StatusExecucao.CONCLUIDO, job_id="job-42", mensagem="1 fatura(s)")
     db.session.add(AuditLog(action="processo_download_concluido", entity_type="processos",
                             entity_id=str(processo.id), detail="AGUARDANDO_DOWNLOAD → AGUARDANDO_APROVACAO"))
@@ -211,7 +213,8 @@ def test_fragment_has_only_the_live_parts(as_role):
     processo = make_processo(status=S.AGUARDANDO_APROVACAO)
     make_fatura(processo, numero="NF-7")
     html = page(as_role(Role.VISUALIZADOR), f"/processos/{processo.id}/fragmento")
-    assert html.count('id="processo-status"') == html.count('id="execucoes-table"') == html.count('id="faturas-table"') == 1
+    for element in ('id="processo-status"', 'id="execucoes-table"', 'id="faturas-table"'):
+        assert html.count(element) == 1
     assert "NF-7" in html and "<html" not in html and "Histórico" not in html
 
 
@@ -310,7 +313,8 @@ def test_bulk_approve_with_mixed_statuses(as_role):
     ids = [str(p.id) for p in (*ready, downloading, empty)]
     response = as_role(Role.OPERADOR).post("/processos/acoes", data={"action": "aprovar", "ids": ids,
                                                                      "next": "/processos?status=AGUARDANDO_APROVACAO"})
-    assert response.status_code == 302 and response.headers["Location"].endswith("/processos?status=AGUARDANDO_APROVACAO")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/processos?status=AGUARDANDO_APROVACAO")
     html = as_role(Role.OPERADOR).get("/processos").get_data(as_text=True)
     assert "3 processo(s) aprovado(s)." in html
     assert "2 processo(s) não aprovado(s)" in html and "Baixando Ltda" in html and "Sem Faturas Ltda" in html
@@ -324,10 +328,22 @@ def test_bulk_executar_starts_the_runnable_ones(as_role, enqueued):
     approved = make_processo(status=S.AGUARDANDO_ENVIO_SAT)
     waiting = make_processo(status=S.AGUARDANDO_APROVACAO, nome="Esperando Ltda")
     response = as_role(Role.OPERADOR).post("/processos/acoes", data={
-        "action": "executar", "ids": [str(runnable.id), str(approved.id), str(waiting.id)]}, follow_redirects=True)
+        "action": "executar", "ids[]": [str(runnable.id), str(approved.id), str(waiting.id)]}, follow_redirects=True)
     html = flashes_after(response)
     assert "2 processo(s) iniciado(s)." in html and "Esperando Ltda" in html
     assert len(enqueued) == 2
+
+
+def test_bulk_executar_with_the_queue_down_says_so(as_role, monkeypatch):
+    def down(execucao):
+        raise QueueUnavailable()
+
+    monkeypatch.setattr("apps.rpa.jobs.enqueue_start", down)
+    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
+    response = as_role(Role.OPERADOR).post("/processos/acoes", data={"action": "executar", "ids": [str(processo.id)]},
+                                           follow_redirects=True)
+    assert "fila de tarefas (Redis) está indisponível" in flashes_after(response)
+    assert db.session.scalar(select(func.count()).select_from(Execucao)) == 0
 
 
 @pytest.mark.parametrize("data,message", [
@@ -377,7 +393,8 @@ def test_manual_upload_records_every_fatura_and_moves_to_approval(as_role, manua
     processo = db.session.get(Processo, manual_processo.id)
     assert processo.status == S.AGUARDANDO_APROVACAO
     faturas = sorted(processo.faturas, key=lambda f: f.numero)
-    assert [(f.numero, str(f.valor), f.execucao_id) for f in faturas] == [("NF-1", "1234.56", None), ("NF-2", "1234.56", None)]
+    assert [(f.numero, str(f.valor), f.execucao_id) for f in faturas] == [
+        ("NF-1", "1234.56", None), ("NF-2", "1234.56", None)]
     assert faturas[0].sha256 == storage.sha256_hex(PDF) and faturas[1].tamanho == len(second)
     assert faturas[0].nome_original == "nf_um.pdf"
     assert storage.path_of(faturas[1].arquivo).read_bytes() == second
@@ -425,6 +442,22 @@ def test_manual_upload_blank_required_fields(as_role, manual_processo, field, me
     response = as_role(Role.OPERADOR).post(f"/processos/{manual_processo.id}/faturas", data=data,
                                            content_type="multipart/form-data")
     assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert stored_files(manual_processo) == []
+
+
+def test_manual_upload_without_a_file_asks_for_it(as_role, manual_processo):
+    data = upload_data((PDF, "a.pdf"))
+    del data["faturas-0-arquivo"]
+    response = as_role(Role.OPERADOR).post(f"/processos/{manual_processo.id}/faturas", data=data,
+                                           content_type="multipart/form-data")
+    assert response.status_code == 422 and "Escolha o arquivo PDF da fatura." in response.get_data(as_text=True)
+
+
+def test_manual_upload_refuses_too_many_files_instead_of_dropping_some(as_role, manual_processo):
+    files = [(PDF + str(i).encode(), f"nf{i}.pdf") for i in range(21)]
+    response = as_role(Role.OPERADOR).post(f"/processos/{manual_processo.id}/faturas", data=upload_data(*files),
+                                           content_type="multipart/form-data")
+    assert response.status_code == 422 and "Envie no máximo 20 faturas por vez." in response.get_data(as_text=True)
     assert stored_files(manual_processo) == []
 
 

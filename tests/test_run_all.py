@@ -16,12 +16,15 @@ from tests.conftest import USING_POSTGRES, repo_root
 from tests.support.servers import free_port
 
 SCRIPT = repo_root() / "scripts" / "run_all.py"
-CLEARED = ("REDIS_URL", "API_EXTERNA_URL", "API_EXTERNA_TOKEN", "BRM_TOKEN_PASSWORD", "DATABASE_URL", "PORT",
-           "ADMIN_USERNAME", "ADMIN_PASSWORD", "SIM_TOKEN", "SIM_PORT", "FATURAS_DIR", "HOST", "DEMO_SEED")
+# Set empty, not removed: the environment wins over a developer's .env, so nothing leaks in from it.
+BLANKED = ("REDIS_URL", "API_EXTERNA_URL", "API_EXTERNA_TOKEN", "BRM_TOKEN_PASSWORD", "DATABASE_URL",
+           "ADMIN_USERNAME", "ADMIN_PASSWORD", "FATURAS_DIR", "HOST", "DEMO_SEED")
+REMOVED = ("SIM_TOKEN", "SIM_PORT", "PORT")
 
 
 def _env(instance: Path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    env = {k: v for k, v in os.environ.items() if k not in REMOVED}
+    env.update(dict.fromkeys(BLANKED, ""))
     env.update(INSTANCE_DIR=str(instance), PORT=str(free_port()), APP_ENV="development", WEB_CONCURRENCY="1", **extra)
     return env
 
@@ -158,15 +161,44 @@ def _run_all_module():
     return run_all
 
 
-def test_the_generated_admin_password_is_kept_for_the_next_run(tmp_path, database_url, monkeypatch):
+def test_settings_come_from_the_environment_over_dotenv_with_sqlite_in_instance_by_default(tmp_path, monkeypatch):
     run_all = _run_all_module()
-    monkeypatch.setattr(run_all, "say", lambda *a: None)
-    env = _env(tmp_path, DATABASE_URL=database_url, FLASK_APP="apps:create_app")
-    first = run_all.admin_login(dict(env))    # creates the admin for real
-    second = run_all.admin_login(dict(env))   # a second `make run`: same login printed
-    assert first[0] == "admin" and len(first[1]) >= 12
-    assert second == first
+    monkeypatch.setattr(run_all, "ROOT", tmp_path)
+    (tmp_path / ".env").write_text("REDIS_URL=redis://do-dotenv:6379/0\nRQ_QUEUE=fila-do-dotenv\nDATABASE_URL=\n")
+    monkeypatch.setenv("REDIS_URL", "redis://do-ambiente:6379/0")
+    for name in ("DATABASE_URL", "INSTANCE_DIR", "APP_ENV", "FATURAS_DIR", "RQ_QUEUE"):
+        monkeypatch.delenv(name, raising=False)
+    env = run_all.load_env()
+    assert env["REDIS_URL"] == "redis://do-ambiente:6379/0"
+    assert env["RQ_QUEUE"] == "fila-do-dotenv"
+    assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'instance' / 'rpa_dashboard.db'}"
+    assert env["APP_ENV"] == "development" and env["FATURAS_DIR"] == str(tmp_path / "instance" / "faturas")
+
+
+def test_the_generated_admin_password_is_kept_for_the_next_run(tmp_path, monkeypatch):
+    # The real create-admin runs in the test above; here, what a second `make run` prints.
+    run_all = _run_all_module()
+    answers = iter(["Admin criado: admin / senha: x", "Usuário admin já existe; nada a fazer."])
+    sent = []
+
+    def fake_step(name, cmd, env):
+        sent.append(env["ADMIN_PASSWORD"])
+        return next(answers)
+
+    monkeypatch.setattr(run_all, "run_step", fake_step)
+    env = _env(tmp_path)
+    first = run_all.admin_login(dict(env))
+    second = run_all.admin_login(dict(env))
+    assert first[0] == "admin" and len(first[1]) >= 12 and "admin" not in first[1].lower()
+    assert second == first and sent == [first[1], first[1]]
     assert (tmp_path / "admin_password").stat().st_mode & 0o077 == 0
+
+
+def test_an_admin_created_elsewhere_is_not_given_a_made_up_password(tmp_path, monkeypatch):
+    run_all = _run_all_module()
+    monkeypatch.setattr(run_all, "run_step", lambda *a: "Usuário admin já existe; nada a fazer.")
+    assert run_all.admin_login(_env(tmp_path)) == ("admin", "(o usuário já existia: a senha dele não foi alterada)")
+    assert not (tmp_path / "admin_password").exists()
 
 
 def test_a_password_given_in_the_environment_is_used_and_not_printed(tmp_path, monkeypatch):
@@ -209,6 +241,14 @@ def test_compose_has_every_service_and_they_wait_for_migrate():
     assert "faturas:/data/faturas" in services["web"]["volumes"] and "faturas:/data/faturas" in services["worker"]["volumes"]
     assert set(_compose()["volumes"]) >= {"faturas", "postgres-data"}
     assert services["web"]["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
+
+
+def test_compose_healthchecks_use_routes_that_exist(app):
+    services = _compose()["services"]
+    probe = services["web"]["healthcheck"]["test"][-1]
+    path = re.search(r"127\.0\.0\.1:5050(/\S*?)'", probe)[1]
+    assert path in {rule.rule for rule in app.url_map.iter_rules()}
+    assert "/health'" in services["rpa-simulator"]["healthcheck"]["test"][-1]
 
 
 def test_compose_commands_point_at_things_that_exist(runner):

@@ -225,3 +225,14 @@ def test_the_crontab_line_says_se_devido_only_when_the_cli_takes_it(app, admin_c
     monkeypatch.setattr(command, "params", [*without, click.Option(["--se-devido", "se_devido"], is_flag=True)])
     body = admin_client.get("/agendamentos").get_data(as_text=True)
     assert "0 * * * * cd " in body and "processos gerar-mensal --se-devido &gt;&gt; instance/cron.log" in body
+
+
+def test_a_bad_schedule_setting_is_explained_on_the_page_not_a_crash(app, client, users, login):
+    login(users[Role.VISUALIZADOR])
+    app.config["MONTHLY_SCHEDULE_DAY"] = "segunda"
+    try:
+        response = client.get("/agendamentos")
+    finally:
+        app.config.pop("MONTHLY_SCHEDULE_DAY")
+    assert response.status_code == 200
+    assert "MONTHLY_SCHEDULE_DAY inválido" in response.get_data(as_text=True)

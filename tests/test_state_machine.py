@@ -16,7 +16,8 @@ from apps.core.audit import AuditLog
 from apps.core.types import db, utcnow
 from apps.operadoras.models import Operadora
 from apps.processos import services, state, storage
-from apps.processos.models import Execucao, Fatura, Processo, StatusExecucao, StatusProcesso as S, TipoExecucao
+from apps.processos.models import Execucao, Fatura, Processo, StatusExecucao, TipoExecucao
+from apps.processos.models import StatusProcesso as S
 from apps.processos.state import ProcessoError
 
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"

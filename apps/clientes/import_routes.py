@@ -1,6 +1,16 @@
 """CSV import pages: upload, preview (nothing written), confirm, result with progress and report."""
-from flask import (Response, abort, current_app, flash, jsonify, redirect, render_template, session,
-                   stream_with_context, url_for)
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    session,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -8,8 +18,15 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from apps.auth.forms import ConfirmForm
 from apps.auth.policy import OPERATE, access
 from apps.clientes import bp, importer
-from apps.clientes.importacao import Importacao, ImportFailed, StatusImportacao, background_threshold, erros
-from apps.clientes.importacao import iter_erros, start
+from apps.clientes.importacao import (
+    Importacao,
+    ImportFailed,
+    StatusImportacao,
+    background_threshold,
+    erros,
+    iter_erros,
+    start,
+)
 from apps.core.queues import QueueUnavailable
 from apps.core.types import db, parse_uuid
 from apps.processos.export import excel_lines

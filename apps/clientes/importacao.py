@@ -3,9 +3,10 @@
 An import runs in two passes over the stored file. The first checks every row, stores the
 report (one importacao_erros row per bad line) and commits its progress batch by batch, so
 a page polling the record sees it move (SQLite allows one writer at a time, so progress
-cannot be written beside an open write transaction). The second checks again inside ONE
-transaction and inserts the valid rows 1,000 at a time: all of them or none. If the two
-passes disagree, the clientes changed in between, and nothing is written.
+cannot be written beside an open write transaction). The second reads the file again inside
+ONE transaction and inserts the first pass's valid rows 1,000 at a time: all of them or none.
+A cliente created meanwhile with one of those CNPJs breaks the unique index, and an operadora
+deactivated meanwhile fails the row's check: either way nothing is written.
 """
 import logging
 import uuid
@@ -13,7 +14,19 @@ from datetime import datetime
 
 from flask import current_app
 from redis import RedisError
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, Uuid, delete, insert, select
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    delete,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -197,17 +210,18 @@ def _check_pass(importacao, path) -> bytearray:
 
 
 def _write_pass(importacao, path, good_lines: bytearray) -> None:
-    """Check again and insert the good rows in one transaction (all of them or none)."""
+    """Read again and insert the first pass's good rows in one transaction (all of them or none)."""
     importadas = 0
     table = Cliente.__table__
-    for good, bad, _ in importer.check_batches(path):
-        if any(not good_lines[line] for line, _ in good) or any(good_lines[line] for line, _ in bad):
-            raise ImportFailed(CHANGED)
-        if good:
+    for good, bad, _ in importer.check_batches(path, consult_db=False):
+        if any(good_lines[line] for line, _ in bad):
+            raise ImportFailed(CHANGED)  # an operadora was deactivated or removed meanwhile
+        rows = [values for line, values in good if good_lines[line]]
+        if rows:
             now = utcnow()
             db.session.execute(table.insert(), [
-                {**values, "id": uuid.uuid4(), "created_at": now, "updated_at": now} for _, values in good])
-            importadas += len(good)
+                {**values, "id": uuid.uuid4(), "created_at": now, "updated_at": now} for values in rows])
+            importadas += len(rows)
     if importadas != importacao.validas:
         raise ImportFailed(CHANGED)
     importacao.importadas = importadas

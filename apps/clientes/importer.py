@@ -16,7 +16,7 @@ from itertools import islice
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ARRAY, String, any_, bindparam, select
 
 from apps.clientes import cnpj as cnpj_rules
 from apps.clientes.models import Cliente
@@ -219,9 +219,14 @@ def load_operadoras() -> dict:
 
 
 def existing_cnpjs(cnpjs: list[str]) -> set[str]:
+    """The CNPJs already registered (PostgreSQL gets one array parameter instead of 1,000)."""
     if not cnpjs:
         return set()
-    return set(db.session.scalars(select(Cliente.cnpj).where(Cliente.cnpj.in_(cnpjs))))
+    if db.session.get_bind().dialect.name == "postgresql":
+        condition = Cliente.cnpj == any_(bindparam("cnpjs", cnpjs, type_=ARRAY(String)))
+    else:
+        condition = Cliente.cnpj.in_(cnpjs)
+    return set(db.session.scalars(select(Cliente.cnpj).where(condition)))
 
 
 @dataclass
@@ -279,10 +284,10 @@ class RowChecker:
                   "ativo": ativo}
         return values, reasons
 
-    def check(self, batch: list) -> tuple[list, list]:
+    def check(self, batch: list, consult_db: bool = True) -> tuple[list, list]:
         """A batch of (line, cells) -> ([(line, values)] good, [(line, reason)] bad), in line order."""
         parsed = [(line, *self.parse(line, cells)) for line, cells in batch]
-        taken = existing_cnpjs([v["cnpj"] for _, v, _ in parsed if v and v["cnpj"]])
+        taken = existing_cnpjs([v["cnpj"] for _, v, _ in parsed if v and v["cnpj"]]) if consult_db else set()
         good, bad = [], []
         for line, values, reasons in parsed:
             if values and values["cnpj"] in taken:
@@ -294,14 +299,18 @@ class RowChecker:
         return good, bad
 
 
-def check_batches(path: Path, on_open=None):
-    """Yield (good, bad, last line read) per batch of rows; writes nothing."""
+def check_batches(path: Path, on_open=None, consult_db: bool = True):
+    """Yield (good, bad, last line read) per batch of rows; writes nothing.
+
+    consult_db=False skips the "already registered" lookup (the import's second pass, where the
+    unique index answers instead: a lookup per batch in a growing uncommitted table is slow).
+    """
     with open_csv(path) as csvfile:
         if on_open is not None:
             on_open(csvfile)
         checker = RowChecker(csvfile.columns, csvfile.width)
         while batch := list(islice(csvfile.rows, BATCH)):
-            good, bad = checker.check(batch)
+            good, bad = checker.check(batch, consult_db)
             yield good, bad, batch[-1][0]
 
 

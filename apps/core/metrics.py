@@ -108,7 +108,7 @@ def _duration_family() -> HistogramMetricFamily:
         .group_by(Operadora.codigo, Execucao.tipo, Execucao.status)
     ).all()
     for codigo, tipo, status, count, total, *cumulative in rows:
-        buckets = [(str(bound), int(n or 0)) for bound, n in zip(DURATION_BUCKETS, cumulative)]
+        buckets = [(str(bound), int(n or 0)) for bound, n in zip(DURATION_BUCKETS, cumulative, strict=True)]
         family.add_metric([codigo, tipo, status], buckets + [("+Inf", int(count))], float(total or 0))
     return family
 

@@ -4,7 +4,7 @@ Every read goes to Redis; a RedisError propagates to the caller, which shows the
 message instead of the figures (`overview()` does it itself). Actions are audited.
 """
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import current_app
 from redis import RedisError
@@ -17,7 +17,7 @@ from apps.core import audit
 from apps.core.queues import get_redis
 from apps.core.types import db
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FAILED_SHOWN = 50  # the newest failures listed on the page; the count shows the rest exist
 REGISTRIES = ("queued", "scheduled", "started", "deferred", "failed")
 WORKER_STATES = {"idle": "Ocioso", "busy": "Ocupado", "started": "Iniciando", "suspended": "Suspenso"}
@@ -151,7 +151,8 @@ def requeue_all(by) -> int:
                 count += 1
             except (InvalidJobOperation, NoSuchJobError):
                 continue  # requeued by someone else meanwhile, or expired
-    _audit("fila_jobs_reenfileirados", "todas", f"{count} tarefa(s) com falha reenfileirada(s)", by)
+    if count:
+        _audit("fila_jobs_reenfileirados", "todas", f"{count} tarefa(s) com falha reenfileirada(s)", by)
     return count
 
 

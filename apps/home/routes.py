@@ -30,7 +30,7 @@ def segundos(value) -> str:
 @access(VIEW)
 def index():
     """The month at a glance: status by operadora, approval backlog, runs per day, durations."""
-    data = services.dashboard()
+    data = services.cached_dashboard()
     return render_template("home/index.html", **data, chart_data=services.chart_data(data),
                            tipo_labels=TIPO_LABELS)
 
@@ -39,7 +39,7 @@ def index():
 @access(VIEW)
 def dados():
     """The dashboard's figures as JSON."""
-    response = jsonify(services.as_json(services.dashboard()))
+    response = jsonify(services.as_json(services.cached_dashboard()))
     response.headers["Cache-Control"] = "no-store"
     return response
 

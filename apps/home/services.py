@@ -4,7 +4,8 @@
 approval backlog, finished execucoes per hour, and duration percentiles per operadora and tipo.
 """
 from collections import defaultdict
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -116,7 +117,7 @@ def _window(now: datetime, days: int) -> tuple[list, datetime]:
     """The last `days` local dates (oldest first) and the UTC moment the first one starts."""
     today = now.astimezone(_tz()).date()
     dates = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-    start = datetime.combine(dates[0], time.min, tzinfo=_tz()).astimezone(timezone.utc)
+    start = datetime.combine(dates[0], time.min, tzinfo=_tz()).astimezone(UTC)
     return dates, start
 
 
@@ -141,7 +142,7 @@ def executions_per_day(now: datetime | None = None, days: int = DAYS) -> dict:
     ).all()
     per_day = {d: {StatusExecucao.CONCLUIDO: 0, StatusExecucao.FALHOU: 0} for d in dates}
     for hour, status, n in rows:
-        day = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=timezone.utc).astimezone(_tz()).date()
+        day = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(_tz()).date()
         if day in per_day:
             per_day[day][status] += n
     concluidas = sum(v[StatusExecucao.CONCLUIDO] for v in per_day.values())
@@ -161,25 +162,38 @@ def duration_seconds():
     return (func.julianday(Execucao.data_fim) - func.julianday(Execucao.data_inicio)) * 86400.0
 
 
-def durations(now: datetime | None = None, days: int = DAYS) -> list[dict]:
-    """Mean and p95 (linear interpolation, as PostgreSQL's percentile_cont) of CONCLUIDO runs per operadora and tipo.
-
-    One query on both databases: window functions rank each group's durations and only the (at
-    most two) rows around the percentile's rank come back; Python interpolates between them.
-    """
-    _, start = _window(now or utcnow(), days)
-    duration = duration_seconds()
-    group = (Operadora.codigo, Execucao.tipo)
-    ranked = (
-        select(Operadora.codigo.label("operadora"), Execucao.tipo.label("tipo"), duration.label("d"),
-               func.row_number().over(partition_by=group, order_by=duration).label("rn"),
-               func.count().over(partition_by=group).label("n"),
-               func.avg(duration).over(partition_by=group).label("media"))
+def _finished_runs(start: datetime):
+    """CONCLUIDO runs that ended since `start`, with operadora, tipo and duration (a subquery)."""
+    return (
+        select(Operadora.codigo.label("operadora"), Execucao.tipo.label("tipo"), duration_seconds().label("d"))
         .select_from(Execucao).join(Processo, Execucao.processo_id == Processo.id)
         .join(Cliente, Processo.cliente_id == Cliente.id).join(Operadora, Cliente.operadora_id == Operadora.id)
         .where(Execucao.status == StatusExecucao.CONCLUIDO, Execucao.data_inicio.is_not(None),
                Execucao.data_fim >= start, Execucao.created_at >= start - timedelta(days=2))
     ).subquery()
+
+
+def durations(now: datetime | None = None, days: int = DAYS) -> list[dict]:
+    """Mean and p95 duration of CONCLUIDO runs per operadora and tipo (one query).
+
+    PostgreSQL computes percentile_cont itself. SQLite has none, so window functions rank each
+    group and only the (at most two) rows around the p95 rank come back; Python interpolates
+    between them exactly as percentile_cont does (linearly, at rank 0.95 * (n - 1)).
+    """
+    _, start = _window(now or utcnow(), days)
+    runs = _finished_runs(start)
+    group = (runs.c.operadora, runs.c.tipo)
+    if _dialect() == "postgresql":
+        rows = db.session.execute(
+            select(*group, func.count(), func.avg(runs.c.d),
+                   func.percentile_cont(PERCENTILE / 100).within_group(runs.c.d))
+            .group_by(*group).order_by(*group)
+        ).all()
+        return [{"operadora": operadora, "tipo": tipo, "n": n, "media": float(media), "p95": float(p95)}
+                for operadora, tipo, n, media, p95 in rows]
+    ranked = select(*group, runs.c.d, func.row_number().over(partition_by=group, order_by=runs.c.d).label("rn"),
+                    func.count().over(partition_by=group).label("n"),
+                    func.avg(runs.c.d).over(partition_by=group).label("media")).subquery()
     low_rank = (ranked.c.n - 1) * PERCENTILE // 100 + 1  # 1-based rank at or below the percentile
     rows = db.session.execute(
         select(ranked.c.operadora, ranked.c.tipo, ranked.c.n, ranked.c.media, ranked.c.rn, ranked.c.d)
@@ -214,7 +228,22 @@ def dashboard(now: datetime | None = None) -> dict:
     por_operadora = status_by_operadora(competencia)
     return {"summary": month_summary(competencia, por_operadora), "por_operadora": por_operadora,
             "backlog": approval_backlog(now), "por_dia": executions_per_day(now),
-            "duracoes": durations(now)}
+            "duracoes": durations(now), "gerado_em": now}
+
+
+def cached_dashboard() -> dict:
+    """dashboard(), reused for DASHBOARD_CACHE_SECONDS (default 30) in this process.
+
+    Its queries read every processo of the month and every run of 30 days, so at 100,000 processos
+    they cost hundreds of milliseconds: worth computing once per half minute, not once per visit.
+    """
+    ttl = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 30))
+    cache = current_app.extensions.setdefault("home_dashboard", {})
+    if ttl > 0 and cache and monotonic() - cache["at"] < ttl:
+        return cache["data"]
+    data = dashboard()
+    cache.update(at=monotonic(), data=data)
+    return data
 
 
 def chart_data(data: dict) -> dict:
@@ -241,5 +270,5 @@ def as_json(data: dict) -> dict:
         "aprovacao": {"total": backlog["total"],
                       "desde": backlog["desde"].isoformat() if backlog["desde"] else None,
                       "idade_segundos": int(backlog["idade"].total_seconds()) if backlog["idade"] else None},
-        "por_dia": data["por_dia"], "duracoes": data["duracoes"],
+        "por_dia": data["por_dia"], "duracoes": data["duracoes"], "gerado_em": data["gerado_em"].isoformat(),
     }

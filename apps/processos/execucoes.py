@@ -117,12 +117,12 @@ def concluir_download(execucao, faturas: list[tuple[dict, bytes]]) -> bool:
         raise FaturaInvalida("O robô concluiu sem nenhuma fatura.")
     stored = []
     try:
-        for fields, data in checked:
+        for _, data in checked:
             stored.append(storage.save(execucao.processo_id, data))
         if not _conditional(execucao, (StatusExecucao.EXECUTANDO,), status=StatusExecucao.CONCLUIDO,
                             data_fim=utcnow(), mensagem=f"{len(checked)} fatura(s) baixada(s)."):
             raise ProcessoError("execução já finalizada")
-        for (fields, _), arquivo in zip(checked, stored):
+        for (fields, _), arquivo in zip(checked, stored, strict=True):
             db.session.add(Fatura(processo_id=execucao.processo_id, execucao_id=execucao.id, arquivo=arquivo, **fields))
         state.move(execucao.processo, "download_concluido",
                    comentario=f"{len(checked)} fatura(s) baixada(s) pelo robô")

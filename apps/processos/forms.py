@@ -101,7 +101,12 @@ class FaturaManualForm(Form):
 class EnviarFaturasForm(FlaskForm):
     """The manual upload: one or more invoices, each with its PDF."""
 
-    faturas = FieldList(FormField(FaturaManualForm), min_entries=1, max_entries=MAX_FATURAS)
+    faturas = FieldList(FormField(FaturaManualForm), min_entries=1)  # no max_entries: it drops extras silently
+    max_faturas = MAX_FATURAS
+
+    def validate_faturas(self, field):
+        if len(field.entries) > MAX_FATURAS:
+            raise ValidationError(f"Envie no máximo {MAX_FATURAS} faturas por vez.")
 
 
 class AprovarForm(FlaskForm):

@@ -51,7 +51,8 @@ def _check_files(processo: Processo, faturas: list[FaturaManual]) -> list[str]:
             raise UploadError(f"{fatura.nome_original or 'Arquivo'}: {exc}", index) from exc
         digest = storage.sha256_hex(fatura.data)
         if digest in known or digest in hashes:
-            raise UploadError(f"{fatura.nome_original or 'Arquivo'}: este PDF já foi enviado para este processo.", index)
+            name = fatura.nome_original or "Arquivo"
+            raise UploadError(f"{name}: este PDF já foi enviado para este processo.", index)
         hashes.append(digest)
     return hashes
 
@@ -62,7 +63,7 @@ def enviar_faturas(processo: Processo, faturas: list[FaturaManual], by) -> list[
     hashes = _check_files(processo, faturas)
     stored, rows = [], []
     try:
-        for fatura, digest in zip(faturas, hashes):
+        for fatura, digest in zip(faturas, hashes, strict=True):
             stored.append(storage.save(processo.id, fatura.data))
             rows.append(Fatura(
                 processo_id=processo.id, arquivo=stored[-1], sha256=digest, tamanho=len(fatura.data),

@@ -3,7 +3,7 @@ import re
 import unicodedata
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from apps.auth.policy import OPERATE, VIEW, access
@@ -121,7 +121,9 @@ def detail(processo_id):
 @access(VIEW)
 def fragmento(processo_id):
     """The live parts of the detail page (#processo-status, #execucoes-table, #faturas-table) as HTML."""
-    return render_template("processos/_fragmento.html", **_live_context(_get_processo(processo_id)))
+    response = make_response(render_template("processos/_fragmento.html", **_live_context(_get_processo(processo_id))))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/processos/<processo_id>/executar", methods=["POST"], endpoint="executar")
@@ -216,7 +218,9 @@ def _bulk_message(verb: str, done: int, erros: list) -> None:
 @access(OPERATE)
 def bulk():
     """Approve or run the selected processos; each refusal is reported with its reason."""
-    form = BulkForm()
+    formdata = request.form.copy()
+    formdata.setlist("ids", request.form.getlist("ids") + request.form.getlist("ids[]"))  # both spellings
+    form = BulkForm(formdata=formdata)
     back = redirect(safe_next(request.form.get("next"), url_for("processos.list")))
     if not form.validate_on_submit():
         flash(" ".join(form.ids.errors) or "Escolha Aprovar ou Executar.", "danger")

@@ -152,7 +152,11 @@ def current_rule() -> Rule:
 
 def check_interval() -> int:
     """Seconds between the scheduler's "is it due?" checks (MONTHLY_CHECK_INTERVAL)."""
-    return max(1, int(_setting("MONTHLY_CHECK_INTERVAL", 300)))
+    value = _setting("MONTHLY_CHECK_INTERVAL", 300)
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        raise ValueError(f"MONTHLY_CHECK_INTERVAL inválido: {value!r} (use um número de segundos).") from None
 
 
 def last_run(competencia: str) -> datetime | None:

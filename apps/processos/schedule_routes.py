@@ -57,17 +57,24 @@ def _minutes(seconds: int) -> str:
     return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
-def _render(form, status=200):
-    rule = schedule.current_rule()
-    now = datetime.now(UTC)
+def _schedule_context(now: datetime) -> dict:
+    """The rule, the next run and this month's situation; a bad setting is shown, not a 500."""
+    try:
+        rule = schedule.current_rule()
+        intervalo = _minutes(schedule.check_interval())
+    except ValueError as exc:
+        return {"erro": str(exc)}
     competencia = schedule.competencia_of(now, rule.tz)
     proxima = schedule.next_run(now, rule.day, rule.at, rule.tz)
-    return render_template(
-        "processos/agendamentos.html", form=form, regra=schedule.describe(rule), proxima=proxima,
-        dia_semana=schedule.weekday_name(proxima), competencia=competencia, ultima=schedule.last_run(competencia),
-        devida=schedule.due_competencia(now) is not None, runs=_run_rows(), crontab=_crontab(),
-        intervalo=_minutes(schedule.check_interval()),
-    ), status
+    return {"regra": schedule.describe(rule), "proxima": proxima, "dia_semana": schedule.weekday_name(proxima),
+            "competencia": competencia, "ultima": schedule.last_run(competencia), "intervalo": intervalo,
+            "devida": schedule.due_competencia(now) is not None}
+
+
+def _render(form, status=200):
+    context = _schedule_context(datetime.now(UTC))
+    return render_template("processos/agendamentos.html", form=form, runs=_run_rows(), crontab=_crontab(),
+                           **context), status
 
 
 @bp.route("/agendamentos")
@@ -76,7 +83,7 @@ def agendamentos():
     """The monthly schedule, the next run and the last runs."""
     form = ExecutarForm()
     if not form.competencia.data:
-        form.competencia.data = schedule.competencia_of(datetime.now(UTC), schedule.current_rule().tz)
+        form.competencia.data = schedule.competencia_of(datetime.now(UTC), current_app.config.get("TIMEZONE"))
     return _render(form)
 
 

@@ -2,7 +2,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, insert, literal, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from apps.clientes.models import Cliente

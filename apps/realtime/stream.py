@@ -59,7 +59,7 @@ class Message:
 
     def __init__(self, kind, data=None, seq=None):
         self.kind, self.data, self.seq = kind, data, seq
-        self.frame = sse(kind, data, seq) if data is not None else ""
+        self.frame = sse(kind, data, seq).encode() if data is not None else b""
 
 
 class Viewer:
@@ -80,6 +80,15 @@ class Viewer:
             return self.queue.get(timeout=max(timeout, 0.01))
         except queue.Empty:
             return None
+
+    def pending(self) -> list:
+        """Whatever else is already queued (a burst is sent as one write)."""
+        items = []
+        while True:
+            try:
+                items.append(self.queue.get_nowait())
+            except queue.Empty:
+                return items
 
 
 class Hub:
@@ -146,7 +155,7 @@ class Hub:
 
     def _subscribe(self):
         client = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_keepalive=True,
-                                      health_check_interval=15)
+                                      health_check_interval=15, client_name=f"sse-hub-{os.getpid()}")
         pubsub = client.pubsub()
         pubsub.psubscribe(channel_for("*"))
         pubsub.subscribe(ALL_CHANNEL)
@@ -289,9 +298,14 @@ class ExecucaoStream:
                 wait = min(wait, DEGRADED_POLL)
             message = viewer.next(wait)
             frames, done = self._handle(viewer, message)
-            for frame in frames:
+            for extra in viewer.pending() if message is not None and not done else ():
+                more, done = self._handle(viewer, extra)
+                frames += more
+                if done:
+                    break
+            if frames:
                 last_write = time.monotonic()
-                yield frame
+                yield b"".join(f if isinstance(f, bytes) else f.encode() for f in frames)
             if done:
                 return
             if time.monotonic() - last_write >= self.keepalive:

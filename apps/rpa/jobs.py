@@ -19,6 +19,7 @@ from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from apps.core.logs import current_request_id
 from apps.core.queues import QueueUnavailable, get_queue, get_redis
 from apps.core.types import db, parse_uuid, utcnow
 from apps.processos import execucoes as lifecycle
@@ -56,7 +57,8 @@ def _enqueue(func, execucao_id, delay: float = 0, job_id: str | None = None):
     queue = get_queue()
     follower = uuid.uuid4().hex
     kwargs = dict(job_timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=7 * 24 * 3600,
-                  meta={"execucao_id": str(execucao_id)}, retry=Retry(max=2, interval=[2, 10]))
+                  meta={"execucao_id": str(execucao_id), "request_id": current_request_id()},
+                  retry=Retry(max=2, interval=[2, 10]))
     try:
         get_redis().set(_lease_key(execucao_id), follower, ex=math.ceil(delay) + _lease_seconds())
         if delay > 0:

@@ -26,7 +26,7 @@ SIM_TOKEN, SIM_PASSWORD = "token-do-simulador-para-testes", "senha-do-simulador"
 class System:
     """Handles of the running processes, their URLs and a few helpers."""
 
-    def __init__(self, workdir: Path, database: str = "sqlite", web_workers: int = 2):
+    def __init__(self, workdir: Path, database: str = "sqlite", web_workers: int | None = 2):
         self.workdir, self.database, self.web_workers = workdir, database, web_workers
         self.stack = ExitStack()
         self.procs: dict[str, subprocess.Popen] = {}
@@ -59,9 +59,12 @@ class System:
             "API_EXTERNA_TOKEN": SIM_TOKEN, "BRM_TOKEN_PASSWORD": SIM_PASSWORD,
             "FATURAS_DIR": str(self.workdir / "faturas"), "INSTANCE_DIR": str(self.workdir / "instance"),
             "RPA_POLL_INTERVAL": "0.3", "FOLLOW_LEASE_SECONDS": "5", "FLASK_APP": "apps:create_app",
-            "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), "WEB_CONCURRENCY": str(self.web_workers),
-            "SESSION_COOKIE_SECURE": "0", "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), "SESSION_COOKIE_SECURE": "0", "LOG_LEVEL": "WARNING",
         })
+        if self.web_workers is not None:  # None: gunicorn-cfg.py's own default
+            env["WEB_CONCURRENCY"] = str(self.web_workers)
+        else:
+            env.pop("WEB_CONCURRENCY", None)
         return env
 
     def flask(self, *args: str) -> str:
@@ -85,6 +88,11 @@ class System:
             cmd += [f"--{name.replace('_', '-')}", str(value)]
         self.spawn("simulator", cmd)
         wait_for_port(self.sim_port, 30)
+
+    def restart_simulator(self, knobs: dict) -> None:
+        """A fresh simulator (same port, same seed): the same random plan for the next job."""
+        self._stop(self.procs.pop("simulator"))
+        self.start_simulator(knobs)
 
     def start_web(self) -> None:
         cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn-cfg.py"),
@@ -146,7 +154,7 @@ class System:
                            "INSTANCE_DIR": Path(self.env["INSTANCE_DIR"])})
 
 
-def start_system(database: str = "sqlite", web_workers: int = 2, sim_knobs: dict | None = None) -> System:
+def start_system(database: str = "sqlite", web_workers: int | None = 2, sim_knobs: dict | None = None) -> System:
     """Start everything in a fresh temporary folder; call .stop() when done."""
     workdir = Path(tempfile.mkdtemp(prefix="rpa-system-"))
     system = System(workdir, database, web_workers)

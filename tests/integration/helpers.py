@@ -26,8 +26,9 @@ def finished(execucao_id):
 
 
 def stored_logs(execucao_id) -> list[tuple]:
-    return [(row.seq, row.level, row.message) for row in db.session.scalars(
-        select(ExecucaoLog).where(ExecucaoLog.execucao_id == parse_uuid(execucao_id)).order_by(ExecucaoLog.seq, ExecucaoLog.id))]
+    query = (select(ExecucaoLog).where(ExecucaoLog.execucao_id == parse_uuid(execucao_id))
+             .order_by(ExecucaoLog.seq, ExecucaoLog.id))
+    return [(row.seq, row.level, row.message) for row in db.session.scalars(query)]
 
 
 def faturas_of(processo_id) -> list[Fatura]:

@@ -3,7 +3,13 @@ from apps.auth.models import Role
 from apps.processos.models import StatusExecucao, StatusProcesso, TipoExecucao
 from tests.integration.conftest import REPO, wait_for
 from tests.integration.helpers import (
-    SimHttp, execucoes_of, faturas_of, file_sha256, finished, processo_of, stored_logs,
+    SimHttp,
+    execucoes_of,
+    faturas_of,
+    file_sha256,
+    finished,
+    processo_of,
+    stored_logs,
 )
 
 

@@ -9,7 +9,13 @@ from apps.processos.models import Fatura, StatusExecucao, StatusProcesso
 from apps.rpa.client import AUTH_MESSAGE
 from tests.integration.conftest import wait_for
 from tests.integration.helpers import (
-    SimHttp, count, execucoes_of, finished, processo_of, stored_files, stored_logs,
+    SimHttp,
+    count,
+    execucoes_of,
+    finished,
+    processo_of,
+    stored_files,
+    stored_logs,
 )
 
 

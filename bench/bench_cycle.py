@@ -1,0 +1,250 @@
+"""Bench the whole monthly cycle: download → approval → SAT upload → UPLOAD_REALIZADO, in processos/s.
+
+Run: `.venv/bin/python bench/bench_cycle.py [--processos 200] [--workers 2] [--empty-jobs 2000]
+[--poll-interval S] [--timeout 300] [--postgres]`
+
+Self-contained: its own redis-server, a SQLite file (or a throw-away PostgreSQL), the RPA simulator
+in a subprocess at zero latency (job_duration=0, queue_wait=0) and N `python -m apps.worker`
+processes. Beside the cycle it measures RQ's own rate for an empty job with the same workers
+(same AppWorker class, same queue) in the same run, and prints both and their ratio.
+"""
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.servers import postgres_server, redis_server  # noqa: E402
+
+COMPETENCIA = "2026-10"
+QUEUE = "bench"
+
+
+def noop():
+    """The empty job (imported by the workers as bench.bench_cycle.noop)."""
+
+
+class Deadline:
+    """One time budget for the whole run; `wait` polls a condition within it."""
+
+    def __init__(self, seconds):
+        self.end = time.monotonic() + seconds
+
+    def wait(self, what, done, progress=lambda: "", interval=0.2):
+        while not done():
+            if time.monotonic() > self.end:
+                raise SystemExit(f"timeout waiting for {what} ({progress()})")
+            time.sleep(interval)
+
+
+@contextmanager
+def simulator(token):
+    """The RPA simulator in its own process (it must not share a GIL with the bench loop)."""
+    cmd = [sys.executable, "-m", "simulator", "--port", "0", "--quiet", "--control", "--job-duration", "0",
+           "--queue-wait", "0", "--token", token, "--seed", "7"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        line = proc.stdout.readline()
+        if "http://" not in line:
+            raise SystemExit(f"simulator did not start: {line!r}")
+        yield line.strip().rsplit(" ", 1)[-1]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def workers(n, env, folder):
+    """N worker processes (each in its own process group, with the scheduler it forks)."""
+    procs = []
+    for i in range(n):
+        log = open(folder / f"worker-{i}.log", "wb")
+        procs.append((subprocess.Popen([sys.executable, "-m", "apps.worker", "--name", f"bench-{i}"], cwd=ROOT, env=env,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True), log))
+    try:
+        yield [p for p, _ in procs]
+    finally:
+        for proc, _ in procs:
+            _signal(proc, signal.SIGTERM)
+        for proc, log in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            _signal(proc, signal.SIGKILL)
+            proc.wait(5)
+            log.close()
+
+
+def _signal(proc, sig):
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def seed(n):
+    """VIVO, n clientes, an admin (who approves) and the month's processos; returns (admin, ids)."""
+    from apps.auth.models import Role
+    from apps.auth.services import create_user
+    from apps.clientes.cnpj import check_digits
+    from apps.clientes.models import Cliente
+    from apps.core.types import db
+    from apps.operadoras.models import Operadora
+    from apps.processos.models import Processo
+    from apps.processos.services import gerar_processos
+
+    operadora = Operadora(codigo="VIVO", nome="Vivo", possui_rpa=True)
+    db.session.add(operadora)
+    for i in range(n):
+        base = f"{i + 1:08d}0001"
+        db.session.add(Cliente(nome=f"Cliente {i}", cnpj=base + check_digits(base), codigo=f"C{i}",
+                               operadora=operadora))
+    admin = create_user("bench", "bench@example.com", secrets.token_urlsafe(16), role=Role.ADMIN)
+    db.session.commit()
+    gerar_processos(COMPETENCIA)
+    return admin, list(db.session.scalars(db.select(Processo.id)))
+
+
+def count_status(status):
+    from apps.core.types import db
+    from apps.processos.models import Processo
+
+    db.session.rollback()
+    return db.session.scalar(db.select(db.func.count()).select_from(Processo).where(Processo.status == status))
+
+
+def failed_runs():
+    from apps.core.types import db
+    from apps.processos.models import Execucao, StatusExecucao
+
+    return db.session.scalar(db.select(db.func.count()).select_from(Execucao)
+                             .where(Execucao.status == StatusExecucao.FALHOU))
+
+
+def finished_jobs(queue):
+    from rq.registry import FailedJobRegistry, FinishedJobRegistry
+
+    return (FinishedJobRegistry(queue=queue).count, FailedJobRegistry(queue=queue).count)
+
+
+def empty_job_rate(queue, m, deadline):
+    """Enqueue m empty jobs in one pipeline and time them until the workers have finished them all."""
+    from rq import Queue
+
+    before = finished_jobs(queue)[0]
+    jobs = [Queue.prepare_data("bench.bench_cycle.noop", result_ttl=600, timeout=300) for _ in range(m)]
+    started = time.perf_counter()
+    queue.enqueue_many(jobs)
+    deadline.wait("the empty jobs", lambda: finished_jobs(queue)[0] - before >= m,
+                  lambda: f"{finished_jobs(queue)[0] - before}/{m} done", interval=0.02)
+    return m / (time.perf_counter() - started)
+
+
+def run_phase(label, action, status, n, deadline):
+    """Start a phase, wait until all n processos reach `status`; return its seconds."""
+    started = time.perf_counter()
+    action()
+    deadline.wait(label, lambda: count_status(status) >= n or failed_runs(),
+                  lambda: f"{count_status(status)}/{n} in {status}, {failed_runs()} failed runs")
+    if failed_runs():
+        raise SystemExit(f"{label}: {failed_runs()} execucao(s) FALHOU; see the worker logs")
+    return time.perf_counter() - started
+
+
+def cycle(admin, ids, deadline):
+    """Download, approve and upload every processo; return the seconds of each phase."""
+    from apps.processos import services
+    from apps.processos.models import StatusProcesso as S
+
+    n = len(ids)
+    return {
+        "download": run_phase("downloads", lambda: services.executar_varios(ids, admin), S.AGUARDANDO_APROVACAO, n,
+                              deadline),
+        "approval": run_phase("approvals", lambda: services.aprovar_varios(ids, admin), S.AGUARDANDO_ENVIO_SAT, n,
+                              deadline),
+        "SAT upload": run_phase("SAT uploads", lambda: services.executar_varios(ids, admin), S.UPLOAD_REALIZADO, n,
+                                deadline),
+    }
+
+
+def environment(args, folder, database_url, redis_url, sim_url, token):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RPA_", "API_EXTERNA", "BRM_", "FLASK_"))}
+    env.update({"APP_ENV": "development", "DATABASE_URL": database_url, "REDIS_URL": redis_url, "RQ_QUEUE": QUEUE,
+                "INSTANCE_DIR": str(folder / "instance"), "FATURAS_DIR": str(folder / "faturas"),
+                "API_EXTERNA_URL": sim_url, "API_EXTERNA_TOKEN": token, "RPA_ALLOW_PRIVATE_TARGETS": "true",
+                "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+    if args.poll_interval is not None:
+        env["RPA_POLL_INTERVAL"] = str(args.poll_interval)
+    return env
+
+
+def report(args, db_name, phases, n_jobs, empty_rate, sim_stats, poll_interval):
+    total = sum(phases.values())
+    rate = args.processos / total
+    print(f"\nWhole cycle, {args.processos} processos, {args.workers} workers (AppWorker = SimpleWorker), {db_name}, "
+          f"simulator at zero latency, RPA_POLL_INTERVAL={poll_interval:g} s")
+    for label, seconds in phases.items():
+        print(f"  {label:<11} {seconds:7.2f} s  {args.processos / seconds:8.1f} processos/s")
+    print(f"  {'total':<11} {total:7.2f} s  {rate:8.1f} processos/s   "
+          f"({n_jobs} RQ jobs = {n_jobs / args.processos:.1f} per processo, {n_jobs / total:.0f} jobs/s)")
+    print(f"  robot runs started: {sim_stats['jobs_created']}, idempotent replays: {sim_stats['idempotent_replays']}")
+    print(f"Empty RQ job, same {args.workers} workers and queue: {empty_rate:,.0f} jobs/s ({args.empty_jobs} jobs)")
+    print(f"Ratio: 1 processo through the whole cycle costs as much time as {empty_rate / rate:.0f} empty jobs; "
+          f"our jobs run at {n_jobs / total / empty_rate:.1%} of the empty-job rate")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processos", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--empty-jobs", type=int, default=2000)
+    parser.add_argument("--poll-interval", type=float, default=None, help="RPA_POLL_INTERVAL (default: the config's)")
+    parser.add_argument("--timeout", type=float, default=300, help="budget of the whole run, seconds")
+    parser.add_argument("--postgres", action="store_true", help="a throw-away PostgreSQL instead of SQLite")
+    args = parser.parse_args(argv)
+    deadline, token = Deadline(args.timeout), secrets.token_hex(16)
+    folder = Path(tempfile.mkdtemp(prefix="bench-cycle-"))
+    with ExitStack() as stack:
+        redis_url, _ = stack.enter_context(redis_server())
+        database_url = stack.enter_context(postgres_server()) if args.postgres else f"sqlite:///{folder}/bench.db"
+        sim_url = stack.enter_context(simulator(token))
+        env = environment(args, folder, database_url, redis_url, sim_url, token)
+        os.environ.update(env)  # before apps is imported: the config is read from the environment
+        from flask_migrate import upgrade
+        from rq import Worker
+
+        from apps import create_app
+        from apps.core.queues import get_queue
+
+        app = create_app()
+        stack.enter_context(app.app_context())
+        upgrade()
+        admin, ids = seed(args.processos)
+        procs = stack.enter_context(workers(args.workers, env, folder))
+        queue = get_queue()
+        deadline.wait("the workers", lambda: len(Worker.all(queue=queue)) >= args.workers
+                      or any(p.poll() is not None for p in procs))
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit(f"a worker died at start; see {folder}/worker-*.log")
+        empty_rate = empty_job_rate(queue, args.empty_jobs, deadline)
+        jobs_before = sum(finished_jobs(queue))
+        phases = cycle(admin, ids, deadline)
+        import requests
+
+        sim_stats = requests.get(f"{sim_url}/_sim/stats", timeout=5).json()
+        report(args, "PostgreSQL" if args.postgres else "SQLite", phases, sum(finished_jobs(queue)) - jobs_before,
+               empty_rate, sim_stats, app.config["RPA_POLL_INTERVAL"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

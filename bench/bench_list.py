@@ -1,0 +1,171 @@
+"""Bench the processo list and the home dashboard with 100 and then 100,000 processos.
+
+Run: `.venv/bin/python bench/bench_list.py [--small 100] [--large 100000] [--requests 25] [--postgres]`
+For each page: the median response time (after warm-up requests) at both sizes, their ratio (aim:
+at most 1.5) and the number of SQL statements per request, counted with a SQLAlchemy
+`before_cursor_execute` listener (must be the same at both sizes: no N+1).
+"""
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import event, func, insert, select, text, update  # noqa: E402
+
+from apps import create_app  # noqa: E402
+from apps.auth.models import Role  # noqa: E402
+from apps.auth.services import create_user  # noqa: E402
+from apps.clientes.models import Cliente  # noqa: E402
+from apps.core.types import db, utcnow  # noqa: E402
+from apps.home.services import current_competencia  # noqa: E402
+from apps.operadoras.models import Operadora  # noqa: E402
+from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso, TipoExecucao  # noqa: E402
+from apps.processos.services import gerar_processos  # noqa: E402
+from tests.conftest import PASSWORD, CSRFClient  # noqa: E402
+
+OPERADORAS = ("VIVO", "CLARO", "TIM", "OI", "EMBRATEL")
+# The last digit of the cliente's codigo decides the processo's status: 40/20/20/20 %.
+STATUS_BY_DIGIT = {StatusProcesso.AGUARDANDO_APROVACAO: "45", StatusProcesso.AGUARDANDO_ENVIO_SAT: "67",
+                   StatusProcesso.UPLOAD_REALIZADO: "89"}
+CHUNK = 10_000
+
+
+def _add_clientes(start: int, stop: int, operadora_ids: list) -> None:
+    for first in range(start, stop, CHUNK):
+        rows = [{"id": uuid.uuid4(), "nome": f"Cliente {i:06d}", "cnpj": f"{i:014d}", "codigo": str(i),
+                 "operadora_id": operadora_ids[i % len(operadora_ids)], "ativo": True}
+                for i in range(first, min(stop, first + CHUNK))]
+        db.session.execute(insert(Cliente), rows)
+    db.session.commit()
+
+
+def _spread_statuses() -> None:
+    for status, digits in STATUS_BY_DIGIT.items():
+        clientes = select(Cliente.id).where(func.substr(Cliente.codigo, func.length(Cliente.codigo)).in_(list(digits)))
+        db.session.execute(update(Processo).where(Processo.cliente_id.in_(clientes)).values(status=status))
+    db.session.commit()
+
+
+def _add_execucoes() -> None:
+    """One finished download per processo past AGUARDANDO_DOWNLOAD, 1 in 20 failed, over 30 days."""
+    pending = select(Processo.id).where(Processo.status != StatusProcesso.AGUARDANDO_DOWNLOAD,
+                                        ~select(Execucao.id).where(Execucao.processo_id == Processo.id).exists())
+    ids = list(db.session.scalars(pending))
+    now = utcnow()
+    for first in range(0, len(ids), CHUNK):
+        rows = []
+        for n, processo_id in enumerate(ids[first:first + CHUNK], start=first):
+            fim = now - timedelta(minutes=(n * 37) % (30 * 24 * 60))
+            rows.append({"id": uuid.uuid4(), "processo_id": processo_id, "tipo": TipoExecucao.DOWNLOAD,
+                         "status": StatusExecucao.FALHOU if n % 20 == 0 else StatusExecucao.CONCLUIDO,
+                         "created_at": fim - timedelta(seconds=60 + n % 600), "updated_at": fim,
+                         "data_inicio": fim - timedelta(seconds=55 + n % 600), "data_fim": fim, "ultimo_seq": 0})
+        db.session.execute(insert(Execucao), rows)
+    db.session.commit()
+
+
+def grow_to(total: int, operadora_ids: list) -> None:
+    """Clientes up to `total`, this month's processos (gerar_processos), statuses and runs."""
+    have = db.session.scalar(select(func.count()).select_from(Cliente))
+    _add_clientes(have, total, operadora_ids)
+    gerar_processos(current_competencia())
+    _spread_statuses()
+    _add_execucoes()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+
+
+class QueryCounter:
+    """Counts the SQL statements sent through the engine while active."""
+
+    def __init__(self, engine):
+        self.engine, self.count = engine, 0
+
+    def _on_execute(self, *args, **kwargs):
+        self.count += 1
+
+    def __enter__(self):
+        self.count = 0
+        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._on_execute)
+
+
+def measure(client, url: str, requests: int) -> tuple[float, int]:
+    """Median milliseconds of `requests` GETs (after 3 warm-ups) and the statements of one request."""
+    for _ in range(3):
+        assert client.get(url).status_code == 200, url
+    timings = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, url
+    with QueryCounter(db.engine) as counter:
+        client.get(url)
+    return statistics.median(timings), counter.count
+
+
+def bench(database_url: str, small: int, large: int, requests: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="bench-list-"))
+    app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_DIR": folder,
+                      "RATELIMIT_STORAGE_URI": "memory://", "DASHBOARD_CACHE_SECONDS": 0})  # the real cost
+    app.test_client_class = CSRFClient
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        operadoras = [Operadora(codigo=codigo, nome=codigo.title()) for codigo in OPERADORAS]
+        db.session.add_all(operadoras)
+        create_user("medidor", "medidor@example.com", PASSWORD, role=Role.ADMIN)
+        db.session.commit()
+        operadora_ids = [o.id for o in operadoras]
+        client = app.test_client()
+        assert client.post("/login", data={"login": "medidor", "password": PASSWORD}).status_code == 302
+        pages = ["/processos", f"/processos?competencia={current_competencia()}",
+                 "/processos?status=AGUARDANDO_APROVACAO", "/"]
+        results = {}
+        for size in (small, large):
+            started = time.perf_counter()
+            grow_to(size, operadora_ids)
+            processos = db.session.scalar(select(func.count()).select_from(Processo))
+            execucoes = db.session.scalar(select(func.count()).select_from(Execucao))
+            print(f"{db.engine.dialect.name}: {processos:,} processos, {execucoes:,} execucoes "
+                  f"(loaded in {time.perf_counter() - started:.1f} s)")
+            results[size] = {url: measure(client, url, requests) for url in pages}
+        print(f"  {'page':<42} {'median ' + format(small, ','):>14} {'median ' + format(large, ','):>16} "
+              f"{'ratio':>6} {'queries':>9}")
+        for url in pages:
+            (t_small, q_small), (t_large, q_large) = results[small][url], results[large][url]
+            flag = "" if q_small == q_large else "  <- query count differs"
+            print(f"  {url:<42} {t_small:11.1f} ms {t_large:13.1f} ms {t_large / t_small:6.2f} "
+                  f"{q_small:>4} / {q_large:<4}{flag}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=25)
+    parser.add_argument("--postgres", action="store_true", help="also on a throw-away PostgreSQL")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        bench(f"sqlite:///{tmp}/bench.db", args.small, args.large, args.requests)
+    if args.postgres:
+        from tests.support.servers import postgres_server
+
+        with postgres_server() as url:
+            bench(url, args.small, args.large, args.requests)
+
+
+if __name__ == "__main__":
+    main()
