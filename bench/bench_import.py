@@ -67,7 +67,7 @@ def measure(label: str, rows: int, fn, traced: bool):
 def stage(source: Path) -> str:
     """Copy the file where the import expects an upload; return its token."""
     token = uuid.uuid4().hex
-    (importer.imports_dir() / f"{token}.csv").write_bytes(source.read_bytes())
+    (importacao.imports_dir() / f"{token}.csv").write_bytes(source.read_bytes())
     return token
 
 
@@ -86,16 +86,21 @@ def bench(database_url: str, rows: int) -> None:
         bad = write_csv(source, rows)
         print(f"{db.engine.dialect.name}: {rows:,} rows ({bad:,} invalid), {source.stat().st_size / 2**20:.1f} MB file")
         for traced in (False, True):
-            token = stage(source)
-            measure("preview (nothing written)", rows, lambda: importer.preview(importer.path_for(token)), traced)
-            result = {}
-            measure("import (both passes)", rows,
-                    lambda: result.setdefault("imp", importacao.start(token, "bench.csv", by=user)), traced)
-            imp = result["imp"]
-            total = db.session.scalar(select(func.count()).select_from(Cliente))
-            print(f"  -> {imp.status}: {imp.importadas:,} imported, {imp.invalidas:,} invalid, {total:,} clientes")
-            db.session.execute(delete(Cliente))
-            db.session.commit()
+            run_once(source, rows, user, traced)
+
+
+def run_once(source: Path, rows: int, user, traced: bool) -> None:
+    """Preview then import one staged copy of the file; the clientes are removed afterwards."""
+    token = stage(source)
+    measure("preview (nothing written)", rows, lambda: importer.preview(importacao.path_for(token)), traced)
+    result = {}
+    measure("import (both passes)", rows,
+            lambda: result.setdefault("imp", importacao.start(token, "bench.csv", by=user)), traced)
+    imp = result["imp"]
+    total = db.session.scalar(select(func.count()).select_from(Cliente))
+    print(f"  -> {imp.status}: {imp.importadas:,} imported, {imp.invalidas:,} invalid, {total:,} clientes")
+    db.session.execute(delete(Cliente))
+    db.session.commit()
 
 
 def main(argv=None):

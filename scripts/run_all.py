@@ -138,7 +138,8 @@ class Child:
 
 def run_step(name: str, cmd: list, env: dict) -> str:
     """Run a setup command to the end; its output is printed and returned."""
-    result = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    result = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            check=False)
     for line in (result.stdout + result.stderr).splitlines():
         say(name, line)
     if result.returncode != 0:
@@ -182,9 +183,10 @@ def start_simulator(env: dict) -> None:
     default(env, "API_EXTERNA_TOKEN", stored["token"])
     default(env, "BRM_TOKEN_PASSWORD", stored["password"])
     port = pick_port(int(env.get("SIM_PORT") or 8000))
-    sim_env = dict(env, SIM_TOKEN=env["API_EXTERNA_TOKEN"], SIM_JWT_SECRET=env.get("SIM_JWT_SECRET") or stored["jwt_secret"])
-    child = Child("simulador", [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
-                  sim_env)
+    sim_env = dict(env, SIM_TOKEN=env["API_EXTERNA_TOKEN"],
+                   SIM_JWT_SECRET=env.get("SIM_JWT_SECRET") or stored["jwt_secret"])
+    cmd = [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port), "--quiet"]
+    child = Child("simulador", cmd, sim_env)
     wait_port(port, child)
     env["API_EXTERNA_URL"] = f"http://127.0.0.1:{port}"
 
@@ -226,7 +228,7 @@ def wait_http(url: str, timeout: float = READY_TIMEOUT) -> None:
     while time.monotonic() < deadline:
         check_alive()
         try:
-            with urllib.request.urlopen(url, timeout=10) as answer:
+            with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 (our own http:// URL)
                 if answer.status == 200:
                     return
         except (urllib.error.URLError, OSError):
@@ -275,7 +277,8 @@ def start_all(env: dict) -> None:
     rq_bin = BIN / "rq" if (BIN / "rq").exists() else shutil.which("rq") or "rq"
     Child("agendador", [str(rq_bin), "cron", "apps/cron.py", "--url", env["REDIS_URL"]], env)
     Child("web", web_command(env, port), env)
-    url = f"http://{'127.0.0.1' if env.get('HOST') in (None, '', '0.0.0.0') else env['HOST']}:{port}"
+    host = env.get("HOST") or "127.0.0.1"
+    url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104 (the address to browse)
     wait_http(url + "/login")
     banner(env, url, login, simulated)
 

@@ -70,7 +70,7 @@ def test_gerar(client, op):
     assert (again["criados"], again["existentes"]) == (0, 2)
 
 
-@pytest.mark.parametrize("body", [{"competencia": "2026-13"}, {"competencia": 202609}])
+@pytest.mark.parametrize("body", [{"competencia": "2026-13"}, {"competencia": 202609}, {}])
 def test_gerar_bad_competencia_is_422(client, op, body):
     response = client.post("/api/v1/processos/gerar", json=body, headers=op)
     assert response.status_code == 422

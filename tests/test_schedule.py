@@ -150,15 +150,12 @@ def test_monthly_job_does_nothing_while_another_run_holds_the_lock(app):
     assert _count("2024-11") == 0
 
 
-def test_day_rule_comes_from_the_config(app):
-    app.config.update(MONTHLY_SCHEDULE_DAY="15", MONTHLY_SCHEDULE_TIME="06:30")
-    try:
-        rule = schedule.current_rule()
-        assert (rule.day, rule.at, rule.tz.key) == (15, time(6, 30), "America/Sao_Paulo")
-        assert "dia 15" in schedule.describe(rule)
-    finally:
-        app.config.pop("MONTHLY_SCHEDULE_DAY")
-        app.config.pop("MONTHLY_SCHEDULE_TIME")
+def test_day_rule_comes_from_the_config(app, monkeypatch):
+    monkeypatch.setitem(app.config, "MONTHLY_SCHEDULE_DAY", "15")
+    monkeypatch.setitem(app.config, "MONTHLY_SCHEDULE_TIME", "06:30")
+    rule = schedule.current_rule()
+    assert (rule.day, rule.at, rule.tz.key) == (15, time(6, 30), "America/Sao_Paulo")
+    assert "dia 15" in schedule.describe(rule)
 
 
 def test_cron_config_registers_the_reconciler_and_the_monthly_check(app):
@@ -227,12 +224,9 @@ def test_the_crontab_line_says_se_devido_only_when_the_cli_takes_it(app, admin_c
     assert "0 * * * * cd " in body and "processos gerar-mensal --se-devido &gt;&gt; instance/cron.log" in body
 
 
-def test_a_bad_schedule_setting_is_explained_on_the_page_not_a_crash(app, client, users, login):
+def test_a_bad_schedule_setting_is_explained_on_the_page_not_a_crash(app, client, users, login, monkeypatch):
     login(users[Role.VISUALIZADOR])
-    app.config["MONTHLY_SCHEDULE_DAY"] = "segunda"
-    try:
-        response = client.get("/agendamentos")
-    finally:
-        app.config.pop("MONTHLY_SCHEDULE_DAY")
+    monkeypatch.setitem(app.config, "MONTHLY_SCHEDULE_DAY", "segunda")
+    response = client.get("/agendamentos")
     assert response.status_code == 200
     assert "MONTHLY_SCHEDULE_DAY inválido" in response.get_data(as_text=True)

@@ -71,8 +71,8 @@ def logs(frames):
 
 
 def make_execucao(status=StatusExecucao.EXECUTANDO, lines=0, job_id="job-1", nome="Padaria Aurora"):
-    op = Operadora(codigo="VIVO", nome="Vivo")
-    cliente = Cliente(nome=nome, cnpj="11222333000181", operadora=op)
+    op = db.session.scalar(db.select(Operadora).where(Operadora.codigo == "VIVO")) or Operadora(codigo="VIVO", nome="Vivo")
+    cliente = Cliente(nome=nome, cnpj=uuid.uuid4().hex[:14].upper(), operadora=op)
     processo = Processo(cliente=cliente, competencia="2026-03")
     execucao = Execucao(processo=processo, tipo="DOWNLOAD", status=status, job_id=job_id, data_inicio=utcnow())
     db.session.add_all([op, cliente, processo, execucao])
@@ -111,6 +111,13 @@ def in_thread(fn, *args, **kwargs):
     thread = threading.Thread(target=fn, args=args, kwargs=kwargs)
     thread.start()
     thread.join(10)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_hubs():
+    """The hubs' threads outlive a test; stop them before the session's Redis goes away."""
+    yield
+    stream.shutdown_streams()
 
 
 @pytest.fixture
@@ -224,6 +231,17 @@ def test_status_events_are_relayed_and_a_lost_publish_is_read_from_the_database(
     status = [f for f in seen if f.get("event") == "status"]
     assert status and status[0]["data"]["status"] == "FALHOU"
     assert seen[-1]["event"] == "job_failed"
+
+
+def test_last_line_whose_publish_was_lost_is_sent_before_the_end(app, viewer):
+    execucao_id = make_execucao(lines=1)
+    reader = open_stream(viewer, "job-1")
+    reader.until(lambda f: f.get("id") == "1")
+    store_and_publish(app, execucao_id, [2], publish=False)
+    finish(app, execucao_id)
+    frames = reader.rest()
+    assert logs(frames) == [2]
+    assert frames[-1]["event"] == "job_completed"
 
 
 def test_keepalive_comment_while_nothing_happens(app, viewer, monkeypatch):
@@ -346,3 +364,26 @@ def test_stored_lines_count(app):
     execucao_id = make_execucao(lines=4)
     assert db.session.scalar(db.select(db.func.count()).select_from(ExecucaoLog)
                              .where(ExecucaoLog.execucao_id == execucao_id)) == 4
+
+
+def test_em_execucao_fragment_lists_only_active_runs(app, viewer):
+    active = make_execucao(nome="Cliente Ativo")
+    finished = make_execucao(status=StatusExecucao.CONCLUIDO, job_id="job-2", nome="Cliente Pronto")
+    response = viewer.get("/em-execucao/fragmento")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'id="em-execucao-table"' in html and "<html" not in html
+    assert f'data-execucao-id="{active}"' in html and f'data-execucao-id="{finished}"' not in html
+
+
+def test_detail_page_includes_the_live_panel_without_inline_script(app, viewer):
+    make_execucao()
+    processo_id = db.session.scalar(db.select(Processo.id))
+    html = viewer.get(f"/processos/{processo_id}").get_data(as_text=True)
+    panel = html[html.index('<section id="live-panel"'):]
+    panel = panel[:panel.index("</section>")]
+    assert 'data-ativa-job="job-1"' in panel
+    assert 'data-stream-url="/api/v2/logs-tempo-real/stream/__ref__"' in panel
+    assert f'data-fragment-url="/processos/{processo_id}/fragmento"' in panel
+    assert '<script src="/static/js/live_logs.js"></script>' in html
+    assert "<script>" not in html

@@ -4,8 +4,9 @@ from flask import jsonify, request, url_for
 from apps.api import bp
 from apps.api.helpers import get_or_404
 from apps.auth.policy import OPERATE, access, current_identity
+from apps.clientes import importacao as imports
 from apps.clientes import importer
-from apps.clientes.importacao import Importacao, ImportFailed, StatusImportacao, serialize, start
+from apps.clientes.importacao import Importacao, ImportFailed, StatusImportacao
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
 
@@ -25,24 +26,32 @@ def _dry_run() -> bool:
 def _store_upload() -> str:
     """The multipart field `arquivo`, stored and its header checked; 400 or 422 otherwise."""
     try:
-        token = importer.save_upload(request.files.get("arquivo"))
+        return imports.save_upload(request.files.get("arquivo"))
     except importer.ImportFileError as exc:
         raise ApiError(exc.status, str(exc), exc.fields) from exc
-    try:
-        importer.check_header(importer.path_for(token))
-    except importer.ImportFileError as exc:
-        importer.delete(token)
-        raise ApiError(exc.status, str(exc), exc.fields) from exc
-    return token
+
+
+def serialize(importacao) -> dict:
+    """An import: status, progress (0..100), counts and the first errors."""
+    rows = imports.erros(importacao, MAX_ERROS)
+    return {
+        "id": str(importacao.id), "status": importacao.status, "progresso": importacao.progresso,
+        "arquivo_nome": importacao.arquivo_nome, "validas": importacao.validas, "invalidas": importacao.invalidas,
+        "importadas": importacao.importadas, "mensagem": importacao.mensagem,
+        "erros": [{"linha": linha, "motivo": motivo} for linha, motivo in rows],
+        "erros_truncados": importacao.invalidas > len(rows),
+        "criado_em": importacao.created_at.isoformat(),
+        "concluida_em": importacao.concluida_em.isoformat() if importacao.concluida_em else None,
+    }
 
 
 def _preview(token: str) -> dict:
     try:
-        result = importer.preview(importer.path_for(token), limit=MAX_ERROS)
+        result = importer.preview(imports.path_for(token), limit=MAX_ERROS)
     except importer.ImportFileError as exc:
         raise ApiError(exc.status, str(exc), exc.fields) from exc
     finally:
-        importer.delete(token)
+        imports.delete_upload(token)
     return {"validas": result.validas, "invalidas": result.invalidas, "importadas": 0,
             "erros": [{"linha": linha, "motivo": motivo} for linha, motivo in result.erros],
             "erros_truncados": result.invalidas > len(result.erros)}
@@ -58,9 +67,9 @@ def clientes_importar():
         return jsonify(_preview(token))
     filename = request.files["arquivo"].filename
     try:
-        importacao = start(token, filename, by=current_identity())
+        importacao = imports.start(token, filename, by=current_identity())
     except QueueUnavailable as exc:
-        importer.delete(token)
+        imports.delete_upload(token)
         raise ApiError(503, str(exc)) from exc
     except ImportFailed as exc:
         raise ApiError(409, str(exc)) from exc
@@ -69,7 +78,7 @@ def clientes_importar():
         response.status_code = 202
         response.headers["Location"] = url_for("api.clientes_importacao", importacao_id=importacao.id)
         return response
-    body = serialize(importacao, MAX_ERROS)
+    body = serialize(importacao)
     if importacao.status == StatusImportacao.FALHOU:
         raise ApiError(409, importacao.mensagem or "A importação falhou; nada foi gravado.",
                        {"importacao_id": body["id"]})
@@ -82,4 +91,4 @@ def clientes_importar():
 def clientes_importacao(importacao_id):
     """An import's status, progress (0..100) and report (the first 1,000 errors)."""
     importacao = get_or_404(Importacao, importacao_id, "Importação")
-    return jsonify(serialize(importacao, MAX_ERROS))
+    return jsonify(serialize(importacao))

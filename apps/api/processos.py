@@ -6,7 +6,6 @@ from apps.api.helpers import get_or_404, json_body, list_envelope, uuid_arg
 from apps.auth.policy import OPERATE, VIEW, access
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
-from apps.home.services import current_competencia
 from apps.processos import queries, services
 from apps.processos.models import Execucao, Processo, StatusProcesso
 from apps.processos.state import ProcessoError
@@ -54,8 +53,8 @@ def _service_error(exc: ProcessoError):
 @access(OPERATE)
 def api_processos_gerar():
     """Create the month's processos (one per active cliente); idempotent."""
-    competencia = _optional_body().get("competencia") or current_competencia()
-    if not isinstance(competencia, str):
+    competencia = json_body().get("competencia")
+    if not isinstance(competencia, str) or not competencia:
         raise ApiError(422, "Competência inválida: use o formato AAAA-MM.", {"competencia": "AAAA-MM"})
     try:
         result = services.gerar_processos(competencia, by=g.api_user)

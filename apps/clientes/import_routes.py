@@ -18,15 +18,8 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from apps.auth.forms import ConfirmForm
 from apps.auth.policy import OPERATE, access
 from apps.clientes import bp, importer
-from apps.clientes.importacao import (
-    Importacao,
-    ImportFailed,
-    StatusImportacao,
-    background_threshold,
-    erros,
-    iter_erros,
-    start,
-)
+from apps.clientes import importacao as imports
+from apps.clientes.importacao import Importacao, ImportFailed, StatusImportacao
 from apps.core.queues import QueueUnavailable
 from apps.core.types import db, parse_uuid
 from apps.processos.export import excel_lines
@@ -47,7 +40,7 @@ class ImportarForm(FlaskForm):
 def _pending(token):
     """The stored file of this session's preview, or 404 (a token is only good for its uploader)."""
     pending = session.get(SESSION_KEY) or {}
-    path = importer.path_for(token) if pending.get("token") == token else None
+    path = imports.path_for(token) if pending.get("token") == token else None
     if path is None:
         abort(404, "Arquivo não encontrado: envie o CSV de novo.")
     return path, pending.get("nome")
@@ -74,14 +67,9 @@ def _upload_page(form, status=200):
 
 
 def _store(upload) -> str:
-    """Save the upload and read its header; the session remembers it for the preview."""
-    token = importer.save_upload(upload)
-    try:
-        importer.check_header(importer.path_for(token))
-    except importer.ImportFileError:
-        importer.delete(token)
-        raise
-    importer.delete((session.get(SESSION_KEY) or {}).get("token"))
+    """Save the upload (its header checked); the session remembers it for the preview."""
+    token = imports.save_upload(upload)
+    imports.delete_upload((session.get(SESSION_KEY) or {}).get("token"))
     session[SESSION_KEY] = {"token": token, "nome": upload.filename[:255]}
     return token
 
@@ -107,13 +95,13 @@ def importar_previa(token):
     try:
         result = importer.preview(path, limit=ERRORS_SHOWN)
     except importer.ImportFileError as exc:
-        importer.delete(token)
+        imports.delete_upload(token)
         session.pop(SESSION_KEY, None)
         form = ImportarForm(formdata=None)
         form.arquivo.errors = [str(exc)]
         return _upload_page(form, 422)
     return render_template("clientes/importar_previa.html", preview=result, token=token, nome=nome,
-                           background=result.total > background_threshold(), confirm_form=ConfirmForm(),
+                           background=result.total > imports.background_threshold(), confirm_form=ConfirmForm(),
                            shown=ERRORS_SHOWN)
 
 
@@ -133,7 +121,7 @@ def importar_confirmar(token):
         abort(400)
     _, nome = _pending(token)
     try:
-        importacao = start(token, nome, by=current_user._get_current_object())
+        importacao = imports.start(token, nome, by=current_user._get_current_object())
     except (QueueUnavailable, ImportFailed) as exc:
         flash(str(exc), "danger")
         return redirect(url_for("clientes.importar_previa", token=token))
@@ -151,7 +139,7 @@ def importacao_page(importacao_id):
     """An import's result, with a progress bar while it runs."""
     importacao = _get_importacao(importacao_id)
     return render_template("clientes/importar_resultado.html", importacao=importacao,
-                           erros=erros(importacao, ERRORS_SHOWN), shown=ERRORS_SHOWN)
+                           erros=imports.erros(importacao, ERRORS_SHOWN), shown=ERRORS_SHOWN)
 
 
 @bp.route("/clientes/importacoes/<importacao_id>.json", endpoint="importacao_json")
@@ -168,4 +156,4 @@ def importacao_json(importacao_id):
 def importacao_relatorio(importacao_id):
     """Every error of an import as a CSV (line, reason)."""
     importacao = _get_importacao(importacao_id)
-    return _csv_download(iter_erros(importacao), f"importacao-{importacao.id}-erros.csv")
+    return _csv_download(imports.iter_erros(importacao), f"importacao-{importacao.id}-erros.csv")

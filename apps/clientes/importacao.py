@@ -9,8 +9,10 @@ A cliente created meanwhile with one of those CNPJs breaks the unique index, and
 deactivated meanwhile fails the row's check: either way nothing is written.
 """
 import logging
+import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 from flask import current_app
 from redis import RedisError
@@ -31,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from apps.clientes import importer
+from apps.clientes.importer import ImportFileError
 from apps.clientes.models import Cliente
 from apps.core import audit
 from apps.core.queues import QueueUnavailable, ensure_available, get_queue
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 BACKGROUND_ROWS = 5000  # more data rows than this run on the queue (CLIENTES_IMPORT_BACKGROUND_ROWS)
 CHECK_SHARE = 80  # the first pass moves progress from 0 to 80, the commit makes it 100
 JOB_TIMEOUT = 1800
+STALE_SECONDS = 24 * 3600  # an unconfirmed preview's file is removed after a day
 CHANGED = ("Os clientes ou operadoras mudaram durante a importação; nada foi gravado. "
            "Envie o arquivo de novo para ver a prévia atualizada.")
 
@@ -99,6 +103,72 @@ class ImportFailed(RuntimeError):
     """The run stopped and wrote no cliente; the message is for the user."""
 
 
+# --- the stored upload: instance/imports/<token>.csv from the preview until the run ends ---
+
+def imports_dir() -> Path:
+    folder = Path(current_app.config["INSTANCE_DIR"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def path_for(token: str | None) -> Path | None:
+    """The stored file of a token (a generated hex name), or None for anything else."""
+    try:
+        name = uuid.UUID(hex=str(token)).hex
+    except (ValueError, TypeError):
+        return None
+    path = imports_dir() / f"{name}.csv"
+    return path if path.is_file() else None
+
+
+def save_upload(upload) -> str:
+    """Store an uploaded CSV under a generated name (streamed to disk) and read its header; its token."""
+    name = (getattr(upload, "filename", None) or "").strip()
+    if not name:
+        raise ImportFileError("Envie o arquivo CSV no campo 'arquivo'.", 400, {"arquivo": "obrigatório"})
+    if not name.lower().endswith((".csv", ".txt")):
+        raise ImportFileError("O arquivo deve ser um CSV (extensão .csv).", 400, {"arquivo": "CSV esperado"})
+    sweep_stale()
+    target = imports_dir() / f"{uuid.uuid4().hex}.csv"
+    upload.save(target)
+    try:
+        with open(target, "rb") as fh:
+            if b"\x00" in fh.read(importer.CHUNK):
+                raise ImportFileError("O arquivo não é um CSV de texto (parece uma planilha ou outro arquivo "
+                                      "binário). No Excel, use Salvar como › CSV.", 400, {"arquivo": "CSV esperado"})
+        importer.check_header(target)
+    except ImportFileError:
+        target.unlink(missing_ok=True)
+        raise
+    return target.stem
+
+
+def delete_upload(token: str | None) -> None:
+    path = path_for(token)
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+def sweep_stale() -> None:
+    """Remove previews nobody confirmed (older than a day)."""
+    limit = time.time() - STALE_SECONDS
+    for path in imports_dir().glob("*.csv"):
+        if path.stat().st_mtime < limit:
+            path.unlink(missing_ok=True)
+
+
+def count_rows(path: Path) -> int:
+    """Data rows, counted by line ends (fast; a quoted field with a line break counts twice)."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(importer.CHUNK), b""):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return max(0, lines + (last != b"\n") - 1)
+
+
+# --- the run ---------------------------------------------------------------------------------
+
 def background_threshold() -> int:
     return int(current_app.config.get("CLIENTES_IMPORT_BACKGROUND_ROWS", BACKGROUND_ROWS))
 
@@ -123,10 +193,10 @@ def iter_erros(importacao, page: int = 5000):
 
 def start(token: str, arquivo_nome: str | None, by) -> Importacao:
     """Import a stored file: now when small, on the RQ queue when large (status PROCESSANDO)."""
-    path = importer.path_for(token)
+    path = path_for(token)
     if path is None:
         raise ImportFailed("O arquivo enviado não está mais disponível; envie-o de novo.")
-    total = importer.count_rows(path)
+    total = count_rows(path)
     background = total > background_threshold()
     if background:
         ensure_available()
@@ -165,13 +235,13 @@ def run_job(importacao_id: str) -> str:
 
 def run(importacao) -> None:
     """Both passes; the import ends CONCLUIDA or FALHOU and its file is deleted."""
-    path = importer.path_for(importacao.arquivo)
+    path = path_for(importacao.arquivo)
     try:
         if path is None:
             raise ImportFailed("O arquivo da importação não foi encontrado; envie-o de novo.")
         good_lines = _check_pass(importacao, path)
         _write_pass(importacao, path, good_lines)
-    except (ImportFailed, importer.ImportFileError) as exc:
+    except (ImportFailed, ImportFileError) as exc:
         _fail(importacao, str(exc))
     except IntegrityError:
         _fail(importacao, CHANGED)
@@ -182,7 +252,7 @@ def run(importacao) -> None:
         token = importacao.arquivo
         importacao.arquivo = None
         db.session.commit()
-        importer.delete(token)
+        delete_upload(token)
 
 
 def _progress(line: int, total: int) -> int:
@@ -243,22 +313,3 @@ def _fail(importacao, message: str) -> None:
     db.session.rollback()
     importacao.importadas = 0
     _finish(importacao, StatusImportacao.FALHOU, message)
-
-
-def serialize(importacao, max_erros: int = 1000) -> dict:
-    """The API's form of an import: status, progress, counts and the first errors."""
-    rows = erros(importacao, max_erros)
-    return {
-        "id": str(importacao.id),
-        "status": importacao.status,
-        "progresso": importacao.progresso,
-        "arquivo_nome": importacao.arquivo_nome,
-        "validas": importacao.validas,
-        "invalidas": importacao.invalidas,
-        "importadas": importacao.importadas,
-        "mensagem": importacao.mensagem,
-        "erros": [{"linha": linha, "motivo": motivo} for linha, motivo in rows],
-        "erros_truncados": importacao.invalidas > len(rows),
-        "criado_em": importacao.created_at.isoformat(),
-        "concluida_em": importacao.concluida_em.isoformat() if importacao.concluida_em else None,
-    }

@@ -1,21 +1,18 @@
 """Reading and checking a CSV of clientes: encoding, separator, header, a reason per bad row.
 
-Nothing here writes clientes: the preview and both passes of an import use it. The file is
+Nothing here writes: the preview and both passes of an import use it. The file is
 streamed (csv.reader over a text wrapper of the stored upload) and checked in batches, so
 memory stays bounded whatever the number of rows (only a dict of the CNPJs seen grows).
 """
 import codecs
 import csv
-import time
 import unicodedata
-import uuid
 from collections import namedtuple
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import ARRAY, String, any_, bindparam, select
 
 from apps.clientes import cnpj as cnpj_rules
@@ -32,7 +29,6 @@ ENCODING_LABELS = {"utf-8-sig": "UTF-8", "cp1252": "Latin-1 (Windows-1252)", "la
 TRUE_VALUES = {"", "sim", "s", "true", "1", "verdadeiro"}
 FALSE_VALUES = {"não", "nao", "n", "false", "0", "falso"}
 MAX_NOME, MAX_CODIGO, MAX_SHOWN = 200, 60, 40
-STALE_SECONDS = 24 * 3600
 HEADER_HELP = "O cabeçalho deve ter as colunas nome, cnpj e operadora, e opcionalmente codigo e ativo."
 
 OperadoraRef = namedtuple("OperadoraRef", "id codigo ativo")
@@ -44,68 +40,6 @@ class ImportFileError(ValueError):
     def __init__(self, message: str, status: int = 422, fields: dict | None = None):
         super().__init__(message)
         self.status, self.fields = status, fields or {}
-
-
-# --- the stored upload ------------------------------------------------------------------
-
-def imports_dir() -> Path:
-    folder = Path(current_app.config["INSTANCE_DIR"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def path_for(token: str | None) -> Path | None:
-    """The stored file of a token (a generated hex name), or None for anything else."""
-    try:
-        name = uuid.UUID(hex=str(token)).hex
-    except (ValueError, TypeError):
-        return None
-    path = imports_dir() / f"{name}.csv"
-    return path if path.is_file() else None
-
-
-def save_upload(upload) -> str:
-    """Store an uploaded CSV under a generated name (streamed to disk); return its token."""
-    name = (getattr(upload, "filename", None) or "").strip()
-    if not name:
-        raise ImportFileError("Envie o arquivo CSV no campo 'arquivo'.", 400, {"arquivo": "obrigatório"})
-    if not name.lower().endswith((".csv", ".txt")):
-        raise ImportFileError("O arquivo deve ser um CSV (extensão .csv).", 400, {"arquivo": "CSV esperado"})
-    sweep_stale()
-    token = uuid.uuid4().hex
-    target = imports_dir() / f"{token}.csv"
-    upload.save(target)
-    with open(target, "rb") as fh:
-        head = fh.read(CHUNK)
-    if b"\x00" in head:
-        target.unlink(missing_ok=True)
-        raise ImportFileError("O arquivo não é um CSV de texto (parece uma planilha ou outro arquivo binário). "
-                              "No Excel, use Salvar como › CSV.", 400, {"arquivo": "CSV esperado"})
-    return token
-
-
-def delete(token: str | None) -> None:
-    path = path_for(token)
-    if path is not None:
-        path.unlink(missing_ok=True)
-
-
-def sweep_stale() -> None:
-    """Remove previews nobody confirmed (older than a day)."""
-    limit = time.time() - STALE_SECONDS
-    for path in imports_dir().glob("*.csv"):
-        if path.stat().st_mtime < limit:
-            path.unlink(missing_ok=True)
-
-
-def count_rows(path: Path) -> int:
-    """Data rows, counted by line ends (fast; a quoted field with a line break counts twice)."""
-    lines, last = 0, b"\n"
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return max(0, lines + (last != b"\n") - 1)
 
 
 # --- reading ----------------------------------------------------------------------------

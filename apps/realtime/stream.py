@@ -244,6 +244,25 @@ def fetch_lines(app, execucao_id, after: int, limit: int = REPLAY_BATCH) -> list
             db.session.remove()
 
 
+_tops: dict = {}  # execucao_id -> (ultimo_seq, read at): one query per process when a run ends, not per viewer
+
+
+def stored_top(app, execucao_id) -> int:
+    """The highest stored seq of an execucao, shared for a moment by every viewer of this process."""
+    cached = _tops.get(execucao_id)
+    if cached is not None and time.monotonic() - cached[1] < 2.0:
+        return cached[0]
+    with app.app_context():
+        try:
+            top = db.session.scalar(select(Execucao.ultimo_seq).where(Execucao.id == execucao_id)) or 0
+        finally:
+            db.session.remove()
+    if len(_tops) > 1000:
+        _tops.clear()
+    _tops[execucao_id] = (top, time.monotonic())
+    return top
+
+
 def terminal_frame(app, execucao_id):
     """The job_completed/job_failed frame if the execucao has finished, else None."""
     with app.app_context():
@@ -332,7 +351,8 @@ class ExecucaoStream:
                 frames.append(message.frame)
             return frames, False
         if message.kind in TERMINAL.values():
-            frames += list(self.catch_up())  # a line whose publish was lost before the end
+            if stored_top(self.app, self.execucao_id) > self.sent:  # the last line's publish was lost
+                frames += list(self.catch_up())
             return frames + [message.frame], True
         return frames + [message.frame], False
 

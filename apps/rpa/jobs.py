@@ -82,11 +82,9 @@ def enqueue_start(execucao, job_id: str | None = None) -> None:
 
 
 def _load(execucao_id):
+    """The execucao as the database has it now (one SELECT, even if the session already holds it)."""
     uid = parse_uuid(execucao_id)
-    execucao = db.session.get(Execucao, uid) if uid else None
-    if execucao is not None:
-        db.session.refresh(execucao)
-    return execucao
+    return db.session.get(Execucao, uid, populate_existing=True) if uid else None
 
 
 def _fail(execucao, message: str) -> None:
