@@ -50,7 +50,8 @@ control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or "/dev/null"
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 
 # The heartbeat file on tmpfs: a slow disk (container overlay) cannot stall the workers.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+SHM = "/dev/shm"  # noqa: S108 - gunicorn's own advice; it only holds an unlinked heartbeat file
+worker_tmp_dir = SHM if os.path.isdir(SHM) else None
 
 
 def on_starting(server):
@@ -78,7 +79,7 @@ def post_worker_init(worker):
     def end_streams_on_shutdown():
         while worker.alive:
             gevent.sleep(0.5)
-        from apps.realtime.stream import shutdown_streams
+        from apps.realtime.hub import shutdown_streams
 
         shutdown_streams()
 

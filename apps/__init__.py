@@ -8,9 +8,6 @@ from apps.extensions import csrf, db, limiter, login_manager, migrate
 
 def create_app(config=None):
     """Build the app. `config`: None (APP_ENV), a mode name, or a dict of overrides for tests."""
-    from dotenv import load_dotenv
-
-    load_dotenv()
     overrides = {}
     if isinstance(config, dict):
         overrides = dict(config)

@@ -3,7 +3,11 @@ import os
 import secrets
 from pathlib import Path
 
+from dotenv import load_dotenv
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+# .env is read before the classes below read the environment (the real environment wins).
+load_dotenv(BASE_DIR / ".env")
 
 
 def _bool(name, default=False):
@@ -54,6 +58,9 @@ class Config:
     EXECUCAO_MAX_HORAS = float(os.environ.get("EXECUCAO_MAX_HORAS", "6"))
     FOLLOW_LEASE_SECONDS = _int("FOLLOW_LEASE_SECONDS", 120)
     RECONCILE_INTERVAL = _int("RECONCILE_INTERVAL", 60)
+    MONTHLY_SCHEDULE_DAY = os.environ.get("MONTHLY_SCHEDULE_DAY", "first_business_day")
+    MONTHLY_SCHEDULE_TIME = os.environ.get("MONTHLY_SCHEDULE_TIME", "03:00")
+    MONTHLY_CHECK_INTERVAL = _int("MONTHLY_CHECK_INTERVAL", 300)
     FATURAS_DIR = Path(os.environ.get("FATURAS_DIR", BASE_DIR / "instance" / "faturas"))
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 20) * 1024 * 1024
 

@@ -13,7 +13,7 @@ from apps.core.types import db, utcnow
 from apps.operadoras.models import Operadora
 from apps.processos import execucoes as lifecycle
 from apps.processos.models import Execucao, ExecucaoLog, Processo, StatusExecucao
-from apps.realtime import events, stream
+from apps.realtime import events, hub, stream
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -71,7 +71,8 @@ def logs(frames):
 
 
 def make_execucao(status=StatusExecucao.EXECUTANDO, lines=0, job_id="job-1", nome="Padaria Aurora"):
-    op = db.session.scalar(db.select(Operadora).where(Operadora.codigo == "VIVO")) or Operadora(codigo="VIVO", nome="Vivo")
+    op = db.session.scalar(db.select(Operadora).where(Operadora.codigo == "VIVO"))
+    op = op or Operadora(codigo="VIVO", nome="Vivo")
     cliente = Cliente(nome=nome, cnpj=uuid.uuid4().hex[:14].upper(), operadora=op)
     processo = Processo(cliente=cliente, competencia="2026-03")
     execucao = Execucao(processo=processo, tipo="DOWNLOAD", status=status, job_id=job_id, data_inicio=utcnow())
@@ -117,7 +118,7 @@ def in_thread(fn, *args, **kwargs):
 def _stop_hubs():
     """The hubs' threads outlive a test; stop them before the session's Redis goes away."""
     yield
-    stream.shutdown_streams()
+    hub.shutdown_streams()
 
 
 @pytest.fixture
@@ -149,15 +150,15 @@ def test_replay_then_live_without_gap_or_duplicate_when_lines_arrive_during_repl
     monkeypatch.setattr(stream, "REPLAY_BATCH", 2)
     original, calls = stream.fetch_lines, []
 
-    def racing_fetch(app_, eid, after, limit):
-        batch = original(app_, eid, after, limit)
+    def racing_fetch(app_, eid, after, limit, with_end=False):
+        batch, end = original(app_, eid, after, limit, with_end)
         calls.append(after)
         if len(calls) == 1:  # already read from the DB: line 6 is stored AND published now
             in_thread(store_and_publish, app, execucao_id, [6])
         elif len(batch) < limit and 7 not in calls:  # the replay's last read: line 7 only reaches pub/sub
             calls.append(7)
             in_thread(store_and_publish, app, execucao_id, [7])
-        return batch
+        return batch, end
 
     monkeypatch.setattr(stream, "fetch_lines", racing_fetch)
     reader = open_stream(viewer, "job-1")
@@ -200,19 +201,20 @@ def test_finished_execucao_replays_then_sends_terminal_event_and_ends(app, viewe
     assert frames[-1]["event"] == "job_failed" and frames[-1]["data"]["status"] == "FALHOU"
 
 
-def test_terminal_status_stored_before_subscribing_is_caught_by_the_recheck(app, viewer, monkeypatch):
+def test_run_that_ended_before_the_viewer_subscribed_ends_the_stream(app, viewer, monkeypatch):
+    """The terminal event was published to nobody: the status read after subscribing ends the stream."""
     execucao_id = make_execucao(lines=2)
-    original = stream.fetch_lines
+    process_hub = hub.get_hub(app.config["REDIS_URL"])
+    original_add = process_hub.add
 
-    def finishing_fetch(app_, eid, after, limit):
-        batch = original(app_, eid, after, limit)
-        if after == 0:  # finished (event published to nobody who cares) while we replay
-            in_thread(store_and_publish, app, execucao_id, [3], publish=False)
-            in_thread(finish, app, execucao_id, publish=False)
-        return batch
+    def add_after_the_end(key):
+        in_thread(store_and_publish, app, execucao_id, [3])
+        in_thread(finish, app, execucao_id)  # published before this viewer is registered
+        return original_add(key)
 
-    monkeypatch.setattr(stream, "fetch_lines", finishing_fetch)
+    monkeypatch.setattr(process_hub, "add", add_after_the_end)
     reader = open_stream(viewer, "job-1")
+    assert reader.next()["data"]["status"] == "EXECUTANDO"  # what the page saw when it asked
     frames = reader.rest()
     assert logs(frames) == [1, 2, 3]
     assert frames[-1]["event"] == "job_completed"
@@ -257,13 +259,13 @@ def test_keepalive_comment_while_nothing_happens(app, viewer, monkeypatch):
 
 def test_viewer_leaving_frees_its_place(app, viewer):
     make_execucao()
-    hub = stream.get_hub(app.config["REDIS_URL"])
-    before = hub.count()
+    process_hub = hub.get_hub(app.config["REDIS_URL"])
+    before = process_hub.count()
     reader = open_stream(viewer, "job-1")
     reader.next()
-    assert hub.count() == before + 1
+    assert process_hub.count() == before + 1
     reader.response.close()  # the browser went away: GeneratorExit in the stream
-    assert hub.count() == before
+    assert process_hub.count() == before
 
 
 def test_pendente_execucao_is_followed_by_its_execucao_id(app, viewer):
@@ -279,13 +281,13 @@ def test_hub_reconnect_catches_up_from_the_database(app, viewer, redis_url):
     execucao_id = make_execucao(lines=1)
     reader = open_stream(viewer, "job-1")
     reader.until(lambda f: f.get("id") == "1")
-    hub = stream.get_hub(app.config["REDIS_URL"])
+    process_hub = hub.get_hub(app.config["REDIS_URL"])
     redis.Redis.from_url(redis_url).client_kill_filter(_type="pubsub")
     store_and_publish(app, execucao_id, [2])  # likely published while the hub is away
     seen = reader.until(lambda f: f.get("id") == "2")
     assert logs(seen) == [2]
     deadline = time.monotonic() + 5
-    while not hub.ready.is_set() and time.monotonic() < deadline:
+    while not process_hub.ready.is_set() and time.monotonic() < deadline:
         time.sleep(0.05)
     store_and_publish(app, execucao_id, [3])
     assert logs(reader.until(lambda f: f.get("id") == "3")) == [3]

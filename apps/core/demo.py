@@ -44,10 +44,11 @@ def seed_demo(n_clientes: int = 40, seed: int = 2026) -> dict:
     for i in range(n_clientes):
         cnpj = demo_cnpj(rng, alphanumeric=(i % 5 == 4))
         nome = f"{rng.choice(NOMES)} {rng.choice(SOBRENOMES)} {'Ltda' if i % 2 else 'S.A.'}"
+        codigo = f"{rng.randint(10**7, 10**8 - 1)}"  # drawn even when skipped: the sequence stays fixed
         if cnpj in existing:
             continue
         existing.add(cnpj)
-        db.session.add(Cliente(nome=nome, cnpj=cnpj, codigo=f"{rng.randint(10**7, 10**8 - 1)}",
+        db.session.add(Cliente(nome=nome, cnpj=cnpj, codigo=codigo,
                                operadora=operadoras[i % len(operadoras)]))
         created["clientes"] += 1
     db.session.commit()

@@ -7,7 +7,7 @@ from apps.core.errors import ApiError
 from apps.core.types import db, parse_uuid
 from apps.processos import queries
 from apps.processos.models import Execucao, ExecucaoLog
-from apps.realtime import bp, stream
+from apps.realtime import bp, hub, stream
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 LOG_BATCH = 2000
@@ -51,8 +51,9 @@ def stream_logs(job_id):
     keepalive, max_seconds = _settings()
     app = current_app._get_current_object()
     db.session.remove()  # no database connection is held while the stream is open
-    hub = stream.get_hub(app.config["REDIS_URL"])
-    return _event_stream(stream.ExecucaoStream(app, hub, execucao_id, hello, last_seq, keepalive, max_seconds))
+    process_hub = hub.get_hub(app.config["REDIS_URL"])
+    return _event_stream(stream.ExecucaoStream(app, process_hub, execucao_id, hello, last_seq, keepalive,
+                                               max_seconds))
 
 
 @bp.get("/api/v2/logs-tempo-real/stream-execucoes")
@@ -60,9 +61,9 @@ def stream_logs(job_id):
 def stream_execucoes():
     """SSE: every execucao's status changes (the 'Em execução' page)."""
     keepalive, max_seconds = _settings()
-    hub = stream.get_hub(current_app.config["REDIS_URL"])
+    process_hub = hub.get_hub(current_app.config["REDIS_URL"])
     db.session.remove()
-    return _event_stream(stream.execucoes_stream(hub, keepalive, max_seconds))
+    return _event_stream(stream.execucoes_stream(process_hub, keepalive, max_seconds))
 
 
 def _log_text(app, execucao_id, header: str):
