@@ -270,6 +270,14 @@ def test_api_background_import_answers_202_then_reports(app, ops, client, api_he
     assert client.get("/api/v1/clientes/importacoes/nao-existe", headers=headers).status_code == 404
 
 
+def test_api_background_import_with_redis_down_changes_nothing(app, ops, client, api_headers, monkeypatch):
+    monkeypatch.setitem(app.config, "CLIENTES_IMPORT_BACKGROUND_ROWS", 5)
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    response = api_post(client, api_headers(Role.OPERADOR), make_csv(rows=valid_rows(8)))
+    assert response.status_code == 503 and "nada foi alterado" in response.get_json()["error"]
+    assert (count(Importacao), count(Cliente), stored_files(app)) == (0, 1, [])
+
+
 # --- export -----------------------------------------------------------------------------
 
 def test_export_opens_in_excel_and_neutralises_formulas(app, ops, client, users, login):

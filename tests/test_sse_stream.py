@@ -122,7 +122,11 @@ def _stop_hubs():
 
 
 @pytest.fixture
-def viewer(client, users, login):
+def viewer(app, client, users, login):
+    """A logged-in Visualizador; the process's hub is already subscribed (no start-up resync)."""
+    process_hub = hub.get_hub(app.config["REDIS_URL"])
+    process_hub.remove(process_hub.add("aquecimento"))
+    assert process_hub.ready.wait(5)
     return login(users[Role.VISUALIZADOR])
 
 

@@ -30,7 +30,7 @@ def _follow_now(execucao) -> None:
     """Ask the worker to look at the job now (QueueUnavailable when Redis is down)."""
     from apps.rpa import jobs
 
-    jobs._enqueue(jobs.poll_execucao, execucao.id)
+    jobs.enqueue_poll(execucao)
 
 
 def _mark_end(execucao) -> None:

@@ -12,11 +12,25 @@ processos_cli = AppGroup("processos", help="Processos mensais e execuções do r
 @processos_cli.command("gerar-mensal")
 @click.option("--competencia", default=None, metavar="AAAA-MM",
               help="Competência a gerar (padrão: mês atual em America/Sao_Paulo).")
-def gerar_mensal(competencia):
+@click.option("--se-devido", "se_devido", is_flag=True,
+              help="Só gera se o agendamento mensal estiver devido (dia e hora passados, competência ainda não gerada).")
+def gerar_mensal(competencia, se_devido):
     """Create one processo per active cliente for the month (idempotent)."""
     from apps.home.services import current_competencia
     from apps.processos.services import gerar_processos
 
+    if se_devido:
+        from apps.processos.schedule import due_competencia
+
+        if competencia:
+            raise click.UsageError("Use --competencia ou --se-devido, não os dois.")
+        try:
+            competencia = due_competencia()
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if competencia is None:
+            click.echo("Nada a fazer: a criação mensal não está devida agora.")
+            return
     try:
         result = gerar_processos(competencia or current_competencia())
     except ProcessoError as exc:

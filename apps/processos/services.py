@@ -87,7 +87,6 @@ def executar(processo: Processo, by=None) -> Execucao:
     except IntegrityError as exc:
         db.session.rollback()
         raise ProcessoError("Já existe uma execução em andamento para este processo.") from exc
-    audit.record("execucao_iniciada", entity=processo, user=by, detail=f"{tipo} execucao={execucao.id}")
     db.session.commit()
     try:
         from apps.rpa import jobs
@@ -96,6 +95,8 @@ def executar(processo: Processo, by=None) -> Execucao:
     except QueueUnavailable:
         _undo_execucao(execucao.id)
         raise
+    audit.record("execucao_iniciada", entity=processo, user=by, detail=f"{tipo} execucao={execucao.id}")
+    db.session.commit()
     return execucao
 
 

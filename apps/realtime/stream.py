@@ -121,7 +121,7 @@ class ExecucaoStream:
         try:
             yield "retry: 3000\n" + sse("connection", self.hello)
             self.hub.ready.wait(READY_WAIT)
-            end = yield from self.catch_up(check_end=False)
+            end = yield from self.catch_up(check_end=True)
             if end is not None:  # finished, maybe before we subscribed: nothing more will come
                 yield end
                 return

@@ -81,6 +81,11 @@ def enqueue_start(execucao, job_id: str | None = None) -> None:
     db.session.commit()
 
 
+def enqueue_poll(execucao) -> None:
+    """Look at this run now (e.g. the robot reported its end): the new job becomes its only follower."""
+    _enqueue(poll_execucao, execucao.id)
+
+
 def _load(execucao_id):
     """The execucao as the database has it now (one SELECT, even if the session already holds it)."""
     uid = parse_uuid(execucao_id)

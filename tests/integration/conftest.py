@@ -2,7 +2,7 @@
 
 `cycle` is the harness: it points the app (and the workers it starts) at the module's simulator,
 starts `python -m apps.worker` processes with the same settings as the app fixture, and stops
-them at teardown; their output is printed when a test fails.
+them at teardown; their output is printed when a test fails (always with IT_SHOW_WORKERS=1).
 """
 import os
 import signal

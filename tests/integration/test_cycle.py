@@ -120,3 +120,26 @@ def test_worker_processes_get_the_same_settings_as_the_app(app, cycle):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {k: str(app.config[k]) for k in keys}
+
+
+def test_log_lines_are_stored_once_per_seq_and_only_new_ones_are_returned(processo):
+    """A page that repeats lines (a retried poll, two followers) stores and republishes nothing twice."""
+    import uuid
+
+    from apps.core.types import db
+    from apps.processos import execucoes as lifecycle
+    from apps.processos.models import Execucao
+
+    execucao = Execucao(id=uuid.uuid4(), processo_id=processo.id, tipo=TipoExecucao.DOWNLOAD,
+                        status=StatusExecucao.EXECUTANDO, job_id="robo-1")
+    db.session.add(execucao)
+    db.session.commit()
+
+    def line(seq):
+        return {"seq": seq, "level": "INFO", "message": f"linha {seq}", "timestamp": "2026-10-01T10:00:00.000Z"}
+
+    assert [r.seq for r in lifecycle.gravar_logs(execucao, [line(1), line(2)])] == [1, 2]
+    assert [r.seq for r in lifecycle.gravar_logs(execucao, [line(2), line(3), line(3)])] == [3]
+    assert lifecycle.gravar_logs(execucao, [line(1)]) == []
+    assert execucao.ultimo_seq == 3
+    assert stored_logs(execucao.id) == [(s, "INFO", f"linha {s}") for s in (1, 2, 3)]

@@ -6,7 +6,7 @@ from apps.rpa import jobs
 from tests.integration.conftest import wait_for
 from tests.integration.helpers import SimHttp, finished, processo_of, stored_logs
 
-ROBOT_SECONDS = 9
+ROBOT_SECONDS = 10
 
 
 def test_worker_killed_while_following_a_run_is_replaced_and_the_run_completes(app, cycle, sim, processo):
