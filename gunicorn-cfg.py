@@ -70,11 +70,14 @@ def post_worker_init(worker):
 
     try:
         from psycopg import waiting
-        if waiting.wait is getattr(waiting, "wait_c", None):
-            logging.getLogger("gunicorn.error").warning(
-                "psycopg uses its blocking C wait under gevent: was the app preloaded?")
     except ImportError:
-        pass
+        waiting = None
+    if waiting is not None:
+        logger = logging.getLogger("gunicorn.error")
+        if waiting.wait is getattr(waiting, "wait_c", None):
+            logger.warning("psycopg uses its blocking C wait under gevent: was the app preloaded?")
+        else:
+            logger.debug("psycopg waits with %s (cooperative under gevent)", waiting.wait.__name__)
 
     def end_streams_on_shutdown():
         while worker.alive:

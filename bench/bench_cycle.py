@@ -55,7 +55,7 @@ def simulator(token):
         line = proc.stdout.readline()
         if "http://" not in line:
             raise SystemExit(f"simulator did not start: {line!r}")
-        yield line.strip().rsplit(" ", 1)[-1]
+        yield line.strip().rsplit(" ", 1)[-1], proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
@@ -82,6 +82,18 @@ def workers(n, env, folder):
             _signal(proc, signal.SIGKILL)
             proc.wait(5)
             log.close()
+
+
+def cpu_seconds(*pids):
+    """User + system CPU seconds used so far by these processes and their threads (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _signal(proc, sig):
@@ -136,17 +148,17 @@ def finished_jobs(queue):
     return (FinishedJobRegistry(queue=queue).count, FailedJobRegistry(queue=queue).count)
 
 
-def empty_job_rate(queue, m, deadline):
-    """Enqueue m empty jobs in one pipeline and time them until the workers have finished them all."""
+def empty_job_rate(queue, m, deadline, worker_pids):
+    """Enqueue m empty jobs in one pipeline, time them until all are done; (jobs/s, worker CPU s per job)."""
     from rq import Queue
 
-    before = finished_jobs(queue)[0]
+    before, cpu = finished_jobs(queue)[0], cpu_seconds(*worker_pids)
     jobs = [Queue.prepare_data("bench.bench_cycle.noop", result_ttl=600, timeout=300) for _ in range(m)]
     started = time.perf_counter()
     queue.enqueue_many(jobs)
     deadline.wait("the empty jobs", lambda: finished_jobs(queue)[0] - before >= m,
                   lambda: f"{finished_jobs(queue)[0] - before}/{m} done", interval=0.02)
-    return m / (time.perf_counter() - started)
+    return m / (time.perf_counter() - started), (cpu_seconds(*worker_pids) - cpu) / m
 
 
 def run_phase(label, action, status, n, deadline):
@@ -187,7 +199,7 @@ def environment(args, folder, database_url, redis_url, sim_url, token):
     return env
 
 
-def report(args, db_name, phases, n_jobs, empty_rate, sim_stats, poll_interval):
+def report(args, db_name, phases, n_jobs, empty, sim_stats, poll_interval, cpu):
     total = sum(phases.values())
     rate = args.processos / total
     print(f"\nWhole cycle, {args.processos} processos, {args.workers} workers (AppWorker = SimpleWorker), {db_name}, "
@@ -197,9 +209,16 @@ def report(args, db_name, phases, n_jobs, empty_rate, sim_stats, poll_interval):
     print(f"  {'total':<11} {total:7.2f} s  {rate:8.1f} processos/s   "
           f"({n_jobs} RQ jobs = {n_jobs / args.processos:.1f} per processo, {n_jobs / total:.0f} jobs/s)")
     print(f"  robot runs started: {sim_stats['jobs_created']}, idempotent replays: {sim_stats['idempotent_replays']}")
-    print(f"Empty RQ job, same {args.workers} workers and queue: {empty_rate:,.0f} jobs/s ({args.empty_jobs} jobs)")
-    print(f"Ratio: 1 processo through the whole cycle costs as much time as {empty_rate / rate:.0f} empty jobs; "
-          f"our jobs run at {n_jobs / total / empty_rate:.1%} of the empty-job rate")
+    per = {k: v * 1000 / args.processos for k, v in cpu.items()}
+    print(f"  CPU per processo: workers {per['workers']:.0f} ms, simulator {per['simulator']:.0f} ms, "
+          f"bench process (executar/aprovar, as the web app would) {per['bench']:.0f} ms; "
+          f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    empty_rate, empty_cpu = empty
+    print(f"Empty RQ job, same {args.workers} workers and queue: {empty_rate:,.0f} jobs/s ({args.empty_jobs} jobs), "
+          f"worker CPU {empty_cpu * 1000:.1f} ms per job")
+    print(f"Ratio: 1 processo through the whole cycle takes the time of {empty_rate / rate:.0f} empty jobs "
+          f"(our jobs run at {n_jobs / total / empty_rate:.1%} of the empty-job rate); in worker CPU one of our "
+          f"jobs costs {cpu['workers'] / n_jobs / empty_cpu:.1f} empty jobs")
 
 
 def main(argv=None):
@@ -216,7 +235,7 @@ def main(argv=None):
     with ExitStack() as stack:
         redis_url, _ = stack.enter_context(redis_server())
         database_url = stack.enter_context(postgres_server()) if args.postgres else f"sqlite:///{folder}/bench.db"
-        sim_url = stack.enter_context(simulator(token))
+        sim_url, sim_pid = stack.enter_context(simulator(token))
         env = environment(args, folder, database_url, redis_url, sim_url, token)
         os.environ.update(env)  # before apps is imported: the config is read from the environment
         from flask_migrate import upgrade
@@ -235,14 +254,17 @@ def main(argv=None):
                       or any(p.poll() is not None for p in procs))
         if any(p.poll() is not None for p in procs):
             raise SystemExit(f"a worker died at start; see {folder}/worker-*.log")
-        empty_rate = empty_job_rate(queue, args.empty_jobs, deadline)
+        empty = empty_job_rate(queue, args.empty_jobs, deadline, [p.pid for p in procs])
         jobs_before = sum(finished_jobs(queue))
+        pids = {"workers": [p.pid for p in procs], "simulator": [sim_pid], "bench": [os.getpid()]}
+        cpu_before = {k: cpu_seconds(*v) for k, v in pids.items()}
         phases = cycle(admin, ids, deadline)
+        cpu = {k: cpu_seconds(*v) - cpu_before[k] for k, v in pids.items()}
         import requests
 
         sim_stats = requests.get(f"{sim_url}/_sim/stats", timeout=5).json()
         report(args, "PostgreSQL" if args.postgres else "SQLite", phases, sum(finished_jobs(queue)) - jobs_before,
-               empty_rate, sim_stats, app.config["RPA_POLL_INTERVAL"])
+               empty, sim_stats, app.config["RPA_POLL_INTERVAL"], cpu)
     return 0
 
 

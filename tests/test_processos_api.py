@@ -24,7 +24,7 @@ FATURA_KEYS = {"id", "numero", "valor", "emissao", "vencimento", "sha256", "tama
 @pytest.fixture
 def enqueued(monkeypatch):
     calls = []
-    monkeypatch.setattr("apps.rpa.jobs.enqueue_start", lambda execucao: calls.append(execucao.id))
+    monkeypatch.setattr("apps.rpa.jobs.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
     return calls
 
 

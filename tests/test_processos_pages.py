@@ -22,7 +22,7 @@ HTML_AS_PDF = b"<!doctype html><html><body><script>alert(1)</script></body></htm
 def enqueued(monkeypatch):
     """Replaces the real enqueue with a recorder: the execucao ids it was asked to start."""
     calls = []
-    monkeypatch.setattr("apps.rpa.jobs.enqueue_start", lambda execucao: calls.append(execucao.id))
+    monkeypatch.setattr("apps.rpa.jobs.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
     return calls
 
 
@@ -239,7 +239,7 @@ def test_executar_enviar_ao_sat(as_role, enqueued):
 
 
 def test_executar_when_the_queue_is_down_changes_nothing(as_role, monkeypatch):
-    def down(execucao):
+    def down(execucao, **_):
         raise QueueUnavailable()
 
     monkeypatch.setattr("apps.rpa.jobs.enqueue_start", down)
@@ -335,7 +335,7 @@ def test_bulk_executar_starts_the_runnable_ones(as_role, enqueued):
 
 
 def test_bulk_executar_with_the_queue_down_says_so(as_role, monkeypatch):
-    def down(execucao):
+    def down(execucao, **_):
         raise QueueUnavailable()
 
     monkeypatch.setattr("apps.rpa.jobs.enqueue_start", down)

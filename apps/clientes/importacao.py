@@ -283,7 +283,7 @@ def _write_pass(importacao, path, good_lines: bytearray) -> None:
     """Read again and insert the first pass's good rows in one transaction (all of them or none)."""
     importadas = 0
     table = Cliente.__table__
-    for good, bad, _ in importer.check_batches(path, consult_db=False):
+    for good, bad, _ in importer.check_batches(path, rechecking=True):
         if any(good_lines[line] for line, _ in bad):
             raise ImportFailed(CHANGED)  # an operadora was deactivated or removed meanwhile
         rows = [values for line, values in good if good_lines[line]]

@@ -165,12 +165,19 @@ def existing_cnpjs(cnpjs: list[str]) -> set[str]:
 
 @dataclass
 class RowChecker:
-    """Checks rows against the file read so far and the database."""
+    """Checks rows against the file read so far and the database.
+
+    `rechecking`: the import's second pass over rows the first pass already checked. It skips
+    the CNPJ check digits (a pure function of the unchanged file) and the "already registered"
+    lookup (the unique index answers instead; a lookup per batch in a growing uncommitted table
+    is slow), and still checks the operadoras, which may have changed.
+    """
 
     columns: dict
     width: int
     operadoras: dict = field(default_factory=load_operadoras)
     seen: dict = field(default_factory=dict)  # CNPJ -> first line
+    rechecking: bool = False
 
     def _cells(self, cells: list[str]) -> dict | None:
         if len(cells) > self.width and not any(c.strip() for c in cells[self.width:]):
@@ -203,7 +210,10 @@ class RowChecker:
         codigo = raw.get("codigo", "")
         if len(codigo) > MAX_CODIGO:
             reasons.append(f"Código com mais de {MAX_CODIGO} caracteres.")
-        cnpj = cnpj_rules.clean(raw["cnpj"]) if cnpj_rules.is_valid(raw["cnpj"]) else None
+        if self.rechecking:
+            cnpj = cnpj_rules.clean(raw["cnpj"]) or None
+        else:
+            cnpj = cnpj_rules.clean(raw["cnpj"]) if cnpj_rules.is_valid(raw["cnpj"]) else None
         if raw["cnpj"] and cnpj is None:
             reasons.append(f"CNPJ inválido {_show(raw['cnpj'])}: confira os 14 caracteres e os dígitos verificadores.")
         operadora_id = self._operadora(raw["operadora"], reasons) if raw["operadora"] else None
@@ -218,10 +228,11 @@ class RowChecker:
                   "ativo": ativo}
         return values, reasons
 
-    def check(self, batch: list, consult_db: bool = True) -> tuple[list, list]:
+    def check(self, batch: list) -> tuple[list, list]:
         """A batch of (line, cells) -> ([(line, values)] good, [(line, reason)] bad), in line order."""
         parsed = [(line, *self.parse(line, cells)) for line, cells in batch]
-        taken = existing_cnpjs([v["cnpj"] for _, v, _ in parsed if v and v["cnpj"]]) if consult_db else set()
+        cnpjs = [] if self.rechecking else [v["cnpj"] for _, v, _ in parsed if v and v["cnpj"]]
+        taken = existing_cnpjs(cnpjs)
         good, bad = [], []
         for line, values, reasons in parsed:
             if values and values["cnpj"] in taken:
@@ -233,18 +244,14 @@ class RowChecker:
         return good, bad
 
 
-def check_batches(path: Path, on_open=None, consult_db: bool = True):
-    """Yield (good, bad, last line read) per batch of rows; writes nothing.
-
-    consult_db=False skips the "already registered" lookup (the import's second pass, where the
-    unique index answers instead: a lookup per batch in a growing uncommitted table is slow).
-    """
+def check_batches(path: Path, on_open=None, rechecking: bool = False):
+    """Yield (good, bad, last line read) per batch of rows; writes nothing."""
     with open_csv(path) as csvfile:
         if on_open is not None:
             on_open(csvfile)
-        checker = RowChecker(csvfile.columns, csvfile.width)
+        checker = RowChecker(csvfile.columns, csvfile.width, rechecking=rechecking)
         while batch := list(islice(csvfile.rows, BATCH)):
-            good, bad = checker.check(batch, consult_db)
+            good, bad = checker.check(batch)
             yield good, bad, batch[-1][0]
 
 

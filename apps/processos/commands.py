@@ -14,7 +14,9 @@ processos_cli = AppGroup("processos", help="Processos mensais e execuções do r
               help="Competência a gerar (padrão: mês atual em America/Sao_Paulo).")
 @click.option("--se-devido", "se_devido", is_flag=True,
               help="Só gera se o agendamento mensal estiver devido (dia e hora passados, competência ainda não gerada).")
-def gerar_mensal(competencia, se_devido):
+@click.option("--executar", "executar", is_flag=True,
+              help="Também enfileira os downloads, respeitando o limite de robôs simultâneos de cada operadora.")
+def gerar_mensal(competencia, se_devido, executar):
     """Create one processo per active cliente for the month (idempotent)."""
     from apps.home.services import current_competencia
     from apps.processos.services import gerar_processos
@@ -37,6 +39,15 @@ def gerar_mensal(competencia, se_devido):
         raise click.ClickException(exc.message) from exc
     click.echo(f"Competência {result['competencia']}: {result['criados']} processo(s) criado(s), "
                f"{result['existentes']} já existente(s).")
+    if executar:
+        from apps.processos.services import enfileirar_downloads
+
+        try:
+            queued = enfileirar_downloads(result["competencia"])
+        except (ProcessoError, QueueUnavailable) as exc:
+            raise click.ClickException(getattr(exc, "message", str(exc))) from exc
+        click.echo(f"Downloads: {queued['enfileiradas']} na fila, {queued['iniciadas']} iniciado(s) agora; "
+                   "os demais aguardam vaga na sua operadora.")
 
 
 @processos_cli.command("reconciliar")

@@ -2,7 +2,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from apps.clientes.models import Cliente
@@ -63,6 +63,39 @@ def gerar_processos(competencia: str, by=None) -> dict:
     return {"competencia": competencia, "criados": criados, "existentes": total - criados}
 
 
+def enfileirar_downloads(competencia: str, by=None) -> dict:
+    """A waiting DOWNLOAD run for every processo of the competência still to download (operadora
+    with a robot), in one INSERT … SELECT; then admit what each operadora's limit allows."""
+    from apps.operadoras.models import Operadora
+    from apps.rpa.throttle import dispatch_all
+
+    competencia = parse_competencia(competencia)
+    ensure_available()
+    now = utcnow()
+    active = select(Execucao.id).where(Execucao.processo_id == Processo.id,
+                                       Execucao.status.in_(StatusExecucao.ACTIVE))
+    source = (
+        select(_uuid_sql(db.engine.dialect.name), Processo.id, literal(TipoExecucao.DOWNLOAD),
+               literal(StatusExecucao.PENDENTE), literal(0), literal(getattr(by, "id", None), type_=Execucao.criado_por_id.type),
+               literal(now, type_=Execucao.created_at.type), literal(now, type_=Execucao.updated_at.type))
+        .join(Cliente, Cliente.id == Processo.cliente_id).join(Operadora, Operadora.id == Cliente.operadora_id)
+        .where(Processo.competencia == competencia, Processo.status == StatusProcesso.AGUARDANDO_DOWNLOAD,
+               Operadora.possui_rpa.is_(True), Operadora.ativo.is_(True), Cliente.ativo.is_(True), ~active.exists())
+    )
+    columns = ["id", "processo_id", "tipo", "status", "ultimo_seq", "criado_por_id", "created_at", "updated_at"]
+    try:
+        stmt = insert(Execucao).from_select(columns, source).returning(Execucao.id)
+        criadas = len(db.session.execute(stmt).all())  # RETURNING: psycopg reports no rowcount here
+        db.session.commit()
+    except IntegrityError as exc:  # someone started one of them meanwhile: the rules say try again
+        db.session.rollback()
+        raise ProcessoError("Outra execução começou ao mesmo tempo; tente novamente.") from exc
+    audit.record("downloads_enfileirados", entity_type="processos", entity_id=competencia, user=by,
+                 detail=f"competência {competencia}: {criadas} download(s) na fila")
+    db.session.commit()
+    return {"competencia": competencia, "enfileiradas": criadas, "iniciadas": dispatch_all()}
+
+
 def tipo_para(processo: Processo) -> str:
     """Which robot run the processo's status calls for (or ProcessoError)."""
     if processo.status == StatusProcesso.AGUARDANDO_DOWNLOAD:
@@ -89,9 +122,9 @@ def executar(processo: Processo, by=None) -> Execucao:
         raise ProcessoError("Já existe uma execução em andamento para este processo.") from exc
     db.session.commit()
     try:
-        from apps.rpa import jobs
+        from apps.rpa.throttle import dispatch
 
-        jobs.enqueue_start(execucao)
+        dispatch(processo.cliente.operadora_id)  # starts it now, or it waits for a free slot
     except QueueUnavailable:
         _undo_execucao(execucao.id)
         raise

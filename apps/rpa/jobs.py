@@ -96,6 +96,17 @@ def _fail(execucao, message: str) -> None:
     if lifecycle.falhar(execucao, message):
         publish_status(execucao)
     get_redis().delete(_lease_key(execucao.id))
+    _free_slot(execucao)
+
+
+def _free_slot(execucao) -> None:
+    """A run ended: let the operadora's next waiting run start."""
+    from apps.rpa.throttle import dispatch
+
+    try:
+        dispatch(execucao.processo.cliente.operadora_id)
+    except QueueUnavailable:
+        log.warning("queue unavailable; waiting runs will be admitted by the reconciler")
 
 
 def start_execucao(execucao_id: str, follower: str | None = None) -> str:
@@ -103,6 +114,8 @@ def start_execucao(execucao_id: str, follower: str | None = None) -> str:
     execucao = _load(execucao_id)
     if execucao is None or execucao.status != StatusExecucao.PENDENTE:
         return "nada a fazer"
+    if execucao.data_inicio is None:
+        return "aguardando vaga"  # not admitted by apps.rpa.throttle: the operadora is at its limit
     # Running now: the reconciler must not queue a second start while this one POSTs (and retries).
     get_redis().set(_lease_key(execucao.id), follower or uuid.uuid4().hex, ex=_lease_seconds())
     processo, cliente = execucao.processo, execucao.processo.cliente
@@ -200,6 +213,7 @@ def _finish(client, execucao, job) -> str:
     if done:
         publish_status(execucao)
     get_redis().delete(_lease_key(execucao.id))
+    _free_slot(execucao)
     return "COMPLETED"
 
 
@@ -214,12 +228,15 @@ def _start_waiting(redis, execucao) -> bool:
 
 
 def reconcile() -> dict:
-    """Resume following active runs whose follower is gone; fail those past the time limit."""
+    """Resume following active runs whose follower is gone; fail those past the time limit;
+    admit waiting runs where their operadora has free slots."""
+    from apps.rpa.throttle import admitted_filter, dispatch_all
+
     limit = timedelta(hours=current_app.config["EXECUCAO_MAX_HORAS"])
     now = utcnow()
     resumed = failed = 0
     redis = get_redis()
-    active = db.session.scalars(db.select(Execucao).where(Execucao.status.in_(StatusExecucao.ACTIVE))).all()
+    active = db.session.scalars(db.select(Execucao).where(admitted_filter())).all()
     for execucao in active:
         if now - execucao.created_at > limit:
             _fail(execucao, f"Tempo limite de {current_app.config['EXECUCAO_MAX_HORAS']:g} h excedido; "
@@ -232,4 +249,4 @@ def reconcile() -> dict:
             else:
                 _enqueue(poll_execucao, execucao.id)
             resumed += 1
-    return {"retomadas": resumed, "falhas": failed}
+    return {"retomadas": resumed, "falhas": failed, "admitidas": dispatch_all()}

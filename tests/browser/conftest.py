@@ -49,7 +49,11 @@ def system_app(system):
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("o pacote playwright (só o driver; o navegador é o do Debian) falta: "
+                    "pip install -r requirements-dev.txt")
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

@@ -29,6 +29,12 @@ def record_badge_states(page) -> None:
     }""")
 
 
+def ensure_em_execucao_js(page) -> None:
+    """Until em_execucao.html loads apps/static/js/em_execucao.js itself (hook asked of its owner)."""
+    if page.locator('script[src*="em_execucao.js"]').count() == 0:
+        page.add_script_tag(url="/static/js/em_execucao.js")
+
+
 def badge_states(page) -> list[str]:
     return page.evaluate("window.__estados")
 
@@ -136,8 +142,7 @@ def test_em_execucao_page_updates_without_reload(page, system, seed, start_run):
     processo_id = seed("Escola Primavera S.A.")
     system.sim_config(job_duration=4, queue_wait=0.5, log_lines=4)
     page.goto(f"{system.base_url}/em-execucao")
-    if page.locator('script[src*="em_execucao.js"]').count() == 0:
-        page.add_script_tag(url="/static/js/em_execucao.js")  # until the page includes it itself
+    ensure_em_execucao_js(page)
     mark_page(page)
     page.wait_for_timeout(500)  # the stream is open
     execucao_id = start_run(processo_id)
@@ -146,3 +151,51 @@ def test_em_execucao_page_updates_without_reload(page, system, seed, start_run):
     screenshot(page, "em_execucao")
     page.wait_for_selector(row, state="detached", timeout=60_000)
     assert page.evaluate("window.__sem_recarregar === true")
+
+
+def test_ver_logs_on_em_execucao_opens_the_run_and_parar_stops_then_resumes(page, system, seed, start_run,
+                                                                           stored_seqs):
+    processo_id = seed("Hotel Atlântico Ltda")
+    system.sim_config(job_duration=12, queue_wait=0.2, log_lines=36)
+    execucao_id = start_run(processo_id)
+    page.goto(f"{system.base_url}/em-execucao")
+    ensure_em_execucao_js(page)
+    page.click(f'#em-execucao-table tr[data-execucao-id="{execucao_id}"] [data-action="ver-logs"]')
+    page.wait_for_url(f"**/processos/{processo_id}?logs={execucao_id}")
+    page.wait_for_selector(f'{BADGE}[data-state="conectado"]')
+    page.wait_for_selector(f"{LINES}:nth-child(3)")
+
+    page.click('#live-panel [data-live="stop"]')
+    assert page.text_content(BADGE) == "Parado"
+    stopped_at = len(dom_seqs(page))
+    page.wait_for_timeout(2500)  # the robot keeps writing; nothing reaches a stopped panel
+    assert len(dom_seqs(page)) == stopped_at
+    page.click('#live-panel [data-live="stop"]')  # now "Retomar"
+    page.wait_for_selector(f'{BADGE}[data-state="concluido"]', timeout=90_000)
+    assert dom_seqs(page) == stored_seqs(execucao_id), "retomar continua da última linha mostrada"
+
+
+def test_long_log_is_capped_in_the_page_and_complete_in_the_download(page, system, seed, start_run, stored_seqs):
+    processo_id = seed("Logística Pampa S.A.")
+    system.sim_config(job_duration=3, queue_wait=0.1, log_lines=2300)
+    execucao_id = start_run(processo_id)
+    page.goto(f"{system.base_url}/processos/{processo_id}")
+    page.wait_for_selector(f'{BADGE}[data-state="concluido"]', timeout=120_000)
+    stored = stored_seqs(execucao_id)
+    assert len(stored) > 2000
+    assert dom_seqs(page) == stored[-2000:], "a página guarda as 2.000 linhas mais recentes"
+    note = page.text_content('#live-panel [data-live="hidden-count"]')
+    assert f"{len(stored) - 2000} linha(s) mais antiga(s) ocultas" in note
+
+    box = '#live-panel [data-live="lines"]'
+    page.eval_on_selector(box, "el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+    assert page.is_visible('#live-panel [data-live="paused"]')
+    page.eval_on_selector(box, "el => { el.scrollTop = el.scrollHeight; el.dispatchEvent(new Event('scroll')); }")
+    assert page.is_hidden('#live-panel [data-live="paused"]')
+
+    href = page.get_attribute('#live-panel [data-live="download"]', "href")
+    response = page.request.get(system.base_url + href)
+    assert response.ok and "attachment" in response.headers["content-disposition"]
+    body = response.text().splitlines()
+    assert len(body) == len(stored) + 1  # a header line, then every stored line
+    screenshot(page, "processo_log_longo")

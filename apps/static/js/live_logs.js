@@ -20,6 +20,7 @@
   var box = part("lines"), badge = part("badge");
 
   var run = null;           // {execucaoId, jobId, auto}
+  var dismissed = null;     // the run whose panel the person closed: not reopened by itself
   var source = null;        // the EventSource
   var lastSeq = 0, shown = 0, hidden = 0, follow = true, ended = false;
   var pending = [], flushTimer = null, retryTimer = null, refreshTimer = null, lastRefresh = 0;
@@ -32,7 +33,7 @@
   }
 
   function counts() {
-    part("count").textContent = shown + " linha(s)";
+    part("count").textContent = shown + " linha(s) recebida(s)";
     var note = part("hidden-count");
     note.classList.toggle("d-none", hidden === 0);
     note.textContent = hidden ? hidden + " linha(s) mais antiga(s) ocultas; baixe o log completo para ver todas." : "";
@@ -155,6 +156,7 @@
 
   function hide() {
     closeSource();
+    if (run) dismissed = run.execucaoId;
     run = null;
     panel.classList.add("d-none");
   }
@@ -178,7 +180,7 @@
 
   function followActive() {
     var active = activeRun();
-    if (!active) return;
+    if (!active || active.execucaoId === dismissed) return;
     if (!run || (run.auto && ended && run.execucaoId !== active.execucaoId)) open(active.execucaoId, active.jobId, true);
   }
 

@@ -1,0 +1,98 @@
+"""Per-operadora limit of concurrent robot runs (Operadora.limite_concorrencia).
+
+A run holds a slot from the moment it is admitted (PENDENTE with data_inicio set) until it ends.
+Runs waiting for a slot stay PENDENTE in the database with no job in Redis, so a month of
+100,000 downloads costs nothing in the queue; `dispatch()` admits the oldest waiting runs of an
+operadora, up to its free slots, under a short Redis lock per operadora (two workers cannot take
+the same last slot). It runs when a run is requested, when a run ends, and on every reconcile.
+"""
+import logging
+import uuid
+
+from sqlalchemy import and_, func, or_, select, update
+
+from apps.clientes.models import Cliente
+from apps.core.queues import QueueUnavailable, get_redis
+from apps.core.types import db, utcnow
+from apps.operadoras.models import Operadora
+from apps.processos.models import Execucao, Processo, StatusExecucao
+
+log = logging.getLogger(__name__)
+LOCK_SECONDS = 30
+
+
+def _of_operadora(operadora_id):
+    return (select(Execucao).join(Processo, Processo.id == Execucao.processo_id)
+            .join(Cliente, Cliente.id == Processo.cliente_id).where(Cliente.operadora_id == operadora_id))
+
+
+def admitted_filter():
+    """Runs that hold a slot: running, or admitted and about to start."""
+    return or_(Execucao.status == StatusExecucao.EXECUTANDO,
+               and_(Execucao.status == StatusExecucao.PENDENTE, Execucao.data_inicio.is_not(None)))
+
+
+def waiting_filter():
+    return and_(Execucao.status == StatusExecucao.PENDENTE, Execucao.data_inicio.is_(None))
+
+
+def occupied(operadora_id) -> int:
+    query = _of_operadora(operadora_id).where(admitted_filter())
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def is_admitted(execucao) -> bool:
+    return execucao.status == StatusExecucao.EXECUTANDO or execucao.data_inicio is not None
+
+
+def dispatch(operadora_id) -> list:
+    """Admit and queue the oldest waiting runs of the operadora, up to its free slots."""
+    from apps.rpa import jobs
+
+    operadora = db.session.get(Operadora, operadora_id)
+    if operadora is None:
+        return []
+    try:
+        lock = get_redis().lock(f"rpa:throttle:{operadora_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS)
+        if not lock.acquire():
+            return []  # another dispatcher holds it and will admit what fits
+    except Exception as exc:  # redis errors: nothing was admitted, nothing changed
+        raise QueueUnavailable() from exc
+    admitted = []
+    try:
+        free = max(0, (operadora.limite_concorrencia or 1) - occupied(operadora_id))
+        if free:
+            candidates = db.session.scalars(_of_operadora(operadora_id).where(waiting_filter())
+                                            .order_by(Execucao.created_at, Execucao.id).limit(free)).all()
+            for execucao in candidates:
+                if _admit(execucao):
+                    admitted.append(execucao)
+        for execucao in admitted:
+            jobs.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
+    finally:
+        try:
+            lock.release()
+        except Exception:  # noqa: S110 - an expired lock is released already
+            pass
+    return admitted
+
+
+def _admit(execucao) -> bool:
+    result = db.session.execute(
+        update(Execucao).where(Execucao.id == execucao.id, waiting_filter())
+        .values(data_inicio=utcnow(), updated_at=utcnow()).execution_options(synchronize_session=False))
+    db.session.commit()
+    db.session.refresh(execucao)
+    return result.rowcount == 1
+
+
+def operadoras_with_waiting() -> list:
+    query = (select(Cliente.operadora_id).select_from(Execucao)
+             .join(Processo, Processo.id == Execucao.processo_id).join(Cliente, Cliente.id == Processo.cliente_id)
+             .where(waiting_filter()).group_by(Cliente.operadora_id))
+    return list(db.session.scalars(query))
+
+
+def dispatch_all() -> int:
+    """Admit what fits for every operadora that has waiting runs (the reconciler calls it)."""
+    return sum(len(dispatch(operadora_id)) for operadora_id in operadoras_with_waiting())

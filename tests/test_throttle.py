@@ -1,0 +1,100 @@
+"""Per-operadora throttling: never more runs than the operadora's limit, the rest wait in order."""
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from apps.clientes.cnpj import check_digits
+from apps.clientes.models import Cliente
+from apps.core.types import db
+from apps.operadoras.models import Operadora
+from apps.processos import services
+from apps.processos.models import Execucao, Processo, StatusExecucao
+from apps.rpa import throttle
+
+
+@pytest.fixture
+def started(monkeypatch):
+    calls = []
+    monkeypatch.setattr("apps.rpa.jobs.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
+    return calls
+
+
+def _operadora(codigo, limite, n):
+    op = Operadora(codigo=codigo, nome=codigo, possui_rpa=True, limite_concorrencia=limite)
+    db.session.add(op)
+    db.session.flush()
+    for i in range(n):
+        base = f"{abs(hash(codigo)) % 10**6:06d}{i:02d}0001"
+        db.session.add(Cliente(nome=f"{codigo} {i}", cnpj=base + check_digits(base), operadora_id=op.id))
+    db.session.commit()
+    return op
+
+
+def _processos(op):
+    return db.session.scalars(select(Processo).join(Cliente).where(Cliente.operadora_id == op.id)
+                              .order_by(Cliente.nome)).all()
+
+
+def test_each_operadora_is_kept_at_its_limit_and_the_rest_wait_in_order(started):
+    vivo, oi = _operadora("VIVO", 2, 5), _operadora("OI", 1, 2)
+    services.gerar_processos("2026-11")
+    order = []
+    for processo in _processos(vivo) + _processos(oi):
+        order.append(services.executar(processo).id)
+    assert throttle.occupied(vivo.id) == 2 and throttle.occupied(oi.id) == 1
+    assert started == [order[0], order[1], order[5]]  # oldest first, per operadora
+    waiting = db.session.scalars(select(Execucao).where(throttle.waiting_filter())).all()
+    assert len(waiting) == 4 and all(e.status == StatusExecucao.PENDENTE for e in waiting)
+
+    # A run ends: the next one in line (and only it) takes the slot.
+    from apps.rpa.jobs import _fail
+
+    _fail(db.session.get(Execucao, order[0]), "falhou de teste")
+    assert started[-1] == order[2] and throttle.occupied(vivo.id) == 2
+
+
+def test_concurrent_dispatchers_never_exceed_the_limit(app, started):
+    vivo = _operadora("VIVO", 3, 12)
+    services.gerar_processos("2026-11")
+    for processo in _processos(vivo):
+        db.session.add(Execucao(processo_id=processo.id, tipo="DOWNLOAD", status=StatusExecucao.PENDENTE))
+    db.session.commit()
+
+    def run():
+        with app.app_context():
+            throttle.dispatch(vivo.id)
+            db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert throttle.occupied(vivo.id) == 3
+    assert len(started) == 3
+
+
+def test_reconcile_admits_waiting_runs_when_slots_free(started):
+    vivo = _operadora("VIVO", 1, 3)
+    services.gerar_processos("2026-11")
+    for processo in _processos(vivo):
+        db.session.add(Execucao(processo_id=processo.id, tipo="DOWNLOAD", status=StatusExecucao.PENDENTE))
+    db.session.commit()
+    from apps.rpa.jobs import reconcile
+
+    assert reconcile()["admitidas"] == 1
+    assert reconcile()["admitidas"] == 0  # the slot is taken until that run ends
+
+
+def test_gerar_mensal_executar_queues_downloads_within_limits(runner, started):
+    vivo, _ = _operadora("VIVO", 2, 4), _operadora("SEMROBO", 5, 2)
+    db.session.get(Operadora, _.id).possui_rpa = False
+    db.session.commit()
+    result = runner.invoke(args=["processos", "gerar-mensal", "--competencia", "2026-11", "--executar"])
+    assert result.exit_code == 0, result.output
+    assert "6 processo(s) criado(s)" in result.output
+    assert "4 na fila, 2 iniciado(s)" in result.output
+    assert throttle.occupied(vivo.id) == 2 and len(started) == 2
+    again = runner.invoke(args=["processos", "gerar-mensal", "--competencia", "2026-11", "--executar"])
+    assert "0 processo(s) criado(s)" in again.output and "0 na fila" in again.output
