@@ -83,25 +83,35 @@ def grow_to(total: int, operadora_ids: list) -> None:
 
 
 class QueryCounter:
-    """Counts the SQL statements sent through the engine while active."""
+    """Counts (and times) the SQL statements sent through the engine while active."""
 
     def __init__(self, engine):
-        self.engine, self.count = engine, 0
+        self.engine, self.statements = engine, []
 
-    def _on_execute(self, *args, **kwargs):
-        self.count += 1
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def _before(self, conn, cursor, statement, *args):
+        conn.info["bench_started"] = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, *args):
+        elapsed = (time.perf_counter() - conn.info.pop("bench_started")) * 1000
+        self.statements.append((elapsed, " ".join(statement.split())[:110]))
 
     def __enter__(self):
-        self.count = 0
-        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        self.statements = []
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
         return self
 
     def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._on_execute)
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
 
 
-def measure(client, url: str, requests: int) -> tuple[float, int]:
-    """Median milliseconds of `requests` GETs (after 3 warm-ups) and the statements of one request."""
+def measure(client, url: str, requests: int) -> tuple[float, int, list]:
+    """Median milliseconds of `requests` GETs (after 3 warm-ups), and the (timed) statements of one request."""
     for _ in range(3):
         assert client.get(url).status_code == 200, url
     timings = []
@@ -112,7 +122,7 @@ def measure(client, url: str, requests: int) -> tuple[float, int]:
         assert response.status_code == 200, url
     with QueryCounter(db.engine) as counter:
         client.get(url)
-    return statistics.median(timings), counter.count
+    return statistics.median(timings), counter.count, counter.statements
 
 
 def bench(database_url: str, small: int, large: int, requests: int) -> None:
@@ -145,10 +155,15 @@ def bench(database_url: str, small: int, large: int, requests: int) -> None:
         print(f"  {'page':<42} {'median ' + format(small, ','):>14} {'median ' + format(large, ','):>16} "
               f"{'ratio':>6} {'queries':>9}")
         for url in pages:
-            (t_small, q_small), (t_large, q_large) = results[small][url], results[large][url]
+            (t_small, q_small, _), (t_large, q_large, _) = results[small][url], results[large][url]
             flag = "" if q_small == q_large else "  <- query count differs"
             print(f"  {url:<42} {t_small:11.1f} ms {t_large:13.1f} ms {t_large / t_small:6.2f} "
                   f"{q_small:>4} / {q_large:<4}{flag}")
+        print(f"  statements at {large:,} (one request each):")
+        for url in pages:
+            print(f"    {url}")
+            for elapsed, statement in results[large][url][2]:
+                print(f"      {elapsed:8.1f} ms  {statement}")
 
 
 def main(argv=None):

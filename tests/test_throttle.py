@@ -98,3 +98,22 @@ def test_gerar_mensal_executar_queues_downloads_within_limits(runner, started):
     assert throttle.occupied(vivo.id) == 2 and len(started) == 2
     again = runner.invoke(args=["processos", "gerar-mensal", "--competencia", "2026-11", "--executar"])
     assert "0 processo(s) criado(s)" in again.output and "0 na fila" in again.output
+
+
+def test_reexecutar_falhas_of_a_filter_reruns_only_failed_steps(operador_client, started):
+    vivo = _operadora("VIVO", 10, 3)
+    services.gerar_processos("2026-11")
+    a, b, c = _processos(vivo)
+    db.session.add_all([
+        Execucao(processo_id=a.id, tipo="DOWNLOAD", status=StatusExecucao.FALHOU),
+        Execucao(processo_id=b.id, tipo="DOWNLOAD", status=StatusExecucao.FALHOU),
+        Execucao(processo_id=b.id, tipo="DOWNLOAD", status=StatusExecucao.EXECUTANDO),
+    ])
+    db.session.commit()
+    html = operador_client.get("/processos?competencia=2026-11").get_data(as_text=True)
+    assert "Reexecutar falhas (1)" in html  # b has an active run, c never failed
+    response = operador_client.post("/processos/reexecutar-falhas", data={"competencia": "2026-11"})
+    assert response.status_code == 302
+    assert started and db.session.scalar(
+        select(Execucao).where(Execucao.processo_id == a.id, Execucao.status == StatusExecucao.PENDENTE)) is not None
+    assert operador_client.post("/processos/reexecutar-falhas", data={"competencia": "2025-01"}).status_code == 302

@@ -83,3 +83,21 @@ def logs_after(execucao, after: int, limit: int = LOG_PAGE) -> list:
         select(ExecucaoLog).where(ExecucaoLog.execucao_id == execucao.id, ExecucaoLog.seq > after)
         .order_by(ExecucaoLog.seq).limit(limit)
     ))
+
+
+def falhas_query(competencia=None, status=None, operadora_id=None, q=None):
+    """Ids of the filter's processos whose last robot run for their current step failed and none is active."""
+    from apps.processos.models import StatusProcesso, TipoExecucao
+
+    step = {StatusProcesso.AGUARDANDO_DOWNLOAD: TipoExecucao.DOWNLOAD,
+            StatusProcesso.AGUARDANDO_ENVIO_SAT: TipoExecucao.ENVIO_SAT}
+    failed_for_step = or_(*[
+        (Processo.status == st) & select(Execucao.id).where(
+            Execucao.processo_id == Processo.id, Execucao.tipo == tipo, Execucao.status == StatusExecucao.FALHOU,
+        ).exists()
+        for st, tipo in step.items()
+    ])
+    active = select(Execucao.id).where(Execucao.processo_id == Processo.id,
+                                       Execucao.status.in_(StatusExecucao.ACTIVE)).exists()
+    base = processos_query(competencia=competencia, status=status, operadora_id=operadora_id, q=q)
+    return base.where(failed_for_step, ~active).with_only_columns(Processo.id).order_by(None)

@@ -6,8 +6,8 @@ from datetime import timedelta
 from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from apps.auth.policy import OPERATE, VIEW, access
-from apps.core.pagination import paginate, safe_next
+from apps.auth.policy import OPERATE, VIEW, access, can
+from apps.core.pagination import count, paginate, safe_next
 from apps.core.queues import QueueUnavailable
 from apps.core.types import db, parse_uuid, utcnow
 from apps.home.services import current_competencia
@@ -91,20 +91,30 @@ def duracao(execucao) -> str:
     return f"{secs} s"
 
 
+def _list_filters(args) -> dict:
+    return {
+        "competencia": args.get("competencia", "").strip(),
+        "status": args.get("status", "") if args.get("status") in StatusProcesso.ALL else "",
+        "operadora": args.get("operadora", ""),
+        "q": args.get("q", "").strip(),
+    }
+
+
+def _query_args(filters) -> dict:
+    return dict(competencia=filters["competencia"] or None, status=filters["status"] or None,
+                operadora_id=parse_uuid(filters["operadora"]), q=filters["q"] or None)
+
+
 @bp.route("/processos", endpoint="list")
 @access(VIEW)
 def list_processos():
     """Processos filtered by competência, status, operadora and cliente (nome or CNPJ)."""
-    filters = {
-        "competencia": request.args.get("competencia", "").strip(),
-        "status": request.args.get("status", "") if request.args.get("status") in StatusProcesso.ALL else "",
-        "operadora": request.args.get("operadora", ""),
-        "q": request.args.get("q", "").strip(),
-    }
-    query = queries.processos_query(competencia=filters["competencia"] or None, status=filters["status"] or None,
-                                    operadora_id=parse_uuid(filters["operadora"]), q=filters["q"] or None)
+    filters = _list_filters(request.args)
+    query = queries.processos_query(**_query_args(filters))
+    falhas = count(queries.falhas_query(**_query_args(filters))) if can(OPERATE) else 0
     return render_template(
         "processos/list.html", pagination=paginate(query), filters=filters, bulk_form=BulkForm(formdata=None),
+        falhas=falhas,
         competencias=queries.competencias(), operadoras=queries.operadoras(), atual=current_competencia(),
         status_labels=StatusProcesso.LABELS,
     )
@@ -231,6 +241,24 @@ def bulk():
         return back
     try:
         result = services.executar_varios(form.uuids, by=_user())
+    except QueueUnavailable as exc:
+        flash(str(exc), "warning")
+        return back
+    _bulk_message("iniciado", len(result["iniciados"]), result["erros"])
+    return back
+
+
+@bp.route("/processos/reexecutar-falhas", methods=["POST"], endpoint="reexecutar_falhas")
+@access(OPERATE)
+def reexecutar_falhas():
+    """Run again every processo of the filter whose last run for its current step failed."""
+    back = redirect(safe_next(request.form.get("next"), url_for("processos.list")))
+    ids = list(db.session.scalars(queries.falhas_query(**_query_args(_list_filters(request.form)))))
+    if not ids:
+        flash("Nenhuma execução falha a reexecutar neste filtro.", "info")
+        return back
+    try:
+        result = services.executar_varios(ids, by=_user())
     except QueueUnavailable as exc:
         flash(str(exc), "warning")
         return back
