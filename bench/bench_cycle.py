@@ -103,7 +103,7 @@ def _signal(proc, sig):
         pass
 
 
-def seed(n):
+def seed(n, limite=None):
     """VIVO, n clientes, an admin (who approves) and the month's processos; returns (admin, ids)."""
     from apps.auth.models import Role
     from apps.auth.services import create_user
@@ -115,6 +115,8 @@ def seed(n):
     from apps.processos.services import gerar_processos
 
     operadora = Operadora(codigo="VIVO", nome="Vivo", possui_rpa=True)
+    if limite:
+        operadora.limite_concorrencia = limite
     db.session.add(operadora)
     for i in range(n):
         base = f"{i + 1:08d}0001"
@@ -123,7 +125,8 @@ def seed(n):
     admin = create_user("bench", "bench@example.com", secrets.token_urlsafe(16), role=Role.ADMIN)
     db.session.commit()
     gerar_processos(COMPETENCIA)
-    return admin, list(db.session.scalars(db.select(Processo.id)))
+    db.session.refresh(operadora)
+    return admin, list(db.session.scalars(db.select(Processo.id))), operadora.limite_concorrencia
 
 
 def count_status(status):
@@ -199,11 +202,11 @@ def environment(args, folder, database_url, redis_url, sim_url, token):
     return env
 
 
-def report(args, db_name, phases, n_jobs, empty, sim_stats, poll_interval, cpu):
+def report(args, db_name, phases, n_jobs, empty, sim_stats, poll_interval, cpu, limite):
     total = sum(phases.values())
     rate = args.processos / total
     print(f"\nWhole cycle, {args.processos} processos, {args.workers} workers (AppWorker = SimpleWorker), {db_name}, "
-          f"simulator at zero latency, RPA_POLL_INTERVAL={poll_interval:g} s")
+          f"simulator at zero latency, RPA_POLL_INTERVAL={poll_interval:g} s, limite_concorrencia={limite}")
     for label, seconds in phases.items():
         print(f"  {label:<11} {seconds:7.2f} s  {args.processos / seconds:8.1f} processos/s")
     print(f"  {'total':<11} {total:7.2f} s  {rate:8.1f} processos/s   "
@@ -229,6 +232,8 @@ def main(argv=None):
     parser.add_argument("--poll-interval", type=float, default=None, help="RPA_POLL_INTERVAL (default: the config's)")
     parser.add_argument("--timeout", type=float, default=300, help="budget of the whole run, seconds")
     parser.add_argument("--postgres", action="store_true", help="a throw-away PostgreSQL instead of SQLite")
+    parser.add_argument("--limite", type=int, default=None,
+                        help="the operadora's limite_concorrencia (default: the model's default)")
     args = parser.parse_args(argv)
     deadline, token = Deadline(args.timeout), secrets.token_hex(16)
     folder = Path(tempfile.mkdtemp(prefix="bench-cycle-"))
@@ -247,7 +252,7 @@ def main(argv=None):
         app = create_app()
         stack.enter_context(app.app_context())
         upgrade()
-        admin, ids = seed(args.processos)
+        admin, ids, limite = seed(args.processos, args.limite)
         procs = stack.enter_context(workers(args.workers, env, folder))
         queue = get_queue()
         deadline.wait("the workers", lambda: len(Worker.all(queue=queue)) >= args.workers
@@ -264,7 +269,7 @@ def main(argv=None):
 
         sim_stats = requests.get(f"{sim_url}/_sim/stats", timeout=5).json()
         report(args, "PostgreSQL" if args.postgres else "SQLite", phases, sum(finished_jobs(queue)) - jobs_before,
-               empty, sim_stats, app.config["RPA_POLL_INTERVAL"], cpu)
+               empty, sim_stats, app.config["RPA_POLL_INTERVAL"], cpu, limite)
     return 0
 
 

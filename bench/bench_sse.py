@@ -170,7 +170,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def new_execucao(app, nome: str) -> str:
-    """A PENDENTE execucao of a fresh processo, not yet enqueued (viewers connect first)."""
+    """A PENDENTE execucao of a fresh processo, not yet admitted nor queued (viewers connect first)."""
     from apps.clientes.cnpj import check_digits
     from apps.clientes.models import Cliente
     from apps.core.types import db
@@ -191,13 +191,16 @@ def new_execucao(app, nome: str) -> str:
         return execucao_id
 
 
-def enqueue(app, execucao_id: str) -> None:
+def start(app, execucao_id: str) -> None:
+    """What services.executar does after creating the row: admit it (throttle) and queue its start."""
     from apps.core.types import db
     from apps.processos.models import Execucao
-    from apps.rpa import jobs
+    from apps.rpa.throttle import dispatch
 
     with app.app_context():
-        jobs.enqueue_start(db.session.get(Execucao, uuid.UUID(execucao_id)))
+        execucao = db.session.get(Execucao, uuid.UUID(execucao_id))
+        if not dispatch(execucao.processo.cliente.operadora_id):
+            raise RuntimeError("a execução não foi admitida (limite de concorrência da operadora?)")
         db.session.remove()
 
 
@@ -229,7 +232,7 @@ def follow(system, app, token: str, viewers: int, nome: str, knobs: dict, timeou
     before = rpa_requests(system)
     pids = worker_pids(master)
     cpu_server, cpu_client = cpu_seconds(pids), client_cpu_seconds()
-    enqueue(app, execucao_id)
+    start(app, execucao_id)
     gevent.joinall(greenlets, timeout=timeout)
     cpu_server, cpu_client = cpu_seconds(pids) - cpu_server, client_cpu_seconds() - cpu_client
     gevent.sleep(1.5)  # the worker's last downloads land after the terminal event

@@ -16,6 +16,8 @@ ACTION_LABELS = {
     "token_global_alterado": "Token global alterado", "token_global_renovado": "Token global renovado",
     "processo_aprovar": "Aprovação", "processo_rejeitar": "Rejeição", "execucao_iniciada": "Execução iniciada",
     "execucao_falhou": "Execução falhou", "processos_gerados": "Processos gerados",
+    "clientes_importados": "Clientes importados", "downloads_enfileirados": "Downloads enfileirados",
+    "token_global_testado": "Conexão testada",
 }
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

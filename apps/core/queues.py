@@ -3,7 +3,7 @@ import redis
 from flask import current_app
 from rq import Queue
 
-_pools: dict[str, redis.ConnectionPool] = {}
+_clients: dict[str, redis.Redis] = {}
 
 
 class QueueUnavailable(RuntimeError):
@@ -17,13 +17,13 @@ class QueueUnavailable(RuntimeError):
 
 
 def get_redis(url: str | None = None) -> redis.Redis:
+    """One client (and connection pool) per URL per process: building one costs as much as a job."""
     url = url or current_app.config["REDIS_URL"]
-    pool = _pools.get(url)
-    if pool is None:
-        pool = _pools[url] = redis.ConnectionPool.from_url(
-            url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30
-        )
-    return redis.Redis(connection_pool=pool)
+    client = _clients.get(url)
+    if client is None:
+        client = _clients[url] = redis.Redis(connection_pool=redis.ConnectionPool.from_url(
+            url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30))
+    return client
 
 
 def get_queue(name: str | None = None) -> Queue:

@@ -33,6 +33,14 @@ def _uuid_sql(dialect: str):
     return func.lower(func.hex(func.randomblob(16)))  # SQLAlchemy's Uuid on SQLite: 32 hex chars
 
 
+def _inserted(stmt) -> int:
+    """Rows an INSERT … SELECT added: the driver's rowcount (no 100,000 ids sent back to Python)."""
+    count = db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+    if count is None or count < 0:
+        raise RuntimeError("the database driver did not report how many rows were inserted")
+    return count
+
+
 def gerar_processos(competencia: str, by=None) -> dict:
     """One processo per active cliente, in one INSERT … SELECT; safe to run twice or concurrently."""
     competencia = parse_competencia(competencia)
@@ -48,11 +56,11 @@ def gerar_processos(competencia: str, by=None) -> dict:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(Processo).from_select(columns, source).on_conflict_do_nothing(
+    # The Table, not the ORM entity: the ORM's bulk path does not pass the rowcount through.
+    stmt = dialect_insert(Processo.__table__).from_select(columns, source).on_conflict_do_nothing(
         index_elements=["cliente_id", "competencia"]
     )
-    # RETURNING lists exactly the rows inserted (an INSERT's rowcount is -1 under psycopg)
-    criados = len(db.session.execute(stmt.returning(Processo.id)).all())
+    criados = _inserted(stmt)
     total = db.session.scalar(
         select(func.count()).select_from(Processo).join(Cliente).where(
             Processo.competencia == competencia, Cliente.ativo.is_(True))
@@ -84,8 +92,7 @@ def enfileirar_downloads(competencia: str, by=None) -> dict:
     )
     columns = ["id", "processo_id", "tipo", "status", "ultimo_seq", "criado_por_id", "created_at", "updated_at"]
     try:
-        stmt = insert(Execucao).from_select(columns, source).returning(Execucao.id)
-        criadas = len(db.session.execute(stmt).all())  # RETURNING: psycopg reports no rowcount here
+        criadas = _inserted(insert(Execucao.__table__).from_select(columns, source))
         db.session.commit()
     except IntegrityError as exc:  # someone started one of them meanwhile: the rules say try again
         db.session.rollback()

@@ -59,8 +59,17 @@ def _publish(channel: str, event: str, data: dict) -> None:
 
 
 def publish_logs(execucao, lines) -> None:
-    for line in lines:
-        _publish(channel_for(execucao.id), "log", log_payload(execucao, line))
+    """Every new line of a run, in one round trip to Redis."""
+    if not lines:
+        return
+    channel = channel_for(execucao.id)
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for line in lines:
+            pipe.publish(channel, json.dumps({"event": "log", "data": log_payload(execucao, line)}))
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("could not publish %d log line(s) on %s", len(lines), channel)
 
 
 def publish_status(execucao) -> None:

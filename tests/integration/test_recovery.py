@@ -26,13 +26,17 @@ def test_worker_killed_while_following_a_run_is_replaced_and_the_run_completes(a
     assert _row(execucao.id).status == StatusExecucao.EXECUTANDO, "nobody should follow it before reconcile"
     assert sim.stats()["active_jobs"] == 1, "the robot must still be working when the follower is replaced"
 
-    assert jobs.reconcile() == {"retomadas": 1, "falhas": 0}
+    assert _resumed_failed(jobs.reconcile()) == (1, 0)
 
     done = wait_for(lambda: finished(execucao.id), ROBOT_SECONDS + 8, message="execução terminar após reconcile")
     assert done.status == StatusExecucao.CONCLUIDO, done.mensagem
     assert processo_of(processo.id).status == StatusProcesso.AGUARDANDO_APROVACAO
     assert stored_logs(execucao.id) == SimHttp(sim).logs(done.job_id)
     assert sim.stats()["jobs_created"] == {"download": 1, "sat": 0}
+
+
+def _resumed_failed(result) -> tuple:
+    return result["retomadas"], result["falhas"]
 
 
 def _row(execucao_id) -> Execucao:
@@ -59,13 +63,14 @@ def test_reconcile_leaves_a_start_job_that_is_still_queued_alone(app, cycle, pro
     _age(execucao.id)
     queue_length = redis.llen(f"rq:queue:{app.config['RQ_QUEUE']}")
 
-    assert jobs.reconcile() == {"retomadas": 0, "falhas": 0}
+    assert _resumed_failed(jobs.reconcile()) == (0, 0)
     assert redis.llen(f"rq:queue:{app.config['RQ_QUEUE']}") == queue_length == 1
 
-    redis.delete(f"rq:queue:{app.config['RQ_QUEUE']}", f"rq:job:{_row(execucao.id).rq_job_id}")  # now it is lost
-    assert jobs.reconcile() == {"retomadas": 1, "falhas": 0}
-    assert _row(execucao.id).rq_job_id.startswith(f"rpa-start-{execucao.id}-")
-    assert redis.llen(f"rq:queue:{app.config['RQ_QUEUE']}") == 1
+    lost = _row(execucao.id).rq_job_id
+    redis.delete(f"rq:queue:{app.config['RQ_QUEUE']}", f"rq:job:{lost}")  # now it is lost
+    assert _resumed_failed(jobs.reconcile()) == (1, 0)
+    assert _row(execucao.id).rq_job_id != lost
+    assert redis.lrange(f"rq:queue:{app.config['RQ_QUEUE']}", 0, -1) == [_row(execucao.id).rq_job_id.encode()]
 
 
 def test_a_scheduler_lock_nobody_refreshes_is_released_and_a_live_one_is_kept(cycle):
