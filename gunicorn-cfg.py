@@ -46,7 +46,8 @@ preload_app = False
 
 # gunicorn's control socket (gunicornc) defaults to one path per user: two instances on one
 # machine (tests, benchmarks) would fight over it. Off unless a path is given.
-control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or "/dev/null"
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 
 # The heartbeat file on tmpfs: a slow disk (container overlay) cannot stall the workers.
@@ -66,6 +67,8 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """Check psycopg is cooperative, and end open streams as soon as the worker is told to stop."""
+    if "gevent" not in type(worker).__module__:
+        return  # another worker class given on the command line: nothing of ours to watch
     import gevent
 
     try:

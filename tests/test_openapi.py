@@ -78,3 +78,9 @@ def test_fuzz_api_v1_finds_no_500_and_no_schema_violation(fuzz_schema, app):
     # The run reached the handlers, not only the auth wall: most answers are not 401.
     assert sum(1 for s in statuses if s != 401) > len(statuses) * 0.8, sorted(set(statuses))
     assert any(200 <= s < 300 for s in statuses)
+
+
+def test_absurd_page_numbers_do_not_break_lists(client, users, api_headers):
+    """Found by the fuzz run: ?page=2636164064627740160 overflowed OFFSET and answered 500."""
+    response = client.get("/api/v1/operadoras?page=2636164064627740160", headers=api_headers("ADMIN"))
+    assert response.status_code == 200 and response.get_json()["items"] == []

@@ -7,9 +7,12 @@ from sqlalchemy import func, select
 from apps.core.types import db
 
 
+MAX_PAGE = 1_000_000  # beyond any real list; keeps OFFSET inside a 64-bit integer
+
+
 def page_arg() -> int:
     try:
-        return max(1, int(request.args.get("page", 1)))
+        return min(MAX_PAGE, max(1, int(request.args.get("page", 1))))
     except ValueError:
         return 1
 

@@ -11,13 +11,14 @@ hub (messages lost while it was away) makes the viewer catch up from the databas
 Redis is down, viewers poll it. The RPA API is never called here: the worker is its only
 consumer, however many people watch.
 
-Measured with bench/bench_sse.py (gunicorn-cfg.py: 2 gevent workers; 2 cores shared with other
-load): 1,000 viewers of one job connected in 4.6 s and each received all 63 lines; 2 Redis
-pub/sub connections in all; 30 KB of worker RSS per open stream; 34 µs of worker CPU per line
-delivered to one viewer (so ~17 ms per line per 500 viewers per worker); publish-to-receive
-p50 115 ms / p95 341 ms as seen by a single-process Python client that itself spent 1.4 s of
-CPU parsing the 63,000 frames; GET /login answered in 27 ms with the 1,000 streams open; and
-the RPA API got 50 requests with 1,000 viewers against 51 with one (ratio 0.98: poll timing).
+Measured with bench/bench_sse.py (gunicorn-cfg.py: 2 gevent workers; 2 cores busy with other
+work, load average 3.6-4.7): 1,000 viewers of one job connected in 5-8 s and each received all
+63 lines; 2 Redis pub/sub connections in all; 29-30 KB of worker RSS per open stream; 31-34 µs
+of worker CPU per line delivered to one viewer (~16 ms per line for 500 viewers on a worker);
+publish-to-receive p50 115-171 ms, p95 341-731 ms, as seen by a single-process Python client
+that itself spent 1.3 s of CPU parsing the 63,000 frames; GET /login answered in 20-27 ms with
+the 1,000 streams open; the RPA API got 50 requests with 1,000 viewers and 48-51 with one
+(ratio 0.98-1.04: poll timing, not viewers).
 """
 import time
 
