@@ -2,12 +2,31 @@
 import json
 import logging
 
+import pytest
+
 from sqlalchemy import select
 
 from apps.core.audit import AuditLog
 from apps.core.logs import JsonFormatter
 from apps.core.types import db
 from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def client(app_config):
+    """A client of an app created for this test: Flask-Limiter keeps one storage per extension
+    instance, bound by the last create_app() (other tests create apps on other Redis servers)."""
+    from apps import create_app
+    from tests.conftest import CSRFClient
+
+    fresh = create_app(dict(app_config))
+    fresh.test_client_class = CSRFClient
+    return fresh.test_client()
+
+
+@pytest.fixture
+def app(client):
+    return client.application
 
 
 def _fail_login(client, login="admin"):

@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from apps.core.audit import AuditLog
 from apps.core.types import db
@@ -52,7 +52,7 @@ def filtered_query(f: dict):
 
 
 def actions_in_use() -> list[str]:
-    return sorted(db.session.scalars(select(distinct(AuditLog.action))))
+    return sorted(db.session.scalars(select(AuditLog.action).distinct()))
 
 
 def _cell(value) -> str:

@@ -147,6 +147,7 @@
   function stop() {
     if (source || retryTimer) {
       closeSource();
+      flush();  // what already arrived is shown; nothing more will
       setBadge("parado");
       part("stop-label").textContent = "Retomar";
     } else if (run && !ended) {
