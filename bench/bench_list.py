@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event, func, insert, select, text, update  # noqa: E402
 
 from apps import create_app  # noqa: E402
+import apps.models  # noqa: E402,F401  (the whole schema first: apps.home and apps.processos import each other)
 from apps.auth.models import Role  # noqa: E402
 from apps.auth.services import create_user  # noqa: E402
 from apps.clientes.models import Cliente  # noqa: E402

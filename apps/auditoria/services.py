@@ -1,6 +1,4 @@
 """Queries over the audit trail."""
-import csv
-import io
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -8,6 +6,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from apps.core.audit import AuditLog
+from apps.core.excel_csv import excel_lines
 from apps.core.types import db
 
 ACTION_LABELS = {
@@ -19,7 +18,6 @@ ACTION_LABELS = {
     "clientes_importados": "Clientes importados", "downloads_enfileirados": "Downloads enfileirados",
     "token_global_testado": "Conexão testada",
 }
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _date(value):
@@ -55,28 +53,21 @@ def actions_in_use() -> list[str]:
     return sorted(db.session.scalars(select(AuditLog.action).distinct()))
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text  # no formula injection in Excel
-
-
 def csv_rows(query, batch: int = 1000):
-    """Yield the CSV text in chunks, reading the trail in batches."""
+    """The filtered trail as Excel-friendly CSV chunks, reading it in batches."""
     from apps.core.templating import local_dt
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    buffer.write("\ufeff")
-    writer.writerow(["Data/hora", "Usuário", "Ação", "Registro", "Identificador", "Detalhe", "Endereço IP"])
+    header = ("Data/hora", "Usuário", "Ação", "Registro", "Identificador", "Detalhe", "Endereço IP")
+    return excel_lines(header, ((local_dt(row.created_at, "%d/%m/%Y %H:%M:%S"), row.username or "sistema",
+                                 row.action, row.entity_type, row.entity_id, row.detail, row.ip)
+                                for row in _batched(query, batch)))
+
+
+def _batched(query, batch: int):
     offset = 0
     while True:
         rows = db.session.scalars(query.offset(offset).limit(batch)).all()
-        for row in rows:
-            writer.writerow([_cell(v) for v in (local_dt(row.created_at, "%d/%m/%Y %H:%M:%S"), row.username or "sistema",
-                                                 row.action, row.entity_type, row.entity_id, row.detail, row.ip)])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+        yield from rows
         if len(rows) < batch:
             return
         offset += batch

@@ -22,7 +22,7 @@ from apps.clientes import importacao as imports
 from apps.clientes.importacao import Importacao, ImportFailed, StatusImportacao
 from apps.core.queues import QueueUnavailable
 from apps.core.types import db, parse_uuid
-from apps.processos.export import excel_lines
+from apps.core.excel_csv import excel_lines
 
 SESSION_KEY = "clientes_importacao"
 ERRORS_SHOWN = 200

@@ -3,54 +3,20 @@
 Cells a spreadsheet would run as a formula (starting with = + - @, tab or carriage return)
 get a leading apostrophe, so a cliente named "=HYPERLINK(...)" stays text (OWASP CSV injection).
 """
-import csv
-import io
 import re
-from datetime import date
-from decimal import Decimal
 
 from sqlalchemy import select
 
 from apps.clientes.cnpj import format_cnpj
 from apps.clientes.models import Cliente
+from apps.core.excel_csv import excel_lines
 from apps.core.types import db
 from apps.operadoras.models import Operadora
 from apps.processos.models import Fatura, Processo, StatusProcesso
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 COMPETENCIA = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-FLUSH_AT = 64 * 1024
 HEADER = ("Competência", "Cliente", "CNPJ", "Operadora", "Status", "Número da fatura", "Valor", "Emissão",
           "Vencimento", "Rejeitada", "Protocolo SAT")
-
-
-def excel_cell(value) -> str:
-    """One cell as text: dates dd/mm/aaaa, decimals with a comma, formulas neutralised."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "Sim" if value else "Não"
-    if isinstance(value, date):
-        return value.strftime("%d/%m/%Y")
-    if isinstance(value, Decimal):
-        return f"{value:.2f}".replace(".", ",")
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def excel_lines(header, rows):
-    """The file as text chunks: a BOM, then ';'-separated rows ending in CRLF (streamed)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    buffer.write("\ufeff")
-    writer.writerow([excel_cell(cell) for cell in header])
-    for row in rows:
-        writer.writerow([excel_cell(cell) for cell in row])
-        if buffer.tell() >= FLUSH_AT:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
 
 
 def valid_competencia(value: str | None) -> bool:
