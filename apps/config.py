@@ -57,6 +57,8 @@ class Config:
     RPA_ALLOW_PRIVATE_TARGETS = _bool("RPA_ALLOW_PRIVATE_TARGETS", False)
     EXECUCAO_MAX_HORAS = float(os.environ.get("EXECUCAO_MAX_HORAS", "6"))
     FOLLOW_LEASE_SECONDS = _int("FOLLOW_LEASE_SECONDS", 120)
+    SSE_KEEPALIVE_SECONDS = float(os.environ.get("SSE_KEEPALIVE_SECONDS", "15"))
+    SSE_MAX_SECONDS = float(os.environ.get("SSE_MAX_SECONDS", "3600"))
     RECONCILE_INTERVAL = _int("RECONCILE_INTERVAL", 60)
     MONTHLY_SCHEDULE_DAY = os.environ.get("MONTHLY_SCHEDULE_DAY", "first_business_day")
     MONTHLY_SCHEDULE_TIME = os.environ.get("MONTHLY_SCHEDULE_TIME", "03:00")

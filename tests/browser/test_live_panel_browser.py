@@ -30,9 +30,8 @@ def record_badge_states(page) -> None:
 
 
 def ensure_em_execucao_js(page) -> None:
-    """Until em_execucao.html loads apps/static/js/em_execucao.js itself (hook asked of its owner)."""
-    if page.locator('script[src*="em_execucao.js"]').count() == 0:
-        page.add_script_tag(url="/static/js/em_execucao.js")
+    """The Em execução page loads its live script itself."""
+    assert page.locator('script[src*="em_execucao.js"]').count() == 1
 
 
 def badge_states(page) -> list[str]:

@@ -106,6 +106,10 @@
     refreshSoon(0);
   }
 
+  function learnJob(data) {  // a run followed while PENDENTE gets its RPA job id when it starts
+    if (run && data.job_id && !run.jobId) { run.jobId = data.job_id; part("ref").textContent = "job " + run.jobId; }
+  }
+
   function connect() {
     closeSource();
     ended = false;
@@ -116,11 +120,10 @@
     es.addEventListener("open", function () { setBadge("conectado"); });
     es.addEventListener("connection", function (event) {
       setBadge("conectado");
-      var data = JSON.parse(event.data);
-      if (data.job_id && !run.jobId) { run.jobId = data.job_id; part("ref").textContent = "job " + run.jobId; }
+      learnJob(JSON.parse(event.data));
     });
     es.addEventListener("log", function (event) { addLine(JSON.parse(event.data)); });
-    es.addEventListener("status", function () { refreshSoon(0); });
+    es.addEventListener("status", function (event) { learnJob(JSON.parse(event.data)); refreshSoon(0); });
     es.addEventListener("job_completed", function () { finish("concluido"); });
     es.addEventListener("job_failed", function () { finish("falhou"); });
     es.addEventListener("error", function () {
