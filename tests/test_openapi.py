@@ -84,3 +84,11 @@ def test_absurd_page_numbers_do_not_break_lists(client, users, api_headers):
     """Found by the fuzz run: ?page=2636164064627740160 overflowed OFFSET and answered 500."""
     response = client.get("/api/v1/operadoras?page=2636164064627740160", headers=api_headers("ADMIN"))
     assert response.status_code == 200 and response.get_json()["items"] == []
+
+
+def test_nul_characters_are_a_400_not_a_500(client, users, api_headers):
+    """Found by the fuzz run on PostgreSQL, which refuses NUL in text: ?q=…%00 answered 500."""
+    headers = api_headers("ADMIN")
+    assert client.get("/api/v1/operadoras?q=a%00b", headers=headers).status_code == 400
+    assert client.post("/api/v1/operadoras", json={"codigo": "X\x00", "nome": "x"}, headers=headers).status_code == 400
+    assert client.get("/clientes?q=%00").status_code in (400, 302)

@@ -11,7 +11,19 @@ def json_body() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ApiError(400, "Corpo JSON ausente ou inválido: envie um objeto JSON.")
+    if _has_nul(data):
+        raise ApiError(400, "Caracteres inválidos (NUL) no corpo JSON.")
     return data
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def get_or_404(model, object_id, label="Registro"):

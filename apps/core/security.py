@@ -74,8 +74,20 @@ def security_headers(response):
     return response
 
 
+def refuse_nul_characters():
+    """A NUL byte in a query or form value is never legitimate, and PostgreSQL refuses it: 400, not 500."""
+    from werkzeug.exceptions import BadRequest
+
+    values = list(request.args.values())
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += list(request.form.values())
+    if any("\x00" in value for value in values):
+        raise BadRequest("Caracteres inválidos na requisição.")
+
+
 def init_app(app):
     app.after_request(security_headers)
+    app.before_request(refuse_nul_characters)
     app.before_request(load_api_identity)
     app.before_request(protect_csrf)
     app.before_request(enforce_access)
