@@ -10,7 +10,8 @@ export FLASK_APP := apps:create_app
 run: setup ## Start web, worker, scheduler, Redis and the RPA simulator; Ctrl-C stops them all
 	$(PY) scripts/run_all.py
 
-test: setup ## Every test, on SQLite and again on a real PostgreSQL
+test: setup ## ruff, then every test on SQLite and again on a real PostgreSQL
+	$(VENV)/bin/ruff check .
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 

@@ -125,7 +125,7 @@ class TestConfig(Config):
 
     ENV_NAME = "testing"
     TESTING = True
-    SECRET_KEY = "test-secret-key-that-is-long-enough-for-tests"
+    SECRET_KEY = "test-secret-key-that-is-long-enough-for-tests"  # noqa: S105 - tests only
     RPA_BACKOFF_BASE = 0.01
     RPA_BACKOFF_CAP = 0.2
     RPA_POLL_INTERVAL = 0.2

@@ -13,6 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from datetime import UTC
+
 from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
 from apps import create_app  # noqa: E402
@@ -45,10 +47,10 @@ def _seed(n: int) -> None:
 
 
 def _raw(dialect: str) -> float:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     started = time.perf_counter()
-    db.session.execute(text(RAW[dialect]), {"c": "2026-12", "now": datetime.now(timezone.utc).isoformat(" ")})
+    db.session.execute(text(RAW[dialect]), {"c": "2026-12", "now": datetime.now(UTC).isoformat(" ")})
     db.session.commit()
     return time.perf_counter() - started
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt
 
@@ -18,7 +18,7 @@ def issue_token(secret: str, ttl_seconds: float, subject: str = SUBJECT) -> tupl
     exp = now + int(ttl_seconds)
     claims = {"sub": subject, "iat": now, "exp": exp, "iss": ISSUER}
     token = jwt.encode(claims, secret, algorithm="HS256")
-    return token, datetime.fromtimestamp(exp, tz=timezone.utc)
+    return token, datetime.fromtimestamp(exp, tz=UTC)
 
 
 def bearer_from_header(header: str | None) -> str | None:
@@ -45,4 +45,4 @@ def token_is_valid(token: str | None, secret: str, static_token: str | None) -> 
 
 def iso_utc(moment: datetime) -> str:
     """ISO 8601 UTC with a trailing Z."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

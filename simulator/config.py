@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 DEFAULT_OPERADORAS = ("VIVO", "EMBRATEL", "OI", "DIGITALNET", "CLARO", "TIM")
 DEFAULT_PASSWORD = "brm-sim"

@@ -5,7 +5,7 @@ import hashlib
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from .pdf import build_pdf
 
@@ -21,7 +21,7 @@ SAT_ERRORS = ("SAT indisponível no momento", "sessão expirada no SAT durante o
 
 def now_iso() -> str:
     """Current UTC time, ISO 8601 with milliseconds and a trailing Z."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -162,6 +162,6 @@ def build_plan(job: Job, knobs: dict, rng: random.Random, protocolo: str) -> lis
     offsets = sorted(rng.uniform(0, duration) for _ in messages)
     steps = [Step(0.0, "log", "INFO", f"Job {job.job_id} recebido; aguardando robô disponível"),
              Step(wait, "start", "DEBUG", f"Robô alocado; iniciando job {job.job_id}")]
-    steps += [Step(wait + t, "log", lvl, msg) for t, (lvl, msg) in zip(offsets, messages)]
+    steps += [Step(wait + t, "log", lvl, msg) for t, (lvl, msg) in zip(offsets, messages, strict=False)]
     steps.append(Step(wait + duration, "finish", outcome=outcome))
     return steps

@@ -70,7 +70,7 @@ class SimServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "SimServer":
+    def __enter__(self) -> SimServer:
         """Context manager entry."""
         return self
 

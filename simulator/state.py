@@ -7,7 +7,7 @@ import random
 import secrets
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import auth
 from .config import SimConfig, as_dict, updated
@@ -173,7 +173,7 @@ class SimState:
         """Next SAT protocol number (only consumed by SAT jobs)."""
         if tipo != SAT:
             return ""
-        return f"SAT-{datetime.now(timezone.utc).year}-{next(self.protocolos):06d}"
+        return f"SAT-{datetime.now(UTC).year}-{next(self.protocolos):06d}"
 
     def _start(self, job: Job, steps: list[Step]) -> None:
         """Apply the enqueue step now and schedule the others (lock held)."""

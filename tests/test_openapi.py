@@ -6,8 +6,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
-    content_type_conformance, not_a_server_error, response_headers_conformance,
-    response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 from apps.api.docs import load_spec
@@ -65,13 +68,13 @@ def test_fuzz_api_v1_finds_no_500_and_no_schema_violation(fuzz_schema, app):
         @settings(max_examples=12, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(strategy)
-        def run(case):
+        def run(case):  # called within this iteration, so `operation` is the current one
             response = case.call(headers=headers)
             statuses.append(response.status_code)
             try:
                 case.validate_response(response, checks=CHECKS)
             except BaseException as exc:  # collect every operation's failure, report them together
-                failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:600]}")
+                failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:600]}")  # noqa: B023
 
         run()
     assert failures == [], "\n\n".join(failures[:10])

@@ -40,7 +40,8 @@ def sim(sim_server, app, monkeypatch):
 
 def a_jwt(days=30, **claims):
     exp = datetime.now(UTC) + timedelta(days=days)
-    return jwt.encode({"sub": "rpa-dashboard", "exp": int(exp.timestamp()), **claims}, "chave-que-o-dashboard-nao-tem-0123456789", algorithm="HS256")
+    return jwt.encode({"sub": "rpa-dashboard", "exp": int(exp.timestamp()), **claims},
+                      "chave-que-o-dashboard-nao-tem-0123456789", algorithm="HS256")
 
 
 def audits(action):

@@ -3,7 +3,6 @@ import json
 import logging
 
 import pytest
-
 from sqlalchemy import select
 
 from apps.core.audit import AuditLog

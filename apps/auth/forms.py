@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, R
 
 from apps.auth.models import Role
 
+EMAIL_RULES = [DataRequired(message="Informe o e-mail."), Email(message="E-mail inválido.", check_deliverability=False)]
 ROLE_CHOICES = [SelectChoice(r, Role.LABELS[r]) for r in Role.ALL]
 
 
@@ -34,7 +35,7 @@ class UserCreateForm(FlaskForm):
         Regexp(r"^[A-Za-z0-9_.-]+$", message="Use letras, números, ponto, hífen ou sublinhado."),
     ])
     nome = StringField("Nome", validators=[Optional(), Length(max=120)])
-    email = EmailField("E-mail", validators=[DataRequired(message="Informe o e-mail."), Email(message="E-mail inválido.", check_deliverability=False)])
+    email = EmailField("E-mail", validators=EMAIL_RULES)
     role = SelectField("Perfil", choices=ROLE_CHOICES)
     password = PasswordField("Senha", validators=[DataRequired(message="Informe a senha.")])
     confirm = PasswordField("Confirmar senha", validators=[EqualTo("password", message="As senhas não conferem.")])
@@ -42,7 +43,7 @@ class UserCreateForm(FlaskForm):
 
 class UserEditForm(FlaskForm):
     nome = StringField("Nome", validators=[Optional(), Length(max=120)])
-    email = EmailField("E-mail", validators=[DataRequired(message="Informe o e-mail."), Email(message="E-mail inválido.", check_deliverability=False)])
+    email = EmailField("E-mail", validators=EMAIL_RULES)
     role = SelectField("Perfil", choices=ROLE_CHOICES)
     ativo = BooleanField("Ativo")
 

@@ -3,12 +3,11 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from apps.auth import bp
+from apps.auth import bp, services
 from apps.auth.forms import ConfirmForm, LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
+from apps.auth.limits import login_limits
 from apps.auth.models import User
 from apps.auth.policy import ADMIN, PUBLIC, VIEW, access
-from apps.auth import services
-from apps.auth.limits import login_limits
 from apps.core.pagination import paginate, safe_next
 from apps.core.types import db, parse_uuid
 

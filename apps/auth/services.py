@@ -1,6 +1,6 @@
 """Rules about people: loading the session user, logging in, creating and changing users."""
-from flask_login import login_user, logout_user
 from flask import session
+from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 
 from apps.auth.models import Role, User

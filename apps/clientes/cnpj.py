@@ -17,7 +17,7 @@ def clean(value: str | None) -> str:
 
 
 def _check_digit(chars: str, weights) -> int:
-    total = sum((ord(c) - 48) * w for c, w in zip(chars, weights))
+    total = sum((ord(c) - 48) * w for c, w in zip(chars, weights, strict=False))
     rest = total % 11
     return 0 if rest < 2 else 11 - rest
 

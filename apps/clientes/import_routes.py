@@ -20,9 +20,9 @@ from apps.auth.policy import OPERATE, access
 from apps.clientes import bp, importer
 from apps.clientes import importacao as imports
 from apps.clientes.importacao import Importacao, ImportFailed, StatusImportacao
+from apps.core.excel_csv import excel_lines
 from apps.core.queues import QueueUnavailable
 from apps.core.types import db, parse_uuid
-from apps.core.excel_csv import excel_lines
 
 SESSION_KEY = "clientes_importacao"
 ERRORS_SHOWN = 200

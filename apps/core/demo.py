@@ -53,8 +53,8 @@ def seed_demo(n_clientes: int = 40, seed: int = 2026) -> dict:
         created["clientes"] += 1
     db.session.commit()
     try:
-        from apps.processos.services import gerar_processos
         from apps.home.services import current_competencia
+        from apps.processos.services import gerar_processos
     except ImportError:
         return created
     result = gerar_processos(current_competencia())

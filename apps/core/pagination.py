@@ -6,7 +6,6 @@ from sqlalchemy import func, select
 
 from apps.core.types import db
 
-
 MAX_PAGE = 1_000_000  # beyond any real list; keeps OFFSET inside a 64-bit integer
 
 

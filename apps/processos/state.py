@@ -11,7 +11,8 @@ from sqlalchemy import update
 from apps.auth.policy import OPERATE, allows
 from apps.core import audit
 from apps.core.types import db, utcnow
-from apps.processos.models import Processo, StatusProcesso as S
+from apps.processos.models import Processo
+from apps.processos.models import StatusProcesso as S
 
 SYSTEM = "system"  # moves made by the robots' jobs, not by a person
 

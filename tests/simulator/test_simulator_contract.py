@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -25,7 +25,7 @@ def test_refresh_issues_a_year_long_jwt(rpa, contract, sim):
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert {"exp", "iat", "sub"} <= set(claims)
     expires = datetime.fromisoformat(body["expires_at"])
-    assert abs(expires - datetime.now(timezone.utc) - timedelta(days=365)) < timedelta(minutes=1)
+    assert abs(expires - datetime.now(UTC) - timedelta(days=365)) < timedelta(minutes=1)
     assert claims["exp"] == int(expires.timestamp())
     assert rpa.call("GET", "/jobs/x", token=body["access_token"]).status_code == 404
     assert sim.stats()["refreshes"] == 1

@@ -75,11 +75,13 @@ def postgres_server():
     subprocess.run(_as_postgres_user([_pg_bin("initdb"), "-D", datadir, "-U", "postgres", "-A", "trust",
                                       "-E", "UTF8", "--no-sync"]), check=True, stdout=subprocess.DEVNULL)
     log = os.path.join(datadir, "server.log")
-    opts = f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+    opts = (f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=300")
     subprocess.run(_as_postgres_user([_pg_bin("pg_ctl"), "-D", datadir, "-o", opts, "-l", log, "-w", "start"]),
                    check=True, stdout=subprocess.DEVNULL)
     try:
-        subprocess.run(_as_postgres_user([_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "rpa_test"]), check=True)
+        subprocess.run(_as_postgres_user([_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                                          "rpa_test"]), check=True)
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/rpa_test"
     finally:
         subprocess.run(_as_postgres_user([_pg_bin("pg_ctl"), "-D", datadir, "-m", "immediate", "-w", "stop"]),
