@@ -249,9 +249,6 @@ def metrics_view():
     return response
 
 
-metrics_view.own_guard = True  # tests/test_access_map.py: refusing anonymous callers is expected here
-
-
 def init_app(app):
     """Register the request hooks and /metrics (once per app)."""
     if "metrics" in app.extensions:

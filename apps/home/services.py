@@ -9,18 +9,6 @@ from time import monotonic
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import String, cast, func, select, type_coerce
-
-from apps.clientes.models import Cliente
-from apps.core.audit import AuditLog
-from apps.core.types import UTCDateTime, db, utcnow
-from apps.operadoras.models import Operadora
-from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso
-
-DAYS = 30
-PERCENTILE = 95  # an integer, so the rank arithmetic is exact in SQL and in Python
-# The audit actions that put a processo in AGUARDANDO_APROVACAO (apps.processos.state).
-ENTERS_APPROVAL = ("processo_download_concluido", "processo_faturas_enviadas")
 
 
 def _tz() -> ZoneInfo:
@@ -29,6 +17,23 @@ def _tz() -> ZoneInfo:
 
 def current_competencia() -> str:
     return datetime.now(_tz()).strftime("%Y-%m")
+
+
+# Defined above the domain imports on purpose: apps.processos (routes, exports) imports
+# current_competencia from here, and importing the models below loads apps.processos, so whichever
+# package Python loads first, the name already exists on this half-loaded module.
+from sqlalchemy import String, cast, func, select, type_coerce  # noqa: E402
+
+from apps.clientes.models import Cliente  # noqa: E402
+from apps.core.audit import AuditLog  # noqa: E402
+from apps.core.types import UTCDateTime, db, utcnow  # noqa: E402
+from apps.operadoras.models import Operadora  # noqa: E402
+from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso  # noqa: E402
+
+DAYS = 30
+PERCENTILE = 95  # an integer, so the rank arithmetic is exact in SQL and in Python
+# The audit actions that put a processo in AGUARDANDO_APROVACAO (apps.processos.state).
+ENTERS_APPROVAL = ("processo_download_concluido", "processo_faturas_enviadas")
 
 
 def _dialect() -> str:
