@@ -1,6 +1,6 @@
 """Read-only queries shared by the processos pages and the JSON API (one SQL query per page)."""
 from sqlalchemy import or_, select
-from sqlalchemy.orm import contains_eager, lazyload, raiseload
+from sqlalchemy.orm import aliased, contains_eager, lazyload, raiseload
 
 from apps.clientes.cnpj import clean as clean_cnpj
 from apps.clientes.models import Cliente
@@ -10,6 +10,15 @@ from apps.operadoras.models import Operadora
 from apps.processos.models import Execucao, ExecucaoLog, Processo, StatusExecucao
 
 LOG_PAGE = 500
+
+
+def cliente_matches(q: str):
+    """The cliente's nome contains q, or its CNPJ contains q typed with or without punctuation."""
+    conditions = [Cliente.nome.icontains(q, autoescape=True)]
+    bare = clean_cnpj(q)
+    if bare.isalnum():
+        conditions.append(Cliente.cnpj.contains(bare, autoescape=True))
+    return or_(*conditions)
 
 
 def processos_query(competencia=None, status=None, operadora_id=None, cliente_id=None, q=None):
@@ -30,11 +39,7 @@ def processos_query(competencia=None, status=None, operadora_id=None, cliente_id
     if cliente_id:
         query = query.where(Processo.cliente_id == cliente_id)
     if q:
-        conditions = [Cliente.nome.icontains(q, autoescape=True)]
-        bare = clean_cnpj(q)
-        if bare.isalnum():
-            conditions.append(Cliente.cnpj.contains(bare, autoescape=True))
-        query = query.where(or_(*conditions))
+        query = query.where(cliente_matches(q))
     return query
 
 
@@ -85,19 +90,49 @@ def logs_after(execucao, after: int, limit: int = LOG_PAGE) -> list:
     ))
 
 
+def processos_count_query(competencia=None, status=None, operadora_id=None, cliente_id=None, q=None):
+    """The same filter as processos_query, as one column, joining clientes only when a filter needs it."""
+    query = select(Processo.id)
+    if q or operadora_id:
+        query = query.join(Cliente, Cliente.id == Processo.cliente_id)
+    if competencia:
+        query = query.where(Processo.competencia == competencia)
+    if status:
+        query = query.where(Processo.status == status)
+    if cliente_id:
+        query = query.where(Processo.cliente_id == cliente_id)
+    if operadora_id:
+        query = query.where(Cliente.operadora_id == operadora_id)
+    if q:
+        query = query.where(cliente_matches(q))
+    return query
+
+
 def falhas_query(competencia=None, status=None, operadora_id=None, q=None):
-    """Ids of the filter's processos whose last robot run for their current step failed and none is active."""
+    """Ids of the filter's processos whose robot run for their current step failed and none is active.
+
+    Driven by the failed runs (few, found through ix_execucoes_status_created), not by every
+    processo of the filter, so its cost grows with failures rather than with the month's size.
+    """
     from apps.processos.models import StatusProcesso, TipoExecucao
 
-    step = {StatusProcesso.AGUARDANDO_DOWNLOAD: TipoExecucao.DOWNLOAD,
-            StatusProcesso.AGUARDANDO_ENVIO_SAT: TipoExecucao.ENVIO_SAT}
-    failed_for_step = or_(*[
-        (Processo.status == st) & select(Execucao.id).where(
-            Execucao.processo_id == Processo.id, Execucao.tipo == tipo, Execucao.status == StatusExecucao.FALHOU,
-        ).exists()
-        for st, tipo in step.items()
-    ])
-    active = select(Execucao.id).where(Execucao.processo_id == Processo.id,
-                                       Execucao.status.in_(StatusExecucao.ACTIVE)).exists()
-    base = processos_query(competencia=competencia, status=status, operadora_id=operadora_id, q=q)
-    return base.where(failed_for_step, ~active).with_only_columns(Processo.id).order_by(None)
+    step = or_((Processo.status == StatusProcesso.AGUARDANDO_DOWNLOAD) & (Execucao.tipo == TipoExecucao.DOWNLOAD),
+               (Processo.status == StatusProcesso.AGUARDANDO_ENVIO_SAT) & (Execucao.tipo == TipoExecucao.ENVIO_SAT))
+    active = aliased(Execucao)
+    query = (
+        select(Processo.id).distinct()
+        .select_from(Execucao).join(Processo, Processo.id == Execucao.processo_id)
+        .join(Cliente, Cliente.id == Processo.cliente_id)
+        .where(Execucao.status == StatusExecucao.FALHOU, step,
+               ~select(active.id).where(active.processo_id == Processo.id,
+                                        active.status.in_(StatusExecucao.ACTIVE)).exists())
+    )
+    if competencia:
+        query = query.where(Processo.competencia == competencia)
+    if status:
+        query = query.where(Processo.status == status)
+    if operadora_id:
+        query = query.where(Cliente.operadora_id == operadora_id)
+    if q:
+        query = query.where(cliente_matches(q))
+    return query

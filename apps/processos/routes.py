@@ -113,7 +113,8 @@ def list_processos():
     query = queries.processos_query(**_query_args(filters))
     falhas = count(queries.falhas_query(**_query_args(filters))) if can(OPERATE) else 0
     return render_template(
-        "processos/list.html", pagination=paginate(query), filters=filters, bulk_form=BulkForm(formdata=None),
+        "processos/list.html", pagination=paginate(query, count_query=queries.processos_count_query(**_query_args(filters))),
+        filters=filters, bulk_form=BulkForm(formdata=None),
         falhas=falhas,
         competencias=queries.competencias(), operadoras=queries.operadoras(), atual=current_competencia(),
         status_labels=StatusProcesso.LABELS,
