@@ -90,3 +90,11 @@ def post_worker_init(worker):
         shutdown_streams()
 
     gevent.spawn(end_streams_on_shutdown)
+
+
+def child_exit(server, worker):
+    """With PROMETHEUS_MULTIPROC_DIR set, a dead worker's HTTP counters stop being summed."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

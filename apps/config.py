@@ -79,6 +79,7 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None
     ITEMS_PER_PAGE = _int("ITEMS_PER_PAGE", 25)
+    DASHBOARD_CACHE_SECONDS = float(os.environ.get("DASHBOARD_CACHE_SECONDS", "30"))
     TIMEZONE = os.environ.get("TIMEZONE", "America/Sao_Paulo")
     PROXY_FIX = _int("PROXY_FIX", 0)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
