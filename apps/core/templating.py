@@ -28,6 +28,20 @@ def local_dt(value, fmt="%d/%m/%Y %H:%M") -> str:
     return str(value)
 
 
+def duration(seconds) -> str:
+    """A duration in seconds as '1 h 02 min', '3 min 07 s' or '12 s'."""
+    if seconds is None:
+        return "—"
+    total = max(0, round(float(seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
 def mask_secret(value: str | None, keep: int = 6) -> str:
     """Show only the last characters of a secret."""
     if not value:
@@ -49,5 +63,5 @@ def has_endpoint(endpoint: str) -> bool:
 
 
 def init_app(app):
-    app.jinja_env.filters.update(brl=brl, local_dt=local_dt, cnpj=format_cnpj, mask_secret=mask_secret)
+    app.jinja_env.filters.update(segundos=duration, brl=brl, local_dt=local_dt, cnpj=format_cnpj, mask_secret=mask_secret)
     app.jinja_env.globals.update(can=can, has_endpoint=has_endpoint, page_url=page_url, VIEW=VIEW, OPERATE=OPERATE, ADMIN=ADMIN)

@@ -11,21 +11,6 @@ from apps.home import bp, filas, services
 TIPO_LABELS = {"DOWNLOAD": "Download", "ENVIO_SAT": "Envio ao SAT"}
 
 
-@bp.app_template_filter("segundos")
-def segundos(value) -> str:
-    """A duration in seconds as '1 h 02 min', '3 min 07 s' or '12 s'."""
-    if value is None:
-        return "—"
-    total = max(0, round(float(value)))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
-
-
 @bp.route("/")
 @access(VIEW)
 def index():

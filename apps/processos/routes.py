@@ -9,6 +9,7 @@ from flask_login import current_user
 from apps.auth.policy import OPERATE, VIEW, access, can
 from apps.core.pagination import count, paginate, safe_next
 from apps.core.queues import QueueUnavailable
+from apps.core.templating import duration
 from apps.core.types import db, parse_uuid, utcnow
 from apps.home.services import current_competencia
 from apps.processos import bp, manual, queries, services, state, storage
@@ -75,20 +76,13 @@ def _detail_page(processo, upload_form=None, status=200):
 
 @bp.app_template_filter("duracao")
 def duracao(execucao) -> str:
-    """How long a run took (or has been running): '1 h 02 min', '3 min 07 s', '12 s'."""
+    """How long a run took (or has been running)."""
     if execucao is None or execucao.data_inicio is None:
         return "—"
     end = execucao.data_fim or (utcnow() if execucao.ativa else None)
     if end is None:
         return "—"
-    seconds = max(0, int((end - execucao.data_inicio) / timedelta(seconds=1)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
+    return duration((end - execucao.data_inicio) / timedelta(seconds=1))
 
 
 def _list_filters(args) -> dict:
