@@ -30,6 +30,11 @@ def processos_query(competencia=None, status=None, operadora_id=None, cliente_id
                  raiseload(Processo.execucoes), raiseload(Processo.faturas), raiseload(Processo.criado_por))
         .order_by(Processo.competencia.desc(), Cliente.nome, Processo.id)
     )
+    return _filtered(query, competencia, status, operadora_id, cliente_id, q)
+
+
+def _filtered(query, competencia, status, operadora_id, cliente_id, q):
+    """The list's filters; `query` must already join clientes when operadora_id or q is given."""
     if competencia:
         query = query.where(Processo.competencia == competencia)
     if status:
@@ -95,17 +100,7 @@ def processos_count_query(competencia=None, status=None, operadora_id=None, clie
     query = select(Processo.id)
     if q or operadora_id:
         query = query.join(Cliente, Cliente.id == Processo.cliente_id)
-    if competencia:
-        query = query.where(Processo.competencia == competencia)
-    if status:
-        query = query.where(Processo.status == status)
-    if cliente_id:
-        query = query.where(Processo.cliente_id == cliente_id)
-    if operadora_id:
-        query = query.where(Cliente.operadora_id == operadora_id)
-    if q:
-        query = query.where(cliente_matches(q))
-    return query
+    return _filtered(query, competencia, status, operadora_id, cliente_id, q)
 
 
 def falhas_query(competencia=None, status=None, operadora_id=None, q=None):
@@ -127,12 +122,4 @@ def falhas_query(competencia=None, status=None, operadora_id=None, q=None):
                ~select(active.id).where(active.processo_id == Processo.id,
                                         active.status.in_(StatusExecucao.ACTIVE)).exists())
     )
-    if competencia:
-        query = query.where(Processo.competencia == competencia)
-    if status:
-        query = query.where(Processo.status == status)
-    if operadora_id:
-        query = query.where(Cliente.operadora_id == operadora_id)
-    if q:
-        query = query.where(cliente_matches(q))
-    return query
+    return _filtered(query, competencia, status, operadora_id, None, q)
