@@ -65,7 +65,7 @@ def test_anonymous_is_sent_to_login(client):
 @pytest.mark.parametrize("role,bulk", [(Role.VISUALIZADOR, False), (Role.OPERADOR, True), (Role.ADMIN, True)])
 def test_list_by_role(as_role, role, bulk):
     make_processo(nome="Padaria Aurora Ltda")
-    html = page(as_role(role), "/processos")
+    html = page(as_role(role), "/processos?competencia=")
     assert "Padaria Aurora Ltda" in html
     assert ("Aprovar selecionados" in html) is bulk
     assert ("Executar selecionados" in html) is bulk
@@ -81,7 +81,7 @@ def test_list_filters(as_role):
     client = as_role(Role.VISUALIZADOR)
 
     def names(query):
-        html = page(client, "/processos?" + query)
+        html = page(client, "/processos?competencia=&" + query if "competencia=" not in query else "/processos?" + query)
         return {n for n in ("Alfa Transportes", "Beta Clinica", "Gama Escola") if n in html}
 
     assert names("") == {"Alfa Transportes", "Beta Clinica", "Gama Escola"}
@@ -98,7 +98,7 @@ def test_list_sorted_by_competencia_desc_then_cliente(as_role):
     make_processo(nome="Zeta", competencia="2026-05")
     make_processo(nome="Alfa", competencia="2026-04")
     make_processo(nome="Beta", competencia="2026-05")
-    html = page(as_role(Role.VISUALIZADOR), "/processos")
+    html = page(as_role(Role.VISUALIZADOR), "/processos?competencia=")
     assert html.index("Beta") < html.index("Zeta") < html.index("Alfa")
 
 
@@ -107,7 +107,7 @@ def test_list_paginates(as_role, app, monkeypatch):
     for name in ("Cli A", "Cli B", "Cli C"):
         make_processo(nome=name)
     client = as_role(Role.VISUALIZADOR)
-    first, second = page(client, "/processos"), page(client, "/processos?page=2")
+    first, second = page(client, "/processos?competencia="), page(client, "/processos?competencia=&page=2")
     assert "Cli A" in first and "Cli C" not in first
     assert "Cli C" in second and "Cli A" not in second
 
@@ -123,11 +123,11 @@ def test_list_query_count_does_not_grow_with_rows(as_role, app, monkeypatch):
 
     add(5)
     with count_queries() as few:
-        html = page(client, "/processos")
+        html = page(client, "/processos?competencia=")
     assert html.count('name="ids"') == 5
     add(45)
     with count_queries() as many:
-        html = page(client, "/processos")
+        html = page(client, "/processos?competencia=")
     assert html.count('name="ids"') == 50
     assert len(many) == len(few), many
     assert len(many) <= 8
@@ -504,3 +504,12 @@ def test_em_execucao_lists_only_active_runs(as_role):
     assert f'data-execucao-id="{running.id}" data-job-id="job-r"' in html
     assert f'data-execucao-id="{waiting.id}"' in html and 'id="em-execucao-table"' in html
     assert len([s for s in statements if "execucoes" in s]) == 1
+
+
+def test_list_opens_on_the_current_month(as_role):
+    from apps.home.services import current_competencia
+
+    make_processo(nome="Deste Mes", competencia=current_competencia())
+    make_processo(nome="Mes Antigo", competencia="2020-01")
+    html = page(as_role(Role.VISUALIZADOR), "/processos")
+    assert "Deste Mes" in html and "Mes Antigo" not in html

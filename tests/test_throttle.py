@@ -110,8 +110,8 @@ def test_reexecutar_falhas_of_a_filter_reruns_only_failed_steps(operador_client,
         Execucao(processo_id=b.id, tipo="DOWNLOAD", status=StatusExecucao.EXECUTANDO),
     ])
     db.session.commit()
-    html = operador_client.get("/processos?competencia=2026-11").get_data(as_text=True)
-    assert "Reexecutar falhas (1)" in html  # b has an active run, c never failed
+    html = operador_client.get("/processos/reexecutar-falhas?competencia=2026-11").get_data(as_text=True)
+    assert "Reexecutar 1 processo(s)" in html  # b has an active run, c never failed
     response = operador_client.post("/processos/reexecutar-falhas", data={"competencia": "2026-11"})
     assert response.status_code == 302
     assert started and db.session.scalar(

@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from apps.auth.policy import OPERATE, VIEW, access, can
+from apps.auth.policy import OPERATE, VIEW, access
 from apps.core.pagination import count, paginate, safe_next
 from apps.core.queues import QueueUnavailable
 from apps.core.templating import duration
@@ -86,8 +86,10 @@ def duracao(execucao) -> str:
 
 
 def _list_filters(args) -> dict:
+    """The list's filters; without a competência in the URL, the current month (people work on it,
+    and a fixed competência lets the database page through its index instead of sorting every month)."""
     return {
-        "competencia": args.get("competencia", "").strip(),
+        "competencia": args.get("competencia", "").strip() if "competencia" in args else current_competencia(),
         "status": args.get("status", "") if args.get("status") in StatusProcesso.ALL else "",
         "operadora": args.get("operadora", ""),
         "q": args.get("q", "").strip(),
@@ -105,11 +107,9 @@ def list_processos():
     """Processos filtered by competência, status, operadora and cliente (nome or CNPJ)."""
     filters = _list_filters(request.args)
     query = queries.processos_query(**_query_args(filters))
-    falhas = count(queries.falhas_query(**_query_args(filters))) if can(OPERATE) else 0
     return render_template(
         "processos/list.html", pagination=paginate(query, count_query=queries.processos_count_query(**_query_args(filters))),
         filters=filters, bulk_form=BulkForm(formdata=None),
-        falhas=falhas,
         competencias=queries.competencias(), operadoras=queries.operadoras(), atual=current_competencia(),
         status_labels=StatusProcesso.LABELS,
     )
@@ -241,6 +241,16 @@ def bulk():
         return back
     _bulk_message("iniciado", len(result["iniciados"]), result["erros"])
     return back
+
+
+@bp.route("/processos/reexecutar-falhas", endpoint="reexecutar_falhas_confirmar")
+@access(OPERATE)
+def reexecutar_falhas_confirmar():
+    """Confirmation page naming how many processos of the filter have a failed run to redo."""
+    filters = _list_filters(request.args)
+    total = count(queries.falhas_query(**_query_args(filters)))
+    return render_template("processos/reexecutar_falhas.html", filters=filters, total=total,
+                           back=url_for("processos.list", **{k: v for k, v in filters.items() if v}))
 
 
 @bp.route("/processos/reexecutar-falhas", methods=["POST"], endpoint="reexecutar_falhas")
