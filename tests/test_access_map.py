@@ -12,7 +12,8 @@ PINNED = {
     "auth.user_reset_password": ADMIN, "auth.user_deactivate": ADMIN,
     "rpa.token": ADMIN, "auth.login": PUBLIC, "api.auth_token": PUBLIC, "api.auth_refresh": PUBLIC,
     "home.index": VIEW, "home.dados": VIEW, "home.filas": ADMIN, "home.filas_requeue": ADMIN,
-    "home.filas_requeue_all": ADMIN, "home.filas_delete": ADMIN, "auditoria.list": ADMIN, "healthz": PUBLIC, "readyz": PUBLIC, "metrics": PUBLIC,
+    "home.filas_requeue_all": ADMIN, "home.filas_delete": ADMIN, "auditoria.list": ADMIN,
+    "healthz": PUBLIC, "readyz": PUBLIC, "metrics": PUBLIC,
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}
