@@ -28,8 +28,13 @@ def processos_query(competencia=None, status=None, operadora_id=None, cliente_id
         .join(Processo.cliente).join(Cliente.operadora)
         .options(contains_eager(Processo.cliente).contains_eager(Cliente.operadora),
                  raiseload(Processo.execucoes), raiseload(Processo.faturas), raiseload(Processo.criado_por))
-        .order_by(Processo.competencia.desc(), Cliente.nome, Processo.id)
     )
+    if competencia:
+        # One month: walk clientes in name order (ix_clientes_nome) and probe each one's processo
+        # through the (cliente_id, competencia) unique index, instead of sorting the whole month.
+        query = query.order_by(Cliente.nome, Cliente.id)
+    else:
+        query = query.order_by(Processo.competencia.desc(), Cliente.nome, Processo.id)
     return _filtered(query, competencia, status, operadora_id, cliente_id, q)
 
 
