@@ -8,6 +8,7 @@ from apps.auth.policy import OPERATE, VIEW, access
 from apps.clientes import bp, services
 from apps.clientes.forms import ClienteForm
 from apps.clientes.models import Cliente
+from apps.core.form_errors import show_record_error
 from apps.core.pagination import paginate, safe_next
 from apps.core.types import db, parse_uuid
 from apps.operadoras.models import Operadora
@@ -36,14 +37,7 @@ def _save(form, cliente=None):
         return result
     except RecordError as exc:
         db.session.rollback()
-        elsewhere = []
-        for name, message in exc.fields.items():
-            if name in form:
-                form[name].errors.append(message)
-            else:
-                elsewhere.append(message)
-        if elsewhere or not exc.fields:
-            flash(" ".join([str(exc), *elsewhere]), "danger")
+        show_record_error(form, exc)
         return None
 
 

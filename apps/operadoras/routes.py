@@ -4,6 +4,7 @@ from flask_login import current_user
 
 from apps.auth.forms import ConfirmForm
 from apps.auth.policy import ADMIN, OPERATE, VIEW, access, can
+from apps.core.form_errors import show_record_error
 from apps.core.pagination import paginate, safe_next
 from apps.core.types import db, parse_uuid
 from apps.operadoras import bp, services
@@ -39,14 +40,7 @@ def _save(form, operadora=None):
         return result
     except services.RecordError as exc:
         db.session.rollback()
-        elsewhere = []
-        for name, message in exc.fields.items():
-            if name in form:
-                form[name].errors.append(message)
-            else:
-                elsewhere.append(message)
-        if elsewhere or not exc.fields:
-            flash(" ".join([str(exc), *elsewhere]), "danger")
+        show_record_error(form, exc)
         return None
 
 
