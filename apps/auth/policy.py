@@ -3,8 +3,6 @@
 Every view must carry `@access(...)`; a view without one is refused (fail closed), and the
 URL-map test makes a new route without a level fail the suite.
 """
-from functools import wraps
-
 from flask import current_app, g, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden, Unauthorized
@@ -91,15 +89,3 @@ def enforce_access():
     if not allows(user, level):
         raise Forbidden("Você não tem permissão para esta ação.")
     return None
-
-
-def requires(level):
-    """For functions called outside a route (services): raise 403 unless allowed."""
-    def decorator(fn):
-        @wraps(fn)
-        def wrapper(*args, **kwargs):
-            if not allows(current_identity(), level):
-                raise Forbidden("Você não tem permissão para esta ação.")
-            return fn(*args, **kwargs)
-        return wrapper
-    return decorator

@@ -46,10 +46,7 @@ def _respond(status: int, message: str, fields=None):
 
 def handle_http(exc: HTTPException):
     message = exc.description if exc.description and not exc.description.startswith(("The ", "You ")) else None
-    response = _respond(exc.code or 500, message or MESSAGES.get(exc.code, "Erro."))
-    if getattr(exc, "response", None) is not None and exc.code == 429:
-        return response
-    return response
+    return _respond(exc.code or 500, message or MESSAGES.get(exc.code, "Erro."))
 
 
 def handle_csrf(exc: CSRFError):

@@ -3,7 +3,7 @@
 Every change is conditional on the execucao still being active, so two followers of the same
 run (a retried job, a reconciler racing a slow worker) cannot finish it twice.
 """
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select, update
@@ -55,8 +55,6 @@ def _parse_line(raw: dict):
     except (TypeError, ValueError):
         return None
     level = str(raw.get("level") or "INFO").upper()
-    from datetime import datetime
-
     try:
         ts = datetime.fromisoformat(str(raw.get("timestamp")).replace("Z", "+00:00"))
         ts = ts if ts.tzinfo else None

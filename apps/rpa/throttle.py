@@ -41,10 +41,6 @@ def occupied(operadora_id) -> int:
     return db.session.scalar(select(func.count()).select_from(query.subquery()))
 
 
-def is_admitted(execucao) -> bool:
-    return execucao.status == StatusExecucao.EXECUTANDO or execucao.data_inicio is not None
-
-
 def dispatch(operadora_id) -> list:
     """Admit and queue the oldest waiting runs of the operadora, up to its free slots."""
     from apps.rpa import jobs
