@@ -8,6 +8,7 @@ from sqlalchemy import func, insert, select
 from apps.clientes.models import Cliente
 from apps.core.types import db
 from apps.operadoras.models import Operadora
+from apps.processos import totais
 from apps.processos.models import Processo
 from apps.processos.services import gerar_processos
 
@@ -42,6 +43,7 @@ def test_two_runs_at_the_same_moment_create_each_processo_once(app):
     assert sum(r["criados"] for r in results) == N
     assert db.session.scalar(select(func.count()).select_from(Processo)) == N
     assert db.session.scalar(select(func.count(func.distinct(Processo.cliente_id)))) == N
+    assert totais.total("2026-12") == N  # each statement's trigger counted only the rows it inserted
 
 
 def test_api_calls_are_rate_limited(app_config, users):

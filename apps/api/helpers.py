@@ -34,10 +34,10 @@ def get_or_404(model, object_id, label="Registro"):
     return obj
 
 
-def list_envelope(query, serialize):
+def list_envelope(query, serialize, total: int | None = None):
     """{"items", "total", "page", "pages"} for a select(); per_page from ?per_page (max 200)."""
     per_page = request.args.get("per_page", type=int) or None
-    page = paginate(query, per_page=per_page)
+    page = paginate(query, per_page=per_page, total=total)
     return {"items": [serialize(x) for x in page.items], "total": page.total, "page": page.page, "pages": page.pages}
 
 

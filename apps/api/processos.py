@@ -76,9 +76,9 @@ def api_processos_list():
             services.parse_competencia(competencia)
         except ProcessoError as exc:
             raise ApiError(400, exc.message, {"competencia": "AAAA-MM"}) from exc
-    query = queries.processos_query(competencia=competencia, status=status,
-                                    operadora_id=uuid_arg("operadora_id"), cliente_id=uuid_arg("cliente_id"))
-    return jsonify(list_envelope(query, processo_json))
+    filters = dict(competencia=competencia, status=status, operadora_id=uuid_arg("operadora_id"),
+                   cliente_id=uuid_arg("cliente_id"))
+    return jsonify(list_envelope(queries.processos_query(**filters), processo_json, total=queries.processos_total(**filters)))
 
 
 @bp.get("/v1/processos/<processo_id>")

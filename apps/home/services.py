@@ -1,7 +1,8 @@
 """Figures for the home dashboard: a fixed number of set-based queries (GROUP BY), whatever the volume.
 
-`dashboard()` runs four queries: processos of the competência by operadora and status, the
-approval backlog, finished execucoes per hour, and duration percentiles per operadora and tipo.
+`dashboard()` runs four queries: processos of the competência by operadora and status (read from
+processo_totais, a few rows), the approval backlog, finished execucoes per hour, and duration
+percentiles per operadora and tipo.
 """
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
@@ -28,6 +29,7 @@ from apps.clientes.models import Cliente  # noqa: E402
 from apps.core.audit import AuditLog  # noqa: E402
 from apps.core.types import UTCDateTime, db, utcnow  # noqa: E402
 from apps.operadoras.models import Operadora  # noqa: E402
+from apps.processos import totais  # noqa: E402
 from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso  # noqa: E402
 
 DAYS = 30
@@ -41,16 +43,9 @@ def _dialect() -> str:
 
 
 def status_by_operadora(competencia: str) -> list[dict]:
-    """Processos of a competência counted by operadora and status (one GROUP BY)."""
-    rows = db.session.execute(
-        select(Operadora.codigo, Operadora.nome, Processo.status, func.count())
-        .select_from(Processo).join(Cliente, Processo.cliente_id == Cliente.id)
-        .join(Operadora, Cliente.operadora_id == Operadora.id)
-        .where(Processo.competencia == competencia)
-        .group_by(Operadora.codigo, Operadora.nome, Processo.status)
-    ).all()
+    """Processos of a competência counted by operadora and status (from processo_totais)."""
     table: dict[str, dict] = {}
-    for codigo, nome, status, n in rows:
+    for codigo, nome, status, n in totais.by_operadora_status(competencia):
         entry = table.setdefault(codigo, {"codigo": codigo, "nome": nome, "total": 0,
                                           "counts": {s: 0 for s in StatusProcesso.ALL}})
         entry["counts"][status] = n

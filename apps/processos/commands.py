@@ -50,6 +50,14 @@ def gerar_mensal(competencia, se_devido, executar):
                    "os demais aguardam vaga na sua operadora.")
 
 
+@processos_cli.command("recontar-totais")
+def recontar_totais():
+    """Rebuild the processo counts (processo_totais) from the processos themselves."""
+    from apps.processos.totais import recount
+
+    click.echo(f"Totais refeitos: {recount()} processo(s) contados.")
+
+
 @processos_cli.command("reconciliar")
 def reconciliar():
     """Resume following active runs whose follower is gone; fail those past the time limit."""

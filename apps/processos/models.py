@@ -15,10 +15,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    event,
+    inspect,
+    select,
     text,
+    update,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from apps.clientes.models import Cliente
 from apps.core.types import Timestamps, UTCDateTime, UUIDPk, db, utcnow
 
 
@@ -58,7 +63,6 @@ class Processo(UUIDPk, Timestamps, db.Model):
     __table_args__ = (
         UniqueConstraint("cliente_id", "competencia", name="uq_processos_cliente_competencia"),
         CheckConstraint(f"status IN {StatusProcesso.ALL}", name="status_valid"),
-        Index("ix_processos_competencia_status", "competencia", "status"),
     )
 
     cliente_id: Mapped[uuid.UUID] = mapped_column(
@@ -66,6 +70,8 @@ class Processo(UUIDPk, Timestamps, db.Model):
     )
     competencia: Mapped[str] = mapped_column(String(7), nullable=False)
     status: Mapped[str] = mapped_column(String(30), nullable=False, default=StatusProcesso.AGUARDANDO_DOWNLOAD)
+    # A copy of the cliente's nome, the list's sort key (kept in step by the mapper events below).
+    cliente_nome: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
     criado_por_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
     protocolo_sat: Mapped[str | None] = mapped_column(String(120))
 
@@ -87,6 +93,31 @@ class Processo(UUIDPk, Timestamps, db.Model):
     @property
     def faturas_ativas(self):
         return [f for f in self.faturas if not f.rejeitada]
+
+
+# The list's two orders, read straight from an index instead of sorting the month: one competência or all of
+# them, newest first, then cliente nome; and the same under a status filter.
+Index("ix_processos_lista", Processo.competencia.desc(), Processo.cliente_nome, Processo.id)
+Index("ix_processos_lista_status", Processo.status, Processo.competencia.desc(), Processo.cliente_nome, Processo.id)
+
+
+class ProcessoTotal(db.Model):
+    """How many processos a (competência, operadora, status) holds, so the list's total and the dashboard
+    read a handful of rows instead of counting the month.
+
+    Kept by database triggers (migration 7c2e9a41d5b3), so every write counts, whichever code or
+    statement makes it: INSERT … SELECT of the month, a status move, a cliente moved to another
+    operadora, a delete. `apps.processos.totais.recount()` rebuilds it from the processos.
+    """
+
+    __tablename__ = "processo_totais"
+
+    competencia: Mapped[str] = mapped_column(String(7), primary_key=True)
+    status: Mapped[str] = mapped_column(String(30), primary_key=True)
+    operadora_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("operadoras.id", ondelete="CASCADE"), primary_key=True
+    )
+    total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class Execucao(UUIDPk, Timestamps, db.Model):
@@ -169,3 +200,22 @@ class Fatura(UUIDPk, Timestamps, db.Model):
     motivo_rejeicao: Mapped[str | None] = mapped_column(Text)
 
     processo = relationship("Processo", back_populates="faturas")
+
+
+@event.listens_for(Processo, "before_insert")
+def _copy_cliente_nome(mapper, connection, processo) -> None:
+    """A new processo carries its cliente's nome, whichever way the cliente was given."""
+    if not processo.cliente_nome:
+        cliente = processo.__dict__.get("cliente")
+        processo.cliente_nome = cliente.nome if cliente is not None else connection.scalar(
+            select(Cliente.nome).where(Cliente.id == processo.cliente_id))
+
+
+@event.listens_for(Cliente, "after_update")
+def _rename_processos(mapper, connection, cliente) -> None:
+    """A renamed cliente is renamed in its processos in the same transaction (the list's sort key)."""
+    if inspect(cliente).attrs.nome.history.has_changes():
+        table = Processo.__table__
+        # updated_at kept as it is: a processo's "Atualizado em" (and its wait for approval) is about the processo.
+        connection.execute(update(table).where(table.c.cliente_id == cliente.id)
+                           .values(cliente_nome=cliente.nome, updated_at=table.c.updated_at))

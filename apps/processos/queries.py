@@ -5,8 +5,10 @@ from sqlalchemy.orm import aliased, contains_eager, lazyload, raiseload
 from apps.clientes.cnpj import clean as clean_cnpj
 from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
+from apps.core.pagination import count
 from apps.core.types import db
 from apps.operadoras.models import Operadora
+from apps.processos import totais
 from apps.processos.models import Execucao, ExecucaoLog, Processo, StatusExecucao
 
 LOG_PAGE = 500
@@ -28,13 +30,10 @@ def processos_query(competencia=None, status=None, operadora_id=None, cliente_id
         .join(Processo.cliente).join(Cliente.operadora)
         .options(contains_eager(Processo.cliente).contains_eager(Cliente.operadora),
                  raiseload(Processo.execucoes), raiseload(Processo.faturas), raiseload(Processo.criado_por))
+        # ix_processos_lista / ix_processos_lista_status hold exactly this order: a page is read from the
+        # index, not sorted out of the month (with or without a competência, with or without a status).
+        .order_by(Processo.competencia.desc(), Processo.cliente_nome, Processo.id)
     )
-    if competencia:
-        # One month: walk clientes in name order (ix_clientes_nome) and probe each one's processo
-        # through the (cliente_id, competencia) unique index, instead of sorting the whole month.
-        query = query.order_by(Cliente.nome, Cliente.id)
-    else:
-        query = query.order_by(Processo.competencia.desc(), Cliente.nome, Processo.id)
     return _filtered(query, competencia, status, operadora_id, cliente_id, q)
 
 
@@ -55,7 +54,7 @@ def _filtered(query, competencia, status, operadora_id, cliente_id, q):
 
 def competencias() -> list[str]:
     """Every competência that has processos, newest first (for the filter)."""
-    return list(db.session.scalars(select(Processo.competencia).distinct().order_by(Processo.competencia.desc())))
+    return totais.competencias()
 
 
 def operadoras() -> list:
@@ -100,12 +99,15 @@ def logs_after(execucao, after: int, limit: int = LOG_PAGE) -> list:
     ))
 
 
-def processos_count_query(competencia=None, status=None, operadora_id=None, cliente_id=None, q=None):
-    """The same filter as processos_query, as one column, joining clientes only when a filter needs it."""
+def processos_total(competencia=None, status=None, operadora_id=None, cliente_id=None, q=None) -> int:
+    """How many processos processos_query finds: read from processo_totais for the filters it keeps
+    (competência, status, operadora), counted for a cliente or a search."""
+    if not (q or cliente_id):
+        return totais.total(competencia, status, operadora_id)
     query = select(Processo.id)
     if q or operadora_id:
         query = query.join(Cliente, Cliente.id == Processo.cliente_id)
-    return _filtered(query, competencia, status, operadora_id, cliente_id, q)
+    return count(_filtered(query, competencia, status, operadora_id, cliente_id, q))
 
 
 def falhas_query(competencia=None, status=None, operadora_id=None, q=None):

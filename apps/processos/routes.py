@@ -106,9 +106,10 @@ def _query_args(filters) -> dict:
 def list_processos():
     """Processos filtered by competência, status, operadora and cliente (nome or CNPJ)."""
     filters = _list_filters(request.args)
-    query = queries.processos_query(**_query_args(filters))
+    pagination = paginate(queries.processos_query(**_query_args(filters)),
+                          total=queries.processos_total(**_query_args(filters)))
     return render_template(
-        "processos/list.html", pagination=paginate(query, count_query=queries.processos_count_query(**_query_args(filters))),
+        "processos/list.html", pagination=pagination,
         filters=filters, bulk_form=BulkForm(formdata=None),
         competencias=queries.competencias(), operadoras=queries.operadoras(), atual=current_competencia(),
         status_labels=StatusProcesso.LABELS,

@@ -49,9 +49,9 @@ def gerar_processos(competencia: str, by=None) -> dict:
     source = select(
         _uuid_sql(dialect), Cliente.id, literal(competencia), literal(StatusProcesso.AGUARDANDO_DOWNLOAD),
         literal(getattr(by, "id", None), type_=Processo.criado_por_id.type),
-        literal(now, type_=Processo.created_at.type), literal(now, type_=Processo.updated_at.type),
+        literal(now, type_=Processo.created_at.type), literal(now, type_=Processo.updated_at.type), Cliente.nome,
     ).where(Cliente.ativo.is_(True))
-    columns = ["id", "cliente_id", "competencia", "status", "criado_por_id", "created_at", "updated_at"]
+    columns = ["id", "cliente_id", "competencia", "status", "criado_por_id", "created_at", "updated_at", "cliente_nome"]
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
