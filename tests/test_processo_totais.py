@@ -4,7 +4,6 @@ import threading
 import time
 
 import pytest
-
 from sqlalchemy import delete, select, text, update
 
 from apps.clientes import services as clientes_services
