@@ -1,13 +1,15 @@
-"""Bench the processo list and the home dashboard with 100 and then 100,000 processos.
+"""Bench the processo list and the home dashboard with 100 processos beside 100,000.
 
 Run: `.venv/bin/python bench/bench_list.py [--small 100] [--large 100000] [--requests 25] [--postgres]`
-For each page: the median response time (after warm-up requests) at both sizes, their ratio (aim:
+Two databases, one per size, are loaded first; then for each page the requests alternate between
+them and the median response time (after warm-up requests) of each size is taken, with their ratio (aim:
 at most 1.5) and the number of SQL statements per request, counted with a SQLAlchemy
 `before_cursor_execute` listener (must be the same at both sizes: no N+1). The statements of one
 request at the large size are listed with their times. The dashboard is measured uncached
 (DASHBOARD_CACHE_SECONDS=0), and ANALYZE runs after each load.
 """
 import argparse
+import gc
 import statistics
 import sys
 import tempfile
@@ -115,22 +117,23 @@ class QueryCounter:
         event.remove(self.engine, "after_cursor_execute", self._after)
 
 
-def measure(client, url: str, requests: int) -> tuple[float, int, list]:
-    """Median milliseconds of `requests` GETs (after 3 warm-ups), and the (timed) statements of one request."""
-    for _ in range(3):
-        assert client.get(url).status_code == 200, url
-    timings = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = client.get(url)
-        timings.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, url
-    with QueryCounter(db.engine) as counter:
+def timed_get(client, url: str) -> float:
+    started = time.perf_counter()
+    response = client.get(url)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, url
+    return elapsed
+
+
+def statements(app, client, url: str) -> list:
+    """The (timed) SQL statements of one request."""
+    with app.app_context(), QueryCounter(db.engine) as counter:
         client.get(url)
-    return statistics.median(timings), counter.count, counter.statements
+    return counter.statements
 
 
-def bench(database_url: str, small: int, large: int, requests: int) -> None:
+def open_site(database_url: str, size: int):
+    """A migrated database with `size` processos and a logged-in admin's client."""
     folder = Path(tempfile.mkdtemp(prefix="bench-list-"))
     app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_DIR": folder,
                       "RATELIMIT_STORAGE_URI": "memory://", "DASHBOARD_CACHE_SECONDS": 0})  # the real cost
@@ -143,32 +146,46 @@ def bench(database_url: str, small: int, large: int, requests: int) -> None:
         db.session.add_all(operadoras)
         create_user("medidor", "medidor@example.com", PASSWORD, role=Role.ADMIN)
         db.session.commit()
-        operadora_ids = [o.id for o in operadoras]
-        client = app.test_client()
-        assert client.post("/login", data={"login": "medidor", "password": PASSWORD}).status_code == 302
-        pages = ["/processos", f"/processos?competencia={current_competencia()}",
-                 "/processos?status=AGUARDANDO_APROVACAO", "/"]
-        results = {}
-        for size in (small, large):
-            started = time.perf_counter()
-            grow_to(size, operadora_ids)
-            processos = db.session.scalar(select(func.count()).select_from(Processo))
-            execucoes = db.session.scalar(select(func.count()).select_from(Execucao))
-            print(f"{db.engine.dialect.name}: {processos:,} processos, {execucoes:,} execucoes "
-                  f"(loaded in {time.perf_counter() - started:.1f} s)")
-            results[size] = {url: measure(client, url, requests) for url in pages}
-        print(f"  {'page':<42} {'median ' + format(small, ','):>14} {'median ' + format(large, ','):>16} "
-              f"{'ratio':>6} {'queries':>9}")
-        for url in pages:
-            (t_small, q_small, _), (t_large, q_large, _) = results[small][url], results[large][url]
-            flag = "" if q_small == q_large else "  <- query count differs"
-            print(f"  {url:<42} {t_small:11.1f} ms {t_large:13.1f} ms {t_large / t_small:6.2f} "
-                  f"{q_small:>4} / {q_large:<4}{flag}")
-        print(f"  statements at {large:,} (one request each):")
-        for url in pages:
-            print(f"    {url}")
-            for elapsed, statement in results[large][url][2]:
-                print(f"      {elapsed:8.1f} ms  {statement}")
+        started = time.perf_counter()
+        grow_to(size, [o.id for o in operadoras])
+        processos = db.session.scalar(select(func.count()).select_from(Processo))
+        execucoes = db.session.scalar(select(func.count()).select_from(Execucao))
+        print(f"{db.engine.dialect.name}: {processos:,} processos, {execucoes:,} execucoes "
+              f"(loaded in {time.perf_counter() - started:.1f} s)")
+    client = app.test_client()
+    assert client.post("/login", data={"login": "medidor", "password": PASSWORD}).status_code == 302
+    return app, client
+
+
+def bench(small_url: str, large_url: str, small: int, large: int, requests: int) -> None:
+    """Both sizes side by side, their requests interleaved (small, large, small, ...), so a change in
+    the machine's load during the run weighs on both medians alike."""
+    sites = {small: open_site(small_url, small), large: open_site(large_url, large)}
+    gc.collect()
+    with sites[large][0].app_context():
+        competencia = current_competencia()
+    pages = ["/processos", f"/processos?competencia={competencia}", "/processos?status=AGUARDANDO_APROVACAO", "/"]
+    print(f"  {'page':<42} {'median ' + format(small, ','):>14} {'median ' + format(large, ','):>16} "
+          f"{'ratio':>6} {'queries':>9}")
+    listed = {}
+    for url in pages:
+        timings = {small: [], large: []}
+        for _ in range(3):  # warm-up
+            for _app, client in sites.values():
+                timed_get(client, url)
+        for _ in range(requests):
+            for size, (_app, client) in sites.items():
+                timings[size].append(timed_get(client, url))
+        t_small, t_large = statistics.median(timings[small]), statistics.median(timings[large])
+        q_small, listed[url] = len(statements(*sites[small], url)), statements(*sites[large], url)
+        flag = "" if q_small == len(listed[url]) else "  <- query count differs"
+        print(f"  {url:<42} {t_small:11.1f} ms {t_large:13.1f} ms {t_large / t_small:6.2f} "
+              f"{q_small:>4} / {len(listed[url]):<4}{flag}")
+    print(f"  statements at {large:,} (one request each):")
+    for url in pages:
+        print(f"    {url}")
+        for elapsed, statement in listed[url]:
+            print(f"      {elapsed:8.1f} ms  {statement}")
 
 
 def main(argv=None):
@@ -179,12 +196,18 @@ def main(argv=None):
     parser.add_argument("--postgres", action="store_true", help="also on a throw-away PostgreSQL")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        bench(f"sqlite:///{tmp}/bench.db", args.small, args.large, args.requests)
+        bench(f"sqlite:///{tmp}/small.db", f"sqlite:///{tmp}/large.db", args.small, args.large, args.requests)
     if args.postgres:
+        from sqlalchemy import create_engine
+
         from tests.support.servers import postgres_server
 
         with postgres_server() as url:
-            bench(url, args.small, args.large, args.requests)
+            engine = create_engine(url, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.execute(text("CREATE DATABASE rpa_small"))
+            engine.dispose()
+            bench(url.rsplit("/", 1)[0] + "/rpa_small", url, args.small, args.large, args.requests)
 
 
 if __name__ == "__main__":

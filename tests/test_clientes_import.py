@@ -2,13 +2,17 @@
 import csv
 import io
 import re
+import time
+import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from rq import SimpleWorker
-from sqlalchemy import func, select
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from sqlalchemy import func, select, update
 
 from apps.auth.models import Role
 from apps.clientes import importacao as importacao_mod
@@ -18,7 +22,7 @@ from apps.clientes.importacao import Importacao, ImportacaoErro
 from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
 from apps.core.queues import get_queue, get_redis
-from apps.core.types import db
+from apps.core.types import db, utcnow
 from apps.operadoras.models import Operadora
 from apps.processos.models import Fatura, Processo
 
@@ -268,6 +272,48 @@ def test_api_background_import_answers_202_then_reports(app, ops, client, api_he
     assert (body["status"], body["progresso"], body["importadas"], body["invalidas"]) == ("CONCLUIDA", 100, 11, 8)
     assert [e["linha"] for e in body["erros"]] == [line + 8 for line in sorted(EXPECTED_ERRORS)]
     assert client.get("/api/v1/clientes/importacoes/nao-existe", headers=headers).status_code == 404
+
+
+def _age(importacao_id, seconds=120):
+    from datetime import timedelta
+
+    db.session.execute(update(Importacao).where(Importacao.id == uuid.UUID(importacao_id))
+                       .values(created_at=utcnow() - timedelta(seconds=seconds)))
+    db.session.commit()
+
+
+def test_an_import_whose_worker_died_ends_failed_saying_nothing_was_written(app, ops, client, api_headers, monkeypatch):
+    """The worker is SIGKILLed mid-import: RQ leaves the job "started" until its heartbeat runs out; the
+    reconciler (rq cron, every minute) then fails the import with a clear message instead of leaving it
+    PROCESSANDO forever. A queued import, or one just created, is left alone."""
+    monkeypatch.setitem(app.config, "CLIENTES_IMPORT_BACKGROUND_ROWS", 5)
+    headers = api_headers(Role.OPERADOR)
+    queued_id = api_post(client, headers, make_csv(rows=valid_rows(8))).get_json()["importacao_id"]
+    killed_id = api_post(client, headers, make_csv(rows=valid_rows(9))).get_json()["importacao_id"]
+    assert importacao_mod.reconcile() == 0  # both just created: maybe between commit and enqueue
+    _age(queued_id), _age(killed_id)
+    assert importacao_mod.reconcile() == 0  # both still queued
+
+    # What a worker killed while running the job leaves behind: the job out of the queue, marked started,
+    # in the started registry under an execution whose heartbeat has already expired.
+    redis, queue = get_redis(), get_queue()
+    job = Job.fetch(f"importacao-{killed_id}", connection=redis)
+    queue.remove(job)
+    job.set_status(JobStatus.STARTED)
+    redis.zadd(StartedJobRegistry(queue.name, connection=redis).key, {f"{job.id}:execucao-morta": time.time() - 5})
+
+    assert importacao_mod.reconcile() == 1
+    url = f"/api/v1/clientes/importacoes/{killed_id}"
+    body = client.get(url, headers=headers).get_json()
+    assert (body["status"], body["importadas"]) == ("FALHOU", 0)
+    assert "interrompida" in body["mensagem"] and "Nenhum cliente foi gravado" in body["mensagem"]
+    assert count(Cliente) == 1 and len(stored_files(app)) == 1  # the queued one keeps its file
+    assert client.get(f"/api/v1/clientes/importacoes/{queued_id}", headers=headers).get_json()["status"] == "PROCESSANDO"
+
+    redis.delete(f"rq:job:importacao-{queued_id}")  # a job that expired: gone without a trace
+    assert importacao_mod.reconcile() == 1
+    assert client.get(f"/api/v1/clientes/importacoes/{queued_id}", headers=headers).get_json()["status"] == "FALHOU"
+    assert importacao_mod.reconcile() == 0 and stored_files(app) == []
 
 
 def test_api_background_import_with_redis_down_changes_nothing(app, ops, client, api_headers, monkeypatch):

@@ -158,7 +158,7 @@ def test_day_rule_comes_from_the_config(app, monkeypatch):
     assert "dia 15" in schedule.describe(rule)
 
 
-def test_cron_config_registers_the_reconciler_and_the_monthly_check(app):
+def test_cron_config_registers_the_reconcilers_and_the_monthly_check(app):
     from rq.cron import CronScheduler
 
     from apps.core.queues import get_redis
@@ -166,9 +166,11 @@ def test_cron_config_registers_the_reconciler_and_the_monthly_check(app):
     scheduler = CronScheduler(connection=get_redis())
     scheduler.load_config_from_file(str(repo_root() / "apps" / "cron.py"))
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"apps.rpa.jobs.reconcile", "apps.processos.schedule.monthly_job"}
+    assert set(jobs) == {"apps.rpa.jobs.reconcile", "apps.clientes.importacao.reconcile",
+                         "apps.processos.schedule.monthly_job"}
     assert {job.queue_name for job in jobs.values()} == {app.config["RQ_QUEUE"]}
     assert jobs["apps.rpa.jobs.reconcile"].interval == app.config["RECONCILE_INTERVAL"]
+    assert jobs["apps.clientes.importacao.reconcile"].interval == app.config["RECONCILE_INTERVAL"]
     assert all(job.interval and not job.cron for job in jobs.values())  # interval jobs run at start: catch-up
 
 

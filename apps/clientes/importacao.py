@@ -11,11 +11,14 @@ deactivated meanwhile fails the row's check: either way nothing is written.
 import logging
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
 from redis import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -36,7 +39,7 @@ from apps.clientes import importer
 from apps.clientes.importer import ImportFileError
 from apps.clientes.models import Cliente
 from apps.core import audit
-from apps.core.queues import QueueUnavailable, ensure_available, get_queue
+from apps.core.queues import QueueUnavailable, ensure_available, get_queue, get_redis
 from apps.core.types import Timestamps, UTCDateTime, UUIDPk, db, parse_uuid, utcnow
 
 log = logging.getLogger(__name__)
@@ -253,6 +256,42 @@ def run(importacao) -> None:
         importacao.arquivo = None
         db.session.commit()
         delete_upload(token)
+
+
+INTERRUPTED = ("A importação foi interrompida: o processamento parou no servidor antes de terminar. "
+               "Nenhum cliente foi gravado; envie o arquivo de novo.")
+LIVE_JOB = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
+def reconcile() -> int:
+    """Fail the background imports whose RQ job is gone or ended without finishing them (a worker killed
+    mid-import, a job that expired in a queue with no worker). The write pass is one transaction, so
+    nothing of theirs was written: they end FALHOU saying so, instead of PROCESSANDO forever."""
+    redis = get_redis()
+    # A job whose worker died stays "started" until its heartbeat expires; this moves it to failed.
+    StartedJobRegistry(get_queue().name, connection=redis).cleanup()
+    failed = 0
+    settled = utcnow() - timedelta(seconds=30)  # younger ones may be between their commit and their enqueue
+    running = db.session.scalars(select(Importacao).where(Importacao.status == StatusImportacao.PROCESSANDO,
+                                                          Importacao.created_at < settled)).all()
+    for importacao in running:
+        try:
+            job = Job.fetch(importacao.rq_job_id or f"importacao-{importacao.id}", connection=redis)
+            if job.get_status() in LIVE_JOB:
+                continue
+        except NoSuchJobError:
+            pass
+        db.session.refresh(importacao)
+        if importacao.status != StatusImportacao.PROCESSANDO:
+            continue  # it finished meanwhile
+        log.warning("importacao %s interrupted: its job is gone", importacao.id)
+        importacao.importadas = 0
+        _finish(importacao, StatusImportacao.FALHOU, INTERRUPTED)
+        token, importacao.arquivo = importacao.arquivo, None
+        db.session.commit()
+        delete_upload(token)
+        failed += 1
+    return failed
 
 
 def _progress(line: int, total: int) -> int:

@@ -234,8 +234,9 @@ def dashboard(now: datetime | None = None) -> dict:
 def cached_dashboard() -> dict:
     """dashboard(), reused for DASHBOARD_CACHE_SECONDS (default 30) in this process.
 
-    Its queries read every processo of the month and every run of 30 days, so at 100,000 processos
-    they cost hundreds of milliseconds: worth computing once per half minute, not once per visit.
+    The month's counts come from processo_totais, but the backlog's age and the run statistics read
+    every waiting processo and every run of 30 days, so at 100,000 processos they cost hundreds of
+    milliseconds: worth computing once per half minute, not once per visit.
     """
     ttl = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 30))
     cache = current_app.extensions.setdefault("home_dashboard", {})
