@@ -27,8 +27,8 @@ from apps import create_app  # noqa: E402
 from apps.auth.models import Role  # noqa: E402
 from apps.auth.services import create_user  # noqa: E402
 from apps.clientes.models import Cliente  # noqa: E402
+from apps.core.clock import current_competencia  # noqa: E402
 from apps.core.types import db, utcnow  # noqa: E402
-from apps.home.services import current_competencia  # noqa: E402
 from apps.operadoras.models import Operadora  # noqa: E402
 from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso, TipoExecucao  # noqa: E402
 from apps.processos.services import gerar_processos  # noqa: E402

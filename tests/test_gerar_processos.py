@@ -94,7 +94,7 @@ def test_cli_gerar_mensal_prints_counts(runner):
 
 
 def test_cli_gerar_mensal_defaults_to_the_current_month(runner, monkeypatch):
-    monkeypatch.setattr("apps.home.services.current_competencia", lambda: "2031-02")
+    monkeypatch.setattr("apps.core.clock.current_competencia", lambda: "2031-02")
     make_cliente()
     db.session.commit()
     result = runner.invoke(args=["processos", "gerar-mensal"])

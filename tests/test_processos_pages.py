@@ -507,7 +507,7 @@ def test_em_execucao_lists_only_active_runs(as_role):
 
 
 def test_list_opens_on_the_current_month(as_role):
-    from apps.home.services import current_competencia
+    from apps.core.clock import current_competencia
 
     make_processo(nome="Deste Mes", competencia=current_competencia())
     make_processo(nome="Mes Antigo", competencia="2020-01")

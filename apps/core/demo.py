@@ -53,7 +53,7 @@ def seed_demo(n_clientes: int = 40, seed: int = 2026) -> dict:
         created["clientes"] += 1
     db.session.commit()
     try:
-        from apps.home.services import current_competencia
+        from apps.core.clock import current_competencia
         from apps.processos.services import gerar_processos
     except ImportError:
         return created

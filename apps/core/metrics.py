@@ -114,7 +114,7 @@ def _duration_family() -> HistogramMetricFamily:
 
 
 def _processo_family() -> GaugeMetricFamily:
-    from apps.home.services import current_competencia
+    from apps.core.clock import current_competencia
     from apps.processos.models import Processo, StatusProcesso
 
     competencia = current_competencia()

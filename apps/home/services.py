@@ -7,30 +7,17 @@ percentiles per operadora and tipo.
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 from time import monotonic
-from zoneinfo import ZoneInfo
 
 from flask import current_app
+from sqlalchemy import String, cast, func, select, type_coerce
 
-
-def _tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"])
-
-
-def current_competencia() -> str:
-    return datetime.now(_tz()).strftime("%Y-%m")
-
-
-# Defined above the domain imports on purpose: apps.processos (routes, exports) imports
-# current_competencia from here, and importing the models below loads apps.processos, so whichever
-# package Python loads first, the name already exists on this half-loaded module.
-from sqlalchemy import String, cast, func, select, type_coerce  # noqa: E402
-
-from apps.clientes.models import Cliente  # noqa: E402
-from apps.core.audit import AuditLog  # noqa: E402
-from apps.core.types import UTCDateTime, db, utcnow  # noqa: E402
-from apps.operadoras.models import Operadora  # noqa: E402
-from apps.processos import totais  # noqa: E402
-from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso  # noqa: E402
+from apps.clientes.models import Cliente
+from apps.core.audit import AuditLog
+from apps.core.clock import current_competencia, local_tz
+from apps.core.types import UTCDateTime, db, utcnow
+from apps.operadoras.models import Operadora
+from apps.processos import totais
+from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso
 
 DAYS = 30
 PERCENTILE = 95  # an integer, so the rank arithmetic is exact in SQL and in Python
@@ -115,9 +102,9 @@ def age_text(age: timedelta | None) -> str:
 
 def _window(now: datetime, days: int) -> tuple[list, datetime]:
     """The last `days` local dates (oldest first) and the UTC moment the first one starts."""
-    today = now.astimezone(_tz()).date()
+    today = now.astimezone(local_tz()).date()
     dates = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-    start = datetime.combine(dates[0], time.min, tzinfo=_tz()).astimezone(UTC)
+    start = datetime.combine(dates[0], time.min, tzinfo=local_tz()).astimezone(UTC)
     return dates, start
 
 
@@ -142,7 +129,7 @@ def executions_per_day(now: datetime | None = None, days: int = DAYS) -> dict:
     ).all()
     per_day = {d: {StatusExecucao.CONCLUIDO: 0, StatusExecucao.FALHOU: 0} for d in dates}
     for hour, status, n in rows:
-        day = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(_tz()).date()
+        day = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(local_tz()).date()
         if day in per_day:
             per_day[day][status] += n
     concluidas = sum(v[StatusExecucao.CONCLUIDO] for v in per_day.values())
@@ -224,7 +211,7 @@ def _interpolate(rows) -> list[dict]:
 def dashboard(now: datetime | None = None) -> dict:
     """Everything the home page shows (four queries)."""
     now = now or utcnow()
-    competencia = now.astimezone(_tz()).strftime("%Y-%m")
+    competencia = now.astimezone(local_tz()).strftime("%Y-%m")
     por_operadora = status_by_operadora(competencia)
     return {"summary": month_summary(competencia, por_operadora), "por_operadora": por_operadora,
             "backlog": approval_backlog(now), "por_dia": executions_per_day(now),

@@ -18,7 +18,7 @@ processos_cli = AppGroup("processos", help="Processos mensais e execuções do r
               help="Também enfileira os downloads, respeitando o limite de robôs simultâneos de cada operadora.")
 def gerar_mensal(competencia, se_devido, executar):
     """Create one processo per active cliente for the month (idempotent)."""
-    from apps.home.services import current_competencia
+    from apps.core.clock import current_competencia
     from apps.processos.services import gerar_processos
 
     if se_devido:

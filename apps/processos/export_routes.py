@@ -2,7 +2,7 @@
 from flask import Response, abort, request, stream_with_context
 
 from apps.auth.policy import VIEW, access
-from apps.home.services import current_competencia
+from apps.core.clock import current_competencia
 from apps.processos import bp, export
 
 

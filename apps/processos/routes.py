@@ -7,11 +7,11 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_login import current_user
 
 from apps.auth.policy import OPERATE, VIEW, access
+from apps.core.clock import current_competencia
 from apps.core.pagination import count, paginate, safe_next
 from apps.core.queues import QueueUnavailable
 from apps.core.templating import duration
 from apps.core.types import db, parse_uuid, utcnow
-from apps.home.services import current_competencia
 from apps.processos import bp, manual, queries, services, state, storage
 from apps.processos.forms import AprovarForm, BulkForm, EnviarFaturasForm, RejeitarForm
 from apps.processos.models import Fatura, Processo, StatusProcesso, TipoExecucao
