@@ -9,9 +9,9 @@ from apps.clientes import services
 from apps.clientes.cnpj import check_digits
 from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
+from apps.core.records import RecordError
 from apps.core.types import db
 from apps.operadoras.models import Operadora
-from apps.operadoras.services import RecordError
 
 CLASSIC = "11222333000181"
 ALPHA = "12ABC34501DE35"

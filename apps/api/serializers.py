@@ -3,7 +3,7 @@ and the translation of a service's RecordError into an API error."""
 from contextlib import contextmanager
 
 from apps.core.errors import ApiError
-from apps.operadoras.services import RecordError
+from apps.core.records import RecordError
 
 READ_ONLY = frozenset({"id", "cnpj_formatado"})
 TYPE_LABELS = {str: "texto", bool: "booleano (true/false)", int: "número inteiro"}

@@ -10,9 +10,10 @@ from apps.clientes.forms import ClienteForm
 from apps.clientes.models import Cliente
 from apps.core.form_errors import show_record_error
 from apps.core.pagination import paginate, safe_next
+from apps.core.records import RecordError
 from apps.core.types import db, parse_uuid
 from apps.operadoras.models import Operadora
-from apps.operadoras.services import RecordError, active_operadoras
+from apps.operadoras.services import active_operadoras
 
 ATIVO_FILTERS = {"1": True, "0": False}
 

@@ -8,9 +8,9 @@ from sqlalchemy.orm import contains_eager
 from apps.clientes import cnpj as cnpj_rules
 from apps.clientes.models import Cliente
 from apps.core import audit
+from apps.core.records import RecordError, like_pattern
 from apps.core.types import db, parse_uuid
 from apps.operadoras.models import Operadora
-from apps.operadoras.services import RecordError, like_pattern
 
 EDITABLE_FIELDS = ("nome", "cnpj", "codigo", "operadora_id", "ativo")
 DUPLICATE_CNPJ = "Já existe um cliente com este CNPJ."

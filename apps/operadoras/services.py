@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from apps.auth.policy import ADMIN, allows
 from apps.core import audit
+from apps.core.records import RecordError, like_pattern
 from apps.core.types import db
 from apps.operadoras.models import Operadora
 from apps.operadoras.url_validation import validate_rpa_url
@@ -16,21 +17,6 @@ EDITABLE_FIELDS = ("codigo", "nome", *RPA_FIELDS, "ativo")
 CODIGO_RE = re.compile(r"^[A-Z0-9_-]+$")
 LIMITE_MIN, LIMITE_MAX = 1, 100
 RPA_ADMIN_ONLY = "Somente um Admin pode alterar as configurações do robô (RPA) da operadora."
-
-
-class RecordError(ValueError):
-    """A change that breaks a rule: `status` 422 (invalid), 409 (duplicate) or 403 (not allowed)."""
-
-    def __init__(self, message: str, fields: dict | None = None, status: int = 422):
-        super().__init__(message)
-        self.fields = fields or {}
-        self.status = status
-
-
-def like_pattern(text: str) -> str:
-    """A LIKE pattern that matches `text` literally anywhere (escape char: backslash)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def list_query(q: str | None = None, ativo: bool | None = None):
