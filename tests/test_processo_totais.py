@@ -44,6 +44,8 @@ def test_the_months_insert_select_and_single_inserts_are_counted(app):
     assert totais.total("2026-05") == 4
     assert totais.total("2026-05", operadora_id=vivo.id) == 3
     assert totais.total("2026-05", status=S.AGUARDANDO_APROVACAO) == 0
+    assert totais.by_status("2026-05") == {S.AGUARDANDO_DOWNLOAD: 4, S.AGUARDANDO_APROVACAO: 0,
+                                           S.AGUARDANDO_ENVIO_SAT: 0, S.UPLOAD_REALIZADO: 0}
     assert totais.total() == 5
     assert totais.competencias() == ["2026-05", "2026-04"]
 

@@ -115,13 +115,10 @@ def _duration_family() -> HistogramMetricFamily:
 
 def _processo_family() -> GaugeMetricFamily:
     from apps.core.clock import current_competencia
-    from apps.processos.models import Processo, StatusProcesso
+    from apps.processos.totais import by_status
 
     competencia = current_competencia()
-    counts = dict.fromkeys(StatusProcesso.ALL, 0)
-    counts.update(db.session.execute(
-        select(Processo.status, func.count()).where(Processo.competencia == competencia).group_by(Processo.status)
-    ).all())
+    counts = by_status(competencia)  # processo_totais: a few rows, whatever the month's size
     family = GaugeMetricFamily("rpa_processos", "Processos da competência atual por status.",
                                labels=["competencia", "status"])
     for status, n in counts.items():

@@ -4,7 +4,7 @@ from sqlalchemy import delete, func, insert, select
 from apps.clientes.models import Cliente
 from apps.core.types import db
 from apps.operadoras.models import Operadora
-from apps.processos.models import Processo, ProcessoTotal
+from apps.processos.models import Processo, ProcessoTotal, StatusProcesso
 
 
 def _where(query, competencia=None, status=None, operadora_id=None):
@@ -21,6 +21,15 @@ def total(competencia=None, status=None, operadora_id=None) -> int:
     """How many processos match; the cost is a few rows whatever the volume."""
     query = _where(select(func.coalesce(func.sum(ProcessoTotal.total), 0)), competencia, status, operadora_id)
     return db.session.scalar(query)
+
+
+def by_status(competencia: str) -> dict[str, int]:
+    """{status: count} of a competência, every status present (zero when none)."""
+    counts = dict.fromkeys(StatusProcesso.ALL, 0)
+    counts.update(db.session.execute(
+        select(ProcessoTotal.status, func.sum(ProcessoTotal.total))
+        .where(ProcessoTotal.competencia == competencia).group_by(ProcessoTotal.status)).all())
+    return {status: int(n) for status, n in counts.items()}
 
 
 def competencias() -> list[str]:
