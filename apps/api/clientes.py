@@ -2,7 +2,7 @@
 from flask import jsonify, request, url_for
 
 from apps.api import bp
-from apps.api.helpers import bool_arg, get_or_404, json_body, list_envelope, uuid_arg
+from apps.api.helpers import bool_arg, get_or_404, json_body, list_envelope, uuid_arg, with_location
 from apps.api.serializers import CLIENTE_FIELDS, check_payload, service_errors
 from apps.auth.policy import OPERATE, VIEW, access, current_identity
 from apps.clientes import services
@@ -26,10 +26,7 @@ def clientes_create():
     with service_errors():
         cliente = services.create_cliente(data, by=current_identity())
         db.session.commit()
-    response = jsonify(services.serialize(cliente))
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.clientes_get", cliente_id=cliente.id)
-    return response
+    return with_location(services.serialize(cliente), url_for("api.clientes_get", cliente_id=cliente.id))
 
 
 @bp.get("/v1/clientes/<cliente_id>")

@@ -2,7 +2,7 @@
 from flask import jsonify, request, url_for
 
 from apps.api import bp
-from apps.api.helpers import get_or_404
+from apps.api.helpers import get_or_404, with_location
 from apps.auth.policy import OPERATE, access, current_identity
 from apps.clientes import importacao as imports
 from apps.clientes import importer
@@ -74,10 +74,9 @@ def clientes_importar():
     except ImportFailed as exc:
         raise ApiError(409, str(exc)) from exc
     if importacao.status == StatusImportacao.PROCESSANDO:
-        response = jsonify(importacao_id=str(importacao.id), status=importacao.status, progresso=importacao.progresso)
-        response.status_code = 202
-        response.headers["Location"] = url_for("api.clientes_importacao", importacao_id=importacao.id)
-        return response
+        return with_location({"importacao_id": str(importacao.id), "status": importacao.status,
+                              "progresso": importacao.progresso},
+                             url_for("api.clientes_importacao", importacao_id=importacao.id), status=202)
     body = serialize(importacao)
     if importacao.status == StatusImportacao.FALHOU:
         raise ApiError(409, importacao.mensagem or "A importação falhou; nada foi gravado.",

@@ -1,9 +1,9 @@
 """Shared pieces of the JSON API: body parsing, list envelopes, lookups."""
-from flask import request
+from flask import jsonify, request
 
 from apps.core.errors import ApiError
 from apps.core.pagination import paginate
-from apps.core.types import db, parse_uuid
+from apps.core.types import get_by_id, parse_uuid
 
 
 def json_body() -> dict:
@@ -27,11 +27,18 @@ def _has_nul(value) -> bool:
 
 
 def get_or_404(model, object_id, label="Registro"):
-    uid = parse_uuid(object_id)
-    obj = db.session.get(model, uid) if uid else None
+    obj = get_by_id(model, object_id)
     if obj is None:
         raise ApiError(404, f"{label} não encontrado.")
     return obj
+
+
+def with_location(body: dict, location: str, status: int = 201):
+    """A JSON response pointing at the resource it created (201) or started (202)."""
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Location"] = location
+    return response
 
 
 def list_envelope(query, serialize, total: int | None = None):

@@ -2,7 +2,7 @@
 from flask import jsonify, request, url_for
 
 from apps.api import bp
-from apps.api.helpers import bool_arg, get_or_404, json_body, list_envelope
+from apps.api.helpers import bool_arg, get_or_404, json_body, list_envelope, with_location
 from apps.api.serializers import OPERADORA_FIELDS, check_payload, service_errors
 from apps.auth.policy import OPERATE, VIEW, access, current_identity
 from apps.core.types import db
@@ -26,10 +26,7 @@ def operadoras_create():
     with service_errors():
         operadora = services.create_operadora(data, by=current_identity())
         db.session.commit()
-    response = jsonify(services.serialize(operadora))
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.operadoras_get", operadora_id=operadora.id)
-    return response
+    return with_location(services.serialize(operadora), url_for("api.operadoras_get", operadora_id=operadora.id))
 
 
 @bp.get("/v1/operadoras/<operadora_id>")

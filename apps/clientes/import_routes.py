@@ -22,7 +22,7 @@ from apps.clientes import importacao as imports
 from apps.clientes.importacao import Importacao, ImportFailed, StatusImportacao
 from apps.core.excel_csv import excel_lines
 from apps.core.queues import QueueUnavailable
-from apps.core.types import db, parse_uuid
+from apps.core.records import get_or_404
 
 SESSION_KEY = "clientes_importacao"
 ERRORS_SHOWN = 200
@@ -44,14 +44,6 @@ def _pending(token):
     if path is None:
         abort(404, "Arquivo não encontrado: envie o CSV de novo.")
     return path, pending.get("nome")
-
-
-def _get_importacao(importacao_id) -> Importacao:
-    uid = parse_uuid(importacao_id)
-    importacao = db.session.get(Importacao, uid) if uid else None
-    if importacao is None:
-        abort(404)
-    return importacao
 
 
 def _csv_download(rows, filename: str) -> Response:
@@ -137,7 +129,7 @@ def importar_confirmar(token):
 @access(OPERATE)
 def importacao_page(importacao_id):
     """An import's result, with a progress bar while it runs."""
-    importacao = _get_importacao(importacao_id)
+    importacao = get_or_404(Importacao, importacao_id)
     return render_template("clientes/importar_resultado.html", importacao=importacao,
                            erros=imports.erros(importacao, ERRORS_SHOWN), shown=ERRORS_SHOWN)
 
@@ -146,7 +138,7 @@ def importacao_page(importacao_id):
 @access(OPERATE)
 def importacao_json(importacao_id):
     """Status and progress, polled by the result page every second."""
-    importacao = _get_importacao(importacao_id)
+    importacao = get_or_404(Importacao, importacao_id)
     return jsonify(status=importacao.status, progresso=importacao.progresso, validas=importacao.validas,
                    invalidas=importacao.invalidas, importadas=importacao.importadas, mensagem=importacao.mensagem)
 
@@ -155,5 +147,5 @@ def importacao_json(importacao_id):
 @access(OPERATE)
 def importacao_relatorio(importacao_id):
     """Every error of an import as a CSV (line, reason)."""
-    importacao = _get_importacao(importacao_id)
+    importacao = get_or_404(Importacao, importacao_id)
     return _csv_download(imports.iter_erros(importacao), f"importacao-{importacao.id}-erros.csv")

@@ -40,7 +40,7 @@ from apps.clientes.importer import ImportFileError
 from apps.clientes.models import Cliente
 from apps.core import audit
 from apps.core.queues import QueueUnavailable, ensure_available, get_queue, get_redis
-from apps.core.types import Timestamps, UTCDateTime, UUIDPk, db, parse_uuid, utcnow
+from apps.core.types import Timestamps, UTCDateTime, UUIDPk, db, get_by_id, utcnow
 
 log = logging.getLogger(__name__)
 BACKGROUND_ROWS = 5000  # more data rows than this run on the queue (CLIENTES_IMPORT_BACKGROUND_ROWS)
@@ -228,8 +228,7 @@ def _enqueue(importacao) -> None:
 
 def run_job(importacao_id: str) -> str:
     """RQ job: run a PROCESSANDO import by id."""
-    uid = parse_uuid(importacao_id)
-    importacao = db.session.get(Importacao, uid) if uid else None
+    importacao = get_by_id(Importacao, importacao_id)
     if importacao is None or importacao.status != StatusImportacao.PROCESSANDO:
         return "nada a fazer"
     run(importacao)

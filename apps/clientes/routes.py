@@ -8,9 +8,9 @@ from apps.auth.policy import OPERATE, VIEW, access
 from apps.clientes import bp, services
 from apps.clientes.forms import ClienteForm
 from apps.clientes.models import Cliente
-from apps.core.form_errors import show_record_error
+from apps.core.form_errors import save_record
 from apps.core.pagination import paginate, safe_next
-from apps.core.records import RecordError
+from apps.core.records import RecordError, get_or_404
 from apps.core.types import db, parse_uuid
 from apps.operadoras.models import Operadora
 from apps.operadoras.services import active_operadoras
@@ -18,28 +18,12 @@ from apps.operadoras.services import active_operadoras
 ATIVO_FILTERS = {"1": True, "0": False}
 
 
-def _get_cliente(cliente_id) -> Cliente:
-    uid = parse_uuid(cliente_id)
-    cliente = db.session.get(Cliente, uid) if uid else None
-    if cliente is None:
-        abort(404)
-    return cliente
-
-
 def _save(form, cliente=None):
-    """Call the service; on a broken rule put each message next to its field and return None."""
+    """Create or update through the service; None (messages on the form) when a rule refuses it."""
     user = current_user._get_current_object()
-    try:
-        if cliente is None:
-            result = services.create_cliente(form.values(), by=user)
-        else:
-            result = services.update_cliente(cliente, form.values(), by=user)
-        db.session.commit()
-        return result
-    except RecordError as exc:
-        db.session.rollback()
-        show_record_error(form, exc)
-        return None
+    if cliente is None:
+        return save_record(form, lambda: services.create_cliente(form.values(), by=user))
+    return save_record(form, lambda: services.update_cliente(cliente, form.values(), by=user))
 
 
 @bp.route("/clientes", endpoint="list")
@@ -74,7 +58,7 @@ def create():
 @access(OPERATE)
 def edit(cliente_id):
     """Edit a cliente."""
-    cliente = _get_cliente(cliente_id)
+    cliente = get_or_404(Cliente, cliente_id)
     form = ClienteForm(obj=cliente)
     form.set_operadoras(active_operadoras(), current=cliente.operadora)
     if not form.is_submitted():
@@ -88,7 +72,7 @@ def edit(cliente_id):
 
 
 def _set_active(cliente_id, ativo: bool):
-    cliente = _get_cliente(cliente_id)
+    cliente = get_or_404(Cliente, cliente_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:

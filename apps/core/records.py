@@ -1,4 +1,8 @@
-"""What every record service shares: the refusal it raises and the LIKE pattern of a search."""
+"""What every record service and page shares: the refusal a service raises, the LIKE pattern of a
+search, and the page's lookup by id."""
+from flask import abort
+
+from apps.core.types import get_by_id
 
 
 class RecordError(ValueError):
@@ -14,3 +18,11 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern that matches `text` literally anywhere (escape char: backslash)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def get_or_404(model, raw_id, description: str | None = None):
+    """The `model` row whose id is `raw_id`, or the 404 page (a malformed id included)."""
+    record = get_by_id(model, raw_id)
+    if record is None:
+        abort(404, description)
+    return record

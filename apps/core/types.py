@@ -59,4 +59,10 @@ def parse_uuid(value):
         return None
 
 
-__all__ = ["db", "utcnow", "UTCDateTime", "UUIDPk", "Timestamps", "parse_uuid"]
+def get_by_id(model, raw_id, **options):
+    """The `model` row whose id is `raw_id` (a UUID or its text), or None, a malformed id included."""
+    uid = parse_uuid(raw_id)
+    return db.session.get(model, uid, **options) if uid else None
+
+
+__all__ = ["db", "utcnow", "UTCDateTime", "UUIDPk", "Timestamps", "parse_uuid", "get_by_id"]

@@ -4,22 +4,15 @@ from flask_login import current_user
 
 from apps.auth.forms import ConfirmForm
 from apps.auth.policy import ADMIN, OPERATE, VIEW, access, can
-from apps.core.form_errors import show_record_error
+from apps.core.form_errors import save_record
 from apps.core.pagination import paginate, safe_next
-from apps.core.types import db, parse_uuid
+from apps.core.records import get_or_404
+from apps.core.types import db
 from apps.operadoras import bp, services
 from apps.operadoras.forms import OperadoraForm
 from apps.operadoras.models import Operadora
 
 ATIVO_FILTERS = {"1": True, "0": False}
-
-
-def _get_operadora(operadora_id) -> Operadora:
-    uid = parse_uuid(operadora_id)
-    operadora = db.session.get(Operadora, uid) if uid else None
-    if operadora is None:
-        abort(404)
-    return operadora
 
 
 def _form(operadora=None) -> OperadoraForm:
@@ -30,18 +23,11 @@ def _form(operadora=None) -> OperadoraForm:
 
 
 def _save(form, operadora=None):
-    """Call the service; on a broken rule put each message next to its field and return None."""
-    try:
-        if operadora is None:
-            result = services.create_operadora(form.values(), by=current_user._get_current_object())
-        else:
-            result = services.update_operadora(operadora, form.values(), by=current_user._get_current_object())
-        db.session.commit()
-        return result
-    except services.RecordError as exc:
-        db.session.rollback()
-        show_record_error(form, exc)
-        return None
+    """Create or update through the service; None (messages on the form) when a rule refuses it."""
+    user = current_user._get_current_object()
+    if operadora is None:
+        return save_record(form, lambda: services.create_operadora(form.values(), by=user))
+    return save_record(form, lambda: services.update_operadora(operadora, form.values(), by=user))
 
 
 @bp.route("/operadoras", endpoint="list")
@@ -74,7 +60,7 @@ def create():
 @access(OPERATE)
 def edit(operadora_id):
     """Edit an operadora (robot settings: Admin only)."""
-    operadora = _get_operadora(operadora_id)
+    operadora = get_or_404(Operadora, operadora_id)
     form = _form(operadora)
     if form.validate_on_submit() and _save(form, operadora) is not None:
         flash(f"Operadora {operadora.codigo} atualizada.", "success")
@@ -84,7 +70,7 @@ def edit(operadora_id):
 
 
 def _set_active(operadora_id, ativo: bool):
-    operadora = _get_operadora(operadora_id)
+    operadora = get_or_404(Operadora, operadora_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     changed = services.set_active(operadora, ativo, by=current_user._get_current_object())

@@ -10,6 +10,7 @@ from apps.auth.policy import OPERATE, VIEW, access
 from apps.core.clock import current_competencia
 from apps.core.pagination import count, paginate, safe_next
 from apps.core.queues import QueueUnavailable
+from apps.core.records import get_or_404
 from apps.core.templating import duration
 from apps.core.types import db, parse_uuid, utcnow
 from apps.processos import bp, manual, queries, services, state, storage
@@ -32,14 +33,6 @@ MAX_ERRORS_SHOWN = 5
 
 def _user():
     return current_user._get_current_object()
-
-
-def _get_processo(processo_id) -> Processo:
-    uid = parse_uuid(processo_id)
-    processo = db.session.get(Processo, uid) if uid else None
-    if processo is None:
-        abort(404)
-    return processo
 
 
 def _back(processo):
@@ -120,14 +113,14 @@ def list_processos():
 @access(VIEW)
 def detail(processo_id):
     """A processo: cliente, status and actions, runs, invoices, history."""
-    return _detail_page(_get_processo(processo_id))
+    return _detail_page(get_or_404(Processo, processo_id))
 
 
 @bp.route("/processos/<processo_id>/fragmento", endpoint="fragmento")
 @access(VIEW)
 def fragmento(processo_id):
     """The live parts of the detail page (#processo-status, #execucoes-table, #faturas-table) as HTML."""
-    response = make_response(render_template("processos/_fragmento.html", **_live_context(_get_processo(processo_id))))
+    response = make_response(render_template("processos/_fragmento.html", **_live_context(get_or_404(Processo, processo_id))))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -136,7 +129,7 @@ def fragmento(processo_id):
 @access(OPERATE)
 def executar(processo_id):
     """Start the robot run the status calls for (download or SAT upload)."""
-    processo = _get_processo(processo_id)
+    processo = get_or_404(Processo, processo_id)
     try:
         execucao = services.executar(processo, by=_user())
     except ProcessoError as exc:
@@ -153,7 +146,7 @@ def executar(processo_id):
 @access(OPERATE)
 def aprovar(processo_id):
     """Approve the invoices (optional comment)."""
-    processo = _get_processo(processo_id)
+    processo = get_or_404(Processo, processo_id)
     form = AprovarForm()
     if not form.validate_on_submit():
         flash(" ".join(form.comentario.errors) or "Formulário inválido.", "danger")
@@ -170,7 +163,7 @@ def aprovar(processo_id):
 @access(OPERATE)
 def rejeitar(processo_id):
     """Reject the invoices (reason required); the processo goes back to download."""
-    processo = _get_processo(processo_id)
+    processo = get_or_404(Processo, processo_id)
     form = RejeitarForm()
     if not form.validate_on_submit():
         flash(" ".join(form.motivo.errors) or "Formulário inválido.", "danger")
@@ -187,7 +180,7 @@ def rejeitar(processo_id):
 @access(OPERATE)
 def enviar_faturas(processo_id):
     """Manual upload of invoices (PDFs) for an operadora without a robot."""
-    processo = _get_processo(processo_id)
+    processo = get_or_404(Processo, processo_id)
     form = EnviarFaturasForm()
     if not form.validate_on_submit():
         return _detail_page(processo, form, 422)
@@ -282,10 +275,7 @@ def _ascii_filename(numero: str) -> str:
 @access(VIEW)
 def fatura_pdf(fatura_id):
     """The invoice's PDF, shown in the browser."""
-    uid = parse_uuid(fatura_id)
-    fatura = db.session.get(Fatura, uid) if uid else None
-    if fatura is None:
-        abort(404)
+    fatura = get_or_404(Fatura, fatura_id)
     try:
         path = storage.path_of(fatura.arquivo)
     except storage.StorageError:

@@ -1,9 +1,10 @@
 """Live robot logs over SSE, the full log as text, and the live 'Em execução' table."""
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, current_app, render_template, request
 from sqlalchemy import select
 
 from apps.auth.policy import VIEW, access
 from apps.core.errors import ApiError
+from apps.core.records import get_or_404
 from apps.core.types import db, parse_uuid
 from apps.processos import queries
 from apps.processos.models import Execucao, ExecucaoLog
@@ -87,10 +88,8 @@ def _log_text(app, execucao_id, header: str):
 @access(VIEW)
 def log_txt(execucao_id):
     """The full stored log of a run, as a text download."""
-    uid = parse_uuid(execucao_id)
-    execucao = db.session.get(Execucao, uid) if uid else None
-    if execucao is None:
-        abort(404, "Execução não encontrada.")
+    execucao = get_or_404(Execucao, execucao_id, "Execução não encontrada.")
+    uid = execucao.id
     header = (f"# Execução {execucao.id} ({execucao.tipo}, {execucao.status})"
               f" job {execucao.job_id or '-'}\n")
     app = current_app._get_current_object()

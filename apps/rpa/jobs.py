@@ -21,7 +21,7 @@ from rq.job import Job, JobStatus
 
 from apps.core.logs import current_request_id
 from apps.core.queues import QueueUnavailable, get_queue, get_redis
-from apps.core.types import db, parse_uuid, utcnow
+from apps.core.types import db, get_by_id, utcnow
 from apps.processos import execucoes as lifecycle
 from apps.processos.models import Execucao, StatusExecucao
 from apps.realtime.events import publish_logs, publish_status
@@ -88,8 +88,7 @@ def enqueue_poll(execucao) -> None:
 
 def _load(execucao_id):
     """The execucao as the database has it now (one SELECT, even if the session already holds it)."""
-    uid = parse_uuid(execucao_id)
-    return db.session.get(Execucao, uid, populate_existing=True) if uid else None
+    return get_by_id(Execucao, execucao_id, populate_existing=True)
 
 
 def _fail(execucao, message: str) -> None:
