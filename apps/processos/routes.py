@@ -99,8 +99,8 @@ def _query_args(filters) -> dict:
 def list_processos():
     """Processos filtered by competência, status, operadora and cliente (nome or CNPJ)."""
     filters = _list_filters(request.args)
-    pagination = paginate(queries.processos_query(**_query_args(filters)),
-                          total=queries.processos_total(**_query_args(filters)))
+    args = _query_args(filters)
+    pagination = paginate(queries.processos_query(**args), total=queries.processos_total(**args))
     return render_template(
         "processos/list.html", pagination=pagination,
         filters=filters, bulk_form=BulkForm(formdata=None),
