@@ -27,4 +27,8 @@ COPY --from=assets --chown=app:app /src/apps/static/vendor apps/static/vendor
 RUN mkdir -p /app/instance /data/faturas && chown app:app /app/instance /data/faturas
 USER app
 EXPOSE 5050 8000
+# The web server. gunicorn-cfg.py turns on /metrics' multiprocess mode: PROMETHEUS_MULTIPROC_DIR
+# if given (docker-compose.yml gives a tmpfs), else a directory it makes on /dev/shm per run, set
+# before any worker imports prometheus_client. Worker and scheduler commands come from compose,
+# which also restarts them (`restart: unless-stopped`) and runs RQ_WORKERS worker replicas.
 CMD ["gunicorn", "-c", "gunicorn-cfg.py"]

@@ -6,6 +6,9 @@ these values, e.g. `-b 127.0.0.1:8080` for a loopback-only server in tests.
 import logging
 import os
 import resource
+import shutil
+import tempfile
+from pathlib import Path
 
 # 0.0.0.0 so a container's published port reaches it; PORT as on most PaaS.
 bind = f"0.0.0.0:{os.environ.get('PORT', '5050')}"
@@ -54,15 +57,58 @@ control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 SHM = "/dev/shm"  # noqa: S108 - gunicorn's own advice; it only holds an unlinked heartbeat file
 worker_tmp_dir = SHM if os.path.isdir(SHM) else None
 
+# /metrics sums every worker's counts (prometheus-client multiprocess mode, apps/core/metrics.py):
+# without it each scrape lands on one worker and a counter reads 7, 1, 8, 9, 2. The variable must
+# be in the environment before any process imports prometheus_client: set here, in the master,
+# before the workers are forked (preload_app is off, so the app is imported after the fork).
+# PROMETHEUS_MULTIPROC_DIR from the environment or .env is used as given (emptied at start);
+# else a directory is made for this run, on tmpfs when there is one, and removed at exit.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_MADE_ENV = "RPA_METRICS_DIR_MADE"  # this config is read again on HUP: keep the same directory
+
+
+def _given_metrics_dir() -> str:
+    given = os.environ.get(MULTIPROC_ENV) or os.environ.get("prometheus_multiproc_dir")
+    dotenv = Path(__file__).resolve().parent / ".env"
+    if not given and dotenv.is_file():
+        from dotenv import dotenv_values
+
+        given = dotenv_values(dotenv).get(MULTIPROC_ENV)
+    return given or ""
+
+
+metrics_dir = _given_metrics_dir()
+if not metrics_dir:
+    metrics_dir = tempfile.mkdtemp(prefix="rpa-metrics-", dir=worker_tmp_dir)
+    os.environ[_MADE_ENV] = metrics_dir
+os.makedirs(metrics_dir, exist_ok=True)
+os.environ[MULTIPROC_ENV] = metrics_dir
+
+
+def _empty_metrics_dir() -> None:
+    """prometheus_client's files (*.db) and the shared domain cache of a previous run."""
+    for pattern in ("*.db", "*.json", ".domain-*.tmp"):
+        for entry in Path(metrics_dir).glob(pattern):
+            if entry.is_file():
+                entry.unlink(missing_ok=True)
+
 
 def on_starting(server):
-    """Raise the open-file limit: each stream is a socket, and workers inherit the limit."""
+    """Raise the open-file limit (each stream is a socket; workers inherit it); empty the metrics dir."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = worker_connections + 256
     if soft != resource.RLIM_INFINITY and soft < wanted:
         new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
         server.log.info("RLIMIT_NOFILE raised from %s to %s", soft, new)
+    _empty_metrics_dir()
+    server.log.info("métricas multiprocesso em %s=%s", MULTIPROC_ENV, metrics_dir)
+
+
+def on_exit(server):
+    """Remove the metrics directory made for this run (one given by the environment stays)."""
+    if os.environ.get(_MADE_ENV) == metrics_dir:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def post_worker_init(worker):
@@ -93,8 +139,7 @@ def post_worker_init(worker):
 
 
 def child_exit(server, worker):
-    """With PROMETHEUS_MULTIPROC_DIR set, a dead worker's HTTP counters stop being summed."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+    """A dead worker's live gauges stop being summed (its counters stay: they must not go down)."""
+    from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid, metrics_dir)

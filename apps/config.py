@@ -8,6 +8,10 @@ from dotenv import load_dotenv
 BASE_DIR = Path(__file__).resolve().parent.parent
 # .env is read before the classes below read the environment (the real environment wins).
 load_dotenv(BASE_DIR / ".env")
+# An empty PROMETHEUS_MULTIPROC_DIR (`NAME=` in .env) means unset: prometheus_client switches to
+# multiprocess mode on the name alone and would write its files into the working directory.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR") == "":
+    del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def _bool(name, default=False):
@@ -48,6 +52,7 @@ class Config:
     API_EXTERNA_URL = os.environ.get("API_EXTERNA_URL", "http://127.0.0.1:8000")
     API_EXTERNA_TOKEN = os.environ.get("API_EXTERNA_TOKEN", "")
     BRM_TOKEN_PASSWORD = os.environ.get("BRM_TOKEN_PASSWORD", "")
+    CREDENTIALS_KEY = os.environ.get("CREDENTIALS_KEY", "")  # Fernet key of the operadoras' credentials
     RPA_CONNECT_TIMEOUT = float(os.environ.get("RPA_CONNECT_TIMEOUT", "5"))
     RPA_READ_TIMEOUT = float(os.environ.get("RPA_READ_TIMEOUT", "20"))
     RPA_MAX_RETRIES = _int("RPA_MAX_RETRIES", 4)
@@ -55,10 +60,21 @@ class Config:
     RPA_BACKOFF_CAP = float(os.environ.get("RPA_BACKOFF_CAP", "30"))
     RPA_POLL_INTERVAL = float(os.environ.get("RPA_POLL_INTERVAL", "2"))
     RPA_ALLOW_PRIVATE_TARGETS = _bool("RPA_ALLOW_PRIVATE_TARGETS", False)
+    RPA_CALL_DEADLINE = float(os.environ.get("RPA_CALL_DEADLINE", "30"))  # whole exchange, body included
+    RPA_RETRY_AFTER_CAP = float(os.environ.get("RPA_RETRY_AFTER_CAP", "60"))
+    RPA_LOG_GRACE_SECONDS = float(os.environ.get("RPA_LOG_GRACE_SECONDS", "30"))
+    RPA_MAX_BAD_ANSWERS = _int("RPA_MAX_BAD_ANSWERS", 3)
+    RPA_LOG_PAGE_MAX_LINES = _int("RPA_LOG_PAGE_MAX_LINES", 5000)
+    RPA_LOG_LINE_MAX_CHARS = _int("RPA_LOG_LINE_MAX_CHARS", 4000)
+    EXECUCAO_MAX_LOG_LINES = _int("EXECUCAO_MAX_LOG_LINES", 20000)
+    EXECUCAO_MAX_LOG_BYTES = _int("EXECUCAO_MAX_LOG_MB", 5) * 1024 * 1024
+    EXECUCAO_MAX_FATURAS = _int("EXECUCAO_MAX_FATURAS", 50)
     EXECUCAO_MAX_HORAS = float(os.environ.get("EXECUCAO_MAX_HORAS", "6"))
     FOLLOW_LEASE_SECONDS = _int("FOLLOW_LEASE_SECONDS", 120)
     SSE_KEEPALIVE_SECONDS = float(os.environ.get("SSE_KEEPALIVE_SECONDS", "15"))
     SSE_MAX_SECONDS = float(os.environ.get("SSE_MAX_SECONDS", "3600"))
+    SSE_MAX_STREAMS_PER_USER = _int("SSE_MAX_STREAMS_PER_USER", 20)
+    SSE_MAX_STREAMS_PER_ADDRESS = _int("SSE_MAX_STREAMS_PER_ADDRESS", 50)
     RECONCILE_INTERVAL = _int("RECONCILE_INTERVAL", 60)
     MONTHLY_SCHEDULE_DAY = os.environ.get("MONTHLY_SCHEDULE_DAY", "first_business_day")
     MONTHLY_SCHEDULE_TIME = os.environ.get("MONTHLY_SCHEDULE_TIME", "03:00")
@@ -86,6 +102,8 @@ class Config:
     JSON_LOGS = _bool("JSON_LOGS", True)
     LOGIN_LIMIT_ACCOUNT = os.environ.get("LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes")
     LOGIN_LIMIT_ADDRESS = os.environ.get("LOGIN_LIMIT_ADDRESS", "30 per 15 minutes")
+    LOGIN_DELAY_MAX_SECONDS = _int("LOGIN_DELAY_MAX_SECONDS", 900)
+    AUTH_REFRESH_LIMIT = os.environ.get("AUTH_REFRESH_LIMIT", "30 per minute")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_SWALLOW_ERRORS = True  # Redis down: let people log in rather than lock everyone out
@@ -131,6 +149,8 @@ class TestConfig(Config):
     RPA_BACKOFF_CAP = 0.2
     RPA_POLL_INTERVAL = 0.2
     RPA_READ_TIMEOUT = 3
+    RPA_CALL_DEADLINE = float(os.environ.get("RPA_CALL_DEADLINE", "5"))  # a test's worker may be given less
+    RPA_LOG_GRACE_SECONDS = float(os.environ.get("RPA_LOG_GRACE_SECONDS", "3"))
     FOLLOW_LEASE_SECONDS = 5
 
 

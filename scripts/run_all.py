@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
-"""`make run`: Redis, the RPA simulator, the RQ worker, the scheduler and the web server.
+"""`make run`: Redis, the RPA simulator, the RQ workers, the scheduler and the web server.
 
 Settings come from the environment, then .env. Left unset, REDIS_URL starts a local
 redis-server, API_EXTERNA_URL starts the simulator, DATABASE_URL means SQLite in instance/.
-Ctrl-C (SIGINT or SIGTERM) stops every child in reverse order; if a child dies, the rest
-are stopped and the exit code is 1.
+RQ_WORKERS (default 2) worker processes run, each with its own name, so one operadora's slow
+robot run does not hold up another's.
+
+Once everything is up, a worker, the scheduler (agendador), the simulator or redis-server that
+exits is started again with exponential backoff (1, 2, 4 ... 30 s; back to 1 s after it stayed up
+STABLE_SECONDS): `rq cron` exits when Redis is away for a few seconds, and must come back by
+itself. The web server is what the person uses: if gunicorn's master dies, the rest are stopped
+and the exit code is 1. Ctrl-C (SIGINT or SIGTERM) stops every child in reverse start order, and
+nothing is restarted after it.
 """
 import json
 import os
@@ -25,6 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 STOP_TIMEOUT = 10.0
 READY_TIMEOUT = 60.0
+RESTART_FIRST = 1.0    # seconds before the first restart of a child that exited
+RESTART_MAX = 30.0     # the backoff doubles up to this
+STABLE_SECONDS = 60.0  # a child up this long restarts after RESTART_FIRST again
+DEFAULT_RQ_WORKERS = 2
 _print_lock = threading.Lock()
 CHILDREN = []  # every started child, in start order (registered the moment it exists)
 
@@ -101,25 +112,76 @@ def wait_port(port: int, child, timeout: float = 20.0) -> None:
     raise Failed(f"{child.name} não abriu a porta {port} em {timeout:.0f} s.")
 
 
-class Child:
-    """A started program whose output is printed line by line with its name."""
+def exit_description(code: int) -> str:
+    """'código 1', or 'sinal SIGKILL' for a child killed by a signal (Popen's negative code)."""
+    if code < 0:
+        try:
+            return f"sinal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"sinal {-code}"
+    return f"código {code}"
 
-    def __init__(self, name: str, cmd: list, env: dict):
-        self.name = name
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
-                                     start_new_session=True)  # Ctrl-C reaches us only; we stop them in order
-        CHILDREN.append(self)
-        self.reader = threading.Thread(target=self._pump, daemon=True)
-        self.reader.start()
+
+class Child:
+    """A started program whose output is printed line by line with its name.
+
+    `cmd` is a list, or a function giving the command of each start (a fresh RQ worker name).
+    `restart`: started again with backoff when it exits (see supervise()).
+    """
+
+    def __init__(self, name: str, cmd, env: dict, restart: bool = False):
+        self.name, self.cmd, self.env, self.restart = name, cmd, env, restart
+        self.delay, self.restart_at = RESTART_FIRST, None
+        self._spawn()
+        CHILDREN.append(self)  # registered the moment it exists, so a stop reaches it
         say("run_all", f"{name} iniciado (pid {self.proc.pid})")
 
-    def _pump(self):
-        for line in self.proc.stdout:
+    def _spawn(self) -> None:
+        cmd = self.cmd() if callable(self.cmd) else self.cmd
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+                                     start_new_session=True)  # Ctrl-C reaches us only; we stop them in order
+        self.started_at = time.monotonic()
+        self.reader = threading.Thread(target=self._pump, args=(self.proc,), daemon=True)
+        self.reader.start()
+
+    def _pump(self, proc):
+        for line in proc.stdout:
             say(self.name, line)
 
+    def check(self, now: float) -> None:
+        """Restart when its backoff is over; notice an exit (Failed if it is not to be restarted)."""
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.restart_at = None
+                try:
+                    self._spawn()
+                except OSError as exc:
+                    raise Failed(f"{self.name} não pôde ser reiniciado: {exc}") from exc
+                say("run_all", f"{self.name} reiniciado (pid {self.proc.pid})")
+            return
+        code = self.proc.poll()
+        if code is None:
+            return
+        if not self.restart:
+            raise Failed(f"{self.name} terminou inesperadamente ({exit_description(code)}); parando os demais.")
+        self.reader.join(2)  # its last lines first
+        self._kill_group()
+        if now - self.started_at >= STABLE_SECONDS:
+            self.delay = RESTART_FIRST
+        say("run_all", f"{self.name} terminou ({exit_description(code)}); reiniciando em {self.delay:g} s")
+        self.restart_at = now + self.delay
+        self.delay = min(self.delay * 2, RESTART_MAX)
+
+    def _kill_group(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # leftovers of the group (workers, forks)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """SIGTERM, wait, then SIGKILL the whole process group."""
+        """SIGTERM, wait, then SIGKILL the whole process group (a pending restart is dropped)."""
+        self.restart_at = None
         if self.proc.poll() is None:
             try:
                 self.proc.send_signal(signal.SIGTERM)
@@ -128,12 +190,23 @@ class Child:
                 say("run_all", f"{self.name} não parou em {timeout:.0f} s; forçando (SIGKILL)")
             except ProcessLookupError:
                 pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # leftovers of the group (workers, forks)
-        except (ProcessLookupError, PermissionError):
-            pass
+        self._kill_group()
         self.proc.wait()
         self.reader.join(2)
+
+
+def supervise(stop: threading.Event, interval: float = 0.2) -> None:
+    """Until `stop` is set: restart the children that exited, each after its backoff.
+
+    A child not to be restarted (the web server) raises Failed. Waiting on `stop` means a Ctrl-C
+    during a backoff ends the loop at once, and nothing is started after it.
+    """
+    while not stop.wait(interval):
+        now = time.monotonic()
+        for child in list(CHILDREN):
+            if stop.is_set():
+                return
+            child.check(now)
 
 
 def run_step(name: str, cmd: list, env: dict) -> str:
@@ -157,8 +230,10 @@ def start_redis(env: dict) -> None:
     port = pick_port(6379)
     data = Path(env["INSTANCE_DIR"]) / "redis"
     data.mkdir(exist_ok=True)
+    # Restarted on the same port if it dies: the other children already hold this URL.
     child = Child("redis", [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                            "--maxmemory-policy", "noeviction", "--dir", str(data), "--loglevel", "warning"], env)
+                            "--maxmemory-policy", "noeviction", "--dir", str(data), "--loglevel", "warning"], env,
+                  restart=True)
     wait_port(port, child)
     env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
 
@@ -186,7 +261,7 @@ def start_simulator(env: dict) -> None:
     sim_env = dict(env, SIM_TOKEN=env["API_EXTERNA_TOKEN"],
                    SIM_JWT_SECRET=env.get("SIM_JWT_SECRET") or stored["jwt_secret"])
     cmd = [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port), "--quiet"]
-    child = Child("simulador", cmd, sim_env)
+    child = Child("simulador", cmd, sim_env, restart=True)
     wait_port(port, child)
     env["API_EXTERNA_URL"] = f"http://127.0.0.1:{port}"
 
@@ -238,9 +313,23 @@ def wait_http(url: str, timeout: float = READY_TIMEOUT) -> None:
 
 
 def check_alive() -> None:
+    """While starting, any child that exits fails the start (a crash at boot is not restarted)."""
     for child in CHILDREN:
         if child.proc.poll() is not None:
-            raise Failed(f"{child.name} terminou inesperadamente (código {child.proc.returncode}); parando os demais.")
+            raise Failed(f"{child.name} terminou ao iniciar ({exit_description(child.proc.returncode)}); "
+                         "parando os demais.")
+
+
+def rq_workers(env: dict) -> int:
+    value = (env.get("RQ_WORKERS") or str(DEFAULT_RQ_WORKERS)).strip()
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise Failed(f"RQ_WORKERS inválido: {value!r} (use um número de 1 a 64).")
+    return int(value)
+
+
+def worker_command(name: str):
+    """A fresh RQ name at each start: a killed worker's name stays registered in Redis for a while."""
+    return lambda: [sys.executable, "-m", "apps.worker", "--name", f"{name}-{secrets.token_hex(4)}"]
 
 
 def mask_url(url: str) -> str:
@@ -253,7 +342,7 @@ def banner(env: dict, url: str, login: tuple, simulated: bool) -> None:
         f"Login: {login[0]}   Senha: {login[1]}",
         f"API RPA{' (simulador)' if simulated else ''}: {env['API_EXTERNA_URL']}",
         f"Redis: {mask_url(env['REDIS_URL'])}   Banco: {mask_url(env['DATABASE_URL'])}",
-        "Para parar: Ctrl-C (encerra web, agendador, worker, simulador e Redis, nessa ordem).",
+        "Para parar: Ctrl-C (encerra web, agendador, workers, simulador e Redis, nessa ordem).",
     ]
     with _print_lock:
         print("=" * 72 + "\n" + "\n".join(f"  {line}" for line in lines) + "\n" + "=" * 72, flush=True)
@@ -263,6 +352,7 @@ def start_all(env: dict) -> None:
     simulated = not env.get("API_EXTERNA_URL")
     explicit_port = bool(env.get("PORT"))
     port = int(env.get("PORT") or 5050)
+    workers = rq_workers(env)
     if not port_free(port, env.get("HOST") or "127.0.0.1"):
         if explicit_port:
             raise Failed(f"a porta {port} (PORT) já está em uso: escolha outra.")
@@ -273,9 +363,10 @@ def start_all(env: dict) -> None:
     login = admin_login(env)
     if env.get("DEMO_SEED", "1").strip().lower() not in {"0", "false", "no", "off", "nao", "não"}:
         run_step("demo", [sys.executable, "-m", "flask", "demo", "seed"], env)
-    Child("worker", [sys.executable, "-m", "apps.worker"], env)
+    for number in range(1, workers + 1):
+        Child(f"worker-{number}", worker_command(f"worker-{number}"), env, restart=True)
     rq_bin = BIN / "rq" if (BIN / "rq").exists() else shutil.which("rq") or "rq"
-    Child("agendador", [str(rq_bin), "cron", "apps/cron.py", "--url", env["REDIS_URL"]], env)
+    Child("agendador", [str(rq_bin), "cron", "apps/cron.py", "--url", env["REDIS_URL"]], env, restart=True)
     Child("web", web_command(env, port), env)
     host = env.get("HOST") or "127.0.0.1"
     url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104 (the address to browse)
@@ -297,8 +388,7 @@ def main() -> int:
     try:
         start_all(load_env())
         started.set()
-        while not stop.wait(0.5):
-            check_alive()
+        supervise(stop)
         say("run_all", "parando...")
     except Failed as exc:
         say("run_all", f"ERRO: {exc}")

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install the system programs the dashboard and its tests run: redis-server, PostgreSQL 15
-# binaries (the test suite's second database) and Chromium (browser tests), from Debian's packages.
+# binaries (the test suite's second database), Chromium (browser tests) and promtool (package
+# prometheus: the metrics test checks /metrics with it), from Debian's packages.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium fonts-liberation)
 command -v node >/dev/null || missing+=(nodejs npm)
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "Faltam pacotes do sistema: ${missing[*]}. Instale-os (sudo apt-get install ${missing[*]}) e rode de novo." >&2
@@ -15,5 +17,6 @@ fi
 echo "Instalando pacotes do sistema: ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts a system redis-server and PostgreSQL on install; the dashboard runs its own.
-(systemctl disable --now redis-server postgresql >/dev/null 2>&1 || service redis-server stop >/dev/null 2>&1 || true)
+# Debian starts a system redis-server, PostgreSQL and Prometheus on install; the dashboard needs none of them.
+(systemctl disable --now redis-server postgresql prometheus >/dev/null 2>&1 \
+  || { service redis-server stop; service prometheus stop; } >/dev/null 2>&1 || true)

@@ -21,6 +21,7 @@ FLAGS = {
     "--hang-seconds": ("hang_seconds", "duração da falha 'hang' (s)"),
     "--sse-ping": ("sse_ping", "intervalo dos ': ping' do SSE (s)"),
     "--corrupt-sha256": ("corrupt_sha256", "próximos N downloads com sha256 errado"),
+    "--logs-lag": ("logs_lag", "segundos que a última linha do log demora a aparecer após o status final"),
     "--max-active": ("max_active", "máximo de jobs ativos antes de 429 (0 = sem limite)"),
     "--retry-after": ("retry_after", "Retry-After do 429 por saturação (s)"),
     "--operadoras": ("operadoras", "códigos aceitos, separados por vírgula"),

@@ -30,6 +30,7 @@ class SimConfig:
     hang_seconds: float = 60.0  # how long a "hang" fault sleeps (or until shutdown)
     sse_ping: float = 10.0  # seconds between ": ping" comments on /events/logs
     corrupt_sha256: int = 0  # next N download jobs report a wrong sha256 (1st invoice)
+    logs_lag: float = 0.0  # seconds the final log line shows on /logs after the job's terminal status
     max_active: int = 0  # >0: answer 429 when this many jobs are PENDING/RUNNING
     retry_after: int = 5  # Retry-After of the max_active 429
     operadoras: tuple = DEFAULT_OPERADORAS

@@ -40,6 +40,8 @@ class Job:
     result: dict | None = None
     logs: list = field(default_factory=list)
     files: dict = field(default_factory=dict)
+    hold_from: int | None = None  # lines from this index on are not on /logs yet (logs_lag)
+    hold_until: float = 0.0       # time.monotonic() when they show
 
     def to_json(self) -> dict:
         """The Job schema of the contract (plus competencia and cliente_id)."""

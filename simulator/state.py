@@ -199,6 +199,8 @@ class SimState:
 
     def _finish(self, job: Job, outcome: dict) -> dict:
         """Write the last log line and the final status atomically (lock held)."""
+        if self.config.logs_lag > 0:  # a real server may report the end before its last line shows
+            job.hold_from, job.hold_until = len(job.logs), time.monotonic() + self.config.logs_lag
         line = job.add_log(*outcome["line"])
         job.status, job.error = outcome["status"], outcome["error"]
         job.result, job.files = outcome["result"], outcome["files"]
@@ -217,7 +219,12 @@ class SimState:
         """Copies of the job's lines with seq > after, or None for an unknown job."""
         with self.lock:
             job = self.jobs.get(job_id)
-            return None if job is None else [dict(line) for line in job.logs[after:]]
+            if job is None:
+                return None
+            visible = job.logs
+            if job.hold_from is not None and time.monotonic() < job.hold_until:
+                visible = job.logs[:job.hold_from]
+            return [dict(line) for line in visible[after:]]
 
     def file(self, job_id: str, arquivo: str) -> bytes | None:
         """Bytes of an invoice of a completed download job, or None."""

@@ -147,7 +147,7 @@ def test_admin_operadora_lifecycle(client, admin):
     created = response.get_json()
     assert created == {"id": created["id"], "codigo": "TIM", "nome": "TIM", "possui_rpa": True,
                        "rpa_terceirizado": True, "url_endpoint_rpa": "https://robo.exemplo.com.br/rpa",
-                       "limite_concorrencia": 2, "ativo": True}
+                       "limite_concorrencia": 2, "ativo": True, "credencial_configurada": False}
     assert response.headers["Location"].endswith(f"/api/v1/operadoras/{created['id']}")
     url = f"/api/v1/operadoras/{created['id']}"
     assert client.get(url, headers=admin).get_json() == created

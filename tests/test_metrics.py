@@ -1,4 +1,5 @@
 """/metrics (token or allowed address, the metric names and values) and the /healthz, /readyz probes."""
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -171,3 +172,35 @@ def test_readyz_503_when_the_database_is_unreachable(app_config, tmp_path):
     assert response.status_code == 503
     assert response.get_json() == {"status": "erro", "database": "erro", "redis": "ok"}
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_workers_share_one_domain_cache_so_no_scrape_reads_an_older_copy(app_config, tmp_path):
+    """Multiprocess mode: each gunicorn worker has its own DomainCollector, all on one cache file."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    application = _app(app_config)
+    application.config["METRICS_CACHE_SECONDS"] = 60
+    workers = [metrics.DomainCollector(str(tmp_path)) for _ in range(2)]
+    registries = []
+    for collector in workers:
+        registries.append(CollectorRegistry())
+        registries[-1].register(collector)
+    labels = {"operadora": "VIVO", "tipo": "DOWNLOAD"}
+    with application.app_context():
+        vivo = Operadora(codigo="VIVO", nome="Vivo")
+        processo = Processo(cliente=Cliente(nome="ACME", cnpj="11222333000181", operadora=vivo), competencia="2026-05")
+        db.session.add_all([vivo, processo])
+        _execucao(processo, StatusExecucao.CONCLUIDO, 90)
+        db.session.commit()
+        first = generate_latest(registries[0]).decode()
+        _execucao(processo, StatusExecucao.CONCLUIDO, 30)
+        db.session.commit()
+        # The other worker, within the cache time: the same reading, never one older than the last scrape.
+        assert generate_latest(registries[1]).decode() == first
+        assert _value(first, "rpa_execucoes_iniciadas_total", **labels) == 1
+        cache = tmp_path / metrics.DOMAIN_CACHE_FILE
+        stored = json.loads(cache.read_text())
+        cache.write_text(json.dumps(dict(stored, at=stored["at"] - 61)))  # expired
+        fresh = generate_latest(registries[1]).decode()
+        assert _value(fresh, "rpa_execucoes_iniciadas_total", **labels) == 2
+        assert generate_latest(registries[0]).decode() == fresh

@@ -24,7 +24,7 @@ FATURA_KEYS = {"id", "numero", "valor", "emissao", "vencimento", "sha256", "tama
 @pytest.fixture
 def enqueued(monkeypatch):
     calls = []
-    monkeypatch.setattr("apps.rpa.jobs.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
+    monkeypatch.setattr("apps.rpa.follow.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
     return calls
 
 
@@ -274,7 +274,7 @@ def test_v2_completed_with_the_queue_down_is_503(client, op, monkeypatch):
     def down(*args, **kwargs):
         raise QueueUnavailable()
 
-    monkeypatch.setattr("apps.rpa.jobs._enqueue", down)
+    monkeypatch.setattr("apps.rpa.follow.enqueue", down)
     response = client.post(f"{V2}/atualizar-status/job-v2", json={"status": "COMPLETED"}, headers=op)
     assert response.status_code == 503
     db.session.expire_all()
@@ -312,7 +312,8 @@ def test_v2_accepts_the_session_cookie_with_csrf(client, users, login):
     assert db.session.get(Execucao, execucao.id).status == "FALHOU"
 
 
-def test_v2_status_job(client, users, login, api_headers):
+def test_v2_status_job(client, users, login, api_headers, app, monkeypatch):
+    monkeypatch.setitem(app.config, "API_EXTERNA_URL", "http://127.0.0.1:9")  # the RPA API is unreachable
     old = make_execucao(make_processo(), status=StatusExecucao.FALHOU, job_id="job-x")
     old.created_at = utcnow() - timedelta(hours=1)
     db.session.commit()
@@ -320,13 +321,23 @@ def test_v2_status_job(client, users, login, api_headers):
     login(users[Role.VISUALIZADOR])  # the session cookie first (a Bearer identity would linger in tests)
     assert client.get(f"{V2}/status-job/job-x").status_code == 200
     assert client.get(f"{V2}/status-job/other").status_code == 404
-    body = client.get(f"{V2}/status-job/job-x", headers=api_headers(Role.VISUALIZADOR)).get_json()
+    response = client.get(f"{V2}/status-job/job-x", headers=api_headers(Role.VISUALIZADOR))
+    from tests.test_api_parity_processos import assert_documented
+
+    body = assert_documented(response, "get", "/api/v2/logs-tempo-real/status-job/{job_id}")
     assert body["execucao_id"] == str(newest.id) and body["status"] == "EXECUTANDO"
     assert body["processo_status"] == S.AGUARDANDO_DOWNLOAD
+    assert "job" in body or isinstance(body.get("job_erro"), str)
 
 
-def test_v2_teste_conexao(client, viewer, monkeypatch):
-    assert client.get(f"{V2}/teste-conexao", headers=viewer).get_json() == {"ok": True, "redis": True, "database": True}
+def test_v2_teste_conexao(client, viewer, monkeypatch, app):
+    from tests.test_api_parity_processos import assert_documented
+
+    monkeypatch.setitem(app.config, "API_EXTERNA_URL", "http://127.0.0.1:9")  # nothing listens there
+    response = client.get(f"{V2}/teste-conexao", headers=viewer)
+    body = assert_documented(response, "get", "/api/v2/logs-tempo-real/teste-conexao")
+    assert (body["ok"], body["redis"], body["database"]) == (False, True, True)
+    assert body["api_externa"]["url"] == "http://127.0.0.1:9" and body["api_externa"]["alcancavel"] is False
     import redis
 
     monkeypatch.setattr("apps.api.logs_v2.get_redis", lambda: redis.Redis(port=1, socket_connect_timeout=0.2))

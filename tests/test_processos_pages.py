@@ -22,7 +22,7 @@ HTML_AS_PDF = b"<!doctype html><html><body><script>alert(1)</script></body></htm
 def enqueued(monkeypatch):
     """Replaces the real enqueue with a recorder: the execucao ids it was asked to start."""
     calls = []
-    monkeypatch.setattr("apps.rpa.jobs.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
+    monkeypatch.setattr("apps.rpa.follow.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
     return calls
 
 
@@ -242,7 +242,7 @@ def test_executar_when_the_queue_is_down_changes_nothing(as_role, monkeypatch):
     def down(execucao, **_):
         raise QueueUnavailable()
 
-    monkeypatch.setattr("apps.rpa.jobs.enqueue_start", down)
+    monkeypatch.setattr("apps.rpa.follow.enqueue_start", down)
     processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
     response = as_role(Role.OPERADOR).post(f"/processos/{processo.id}/executar", follow_redirects=True)
     assert "fila de tarefas (Redis) está indisponível" in flashes_after(response)
@@ -338,7 +338,7 @@ def test_bulk_executar_with_the_queue_down_says_so(as_role, monkeypatch):
     def down(execucao, **_):
         raise QueueUnavailable()
 
-    monkeypatch.setattr("apps.rpa.jobs.enqueue_start", down)
+    monkeypatch.setattr("apps.rpa.follow.enqueue_start", down)
     processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
     response = as_role(Role.OPERADOR).post("/processos/acoes", data={"action": "executar", "ids": [str(processo.id)]},
                                            follow_redirects=True)

@@ -1,4 +1,5 @@
-"""`make run` (scripts/run_all.py) as a person uses it: start, log in, Ctrl-C, nothing left behind."""
+"""`make run` (scripts/run_all.py) as a person uses it: start, log in, a crashed scheduler or worker
+started again with backoff, Ctrl-C or SIGTERM, nothing left behind."""
 import json
 import os
 import queue
@@ -10,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import USING_POSTGRES, repo_root
@@ -18,7 +20,8 @@ from tests.support.servers import free_port
 SCRIPT = repo_root() / "scripts" / "run_all.py"
 # Set empty, not removed: the environment wins over a developer's .env, so nothing leaks in from it.
 BLANKED = ("REDIS_URL", "API_EXTERNA_URL", "API_EXTERNA_TOKEN", "BRM_TOKEN_PASSWORD", "DATABASE_URL",
-           "ADMIN_USERNAME", "ADMIN_PASSWORD", "FATURAS_DIR", "HOST", "DEMO_SEED")
+           "ADMIN_USERNAME", "ADMIN_PASSWORD", "FATURAS_DIR", "HOST", "DEMO_SEED", "RQ_WORKERS",
+           "PROMETHEUS_MULTIPROC_DIR")
 REMOVED = ("SIM_TOKEN", "SIM_PORT", "PORT")
 
 
@@ -64,7 +67,7 @@ class Supervisor:
         return code
 
     def pids(self) -> dict:
-        found = (re.search(r"\| (\S+) iniciado \(pid (\d+)\)", line) for line in self.lines)
+        found = (re.search(r"\| (\S+) (?:re)?iniciado \(pid (\d+)\)", line) for line in self.lines)
         return {m[1]: int(m[2]) for m in found if m}
 
     def kill(self):
@@ -118,7 +121,7 @@ def test_make_run_starts_everything_logs_in_and_ctrl_c_stops_it_all(tmp_path, da
         password = run.wait_for(r"Login: admin\s+Senha: (\S+)", timeout=5)[1]
         sim_url = run.wait_for(r"API RPA \(simulador\): (http://\S+)", timeout=5)[1]
         pids = run.pids()
-        assert set(pids) == {"redis", "simulador", "worker", "agendador", "web"}
+        assert set(pids) == {"redis", "simulador", "worker-1", "worker-2", "agendador", "web"}
         everything = descendants(run.proc.pid) | set(pids.values())
 
         session = _login(url, password)
@@ -143,7 +146,78 @@ def test_make_run_starts_everything_logs_in_and_ctrl_c_stops_it_all(tmp_path, da
             time.sleep(0.1)
         assert [pid for pid in everything if alive(pid)] == []
         stopped = [line.split("| ")[1].split()[0] for line in run.lines if " parado (código" in line]
-        assert stopped == ["web", "agendador", "worker", "simulador", "redis"]
+        assert stopped == ["web", "agendador", "worker-2", "worker-1", "simulador", "redis"]
+    finally:
+        run.kill()
+
+
+def _rq_worker_names(redis_url: str) -> set:
+    import redis
+    from rq import Worker
+
+    connection = redis.Redis.from_url(redis_url)
+    try:
+        return {worker.name for worker in Worker.all(connection=connection)}
+    finally:
+        connection.close()
+
+
+def _wait_until(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: não aconteceu em {timeout} s")
+
+
+def test_make_run_restarts_a_killed_scheduler_and_worker_and_sigterm_still_stops_everything(tmp_path, database_url):
+    extra = {"DATABASE_URL": database_url} if USING_POSTGRES else {}
+    run = Supervisor(_env(tmp_path, DEMO_SEED="0", **extra))
+    try:
+        run.wait_for(r"RPA Dashboard no ar: (http://\S+)", timeout=120)
+        redis_url = run.wait_for(r"Redis: (redis://\S+)", timeout=5)[1]
+        pids = run.pids()
+        # Two RQ workers, each under its own name (one slow robot run does not hold the other).
+        names = _wait_until(lambda: (found := _rq_worker_names(redis_url)) and len(found) == 2 and found, 30,
+                            "dois workers registrados")
+        first_worker_1 = next(name for name in names if name.startswith("worker-1-"))
+        assert any(name.startswith("worker-2-") for name in names)
+
+        # The scheduler killed: started again after 1 s, then after 2 s when it dies again at once.
+        os.kill(pids["agendador"], signal.SIGKILL)
+        run.wait_for(r"\| agendador terminou \(sinal SIGKILL\); reiniciando em 1 s$", timeout=10)
+        second = int(run.wait_for(r"\| agendador reiniciado \(pid (\d+)\)", timeout=10)[1])
+        assert second != pids["agendador"] and alive(second)
+        os.kill(second, signal.SIGKILL)
+        noticed = time.monotonic()
+        run.wait_for(r"\| agendador terminou \(sinal SIGKILL\); reiniciando em 2 s$", timeout=10)
+        third = int(run.wait_for(r"\| agendador reiniciado \(pid (\d+)\)", timeout=10)[1])
+        assert time.monotonic() - noticed >= 1.9 and alive(third)
+
+        # A worker killed mid-way comes back under a new RQ name; the web server kept serving.
+        os.kill(pids["worker-1"], signal.SIGKILL)
+        run.wait_for(r"\| worker-1 terminou \(sinal SIGKILL\); reiniciando em 1 s$", timeout=10)
+        new_worker = int(run.wait_for(r"\| worker-1 reiniciado \(pid (\d+)\)", timeout=10)[1])
+        _wait_until(lambda: any(n.startswith("worker-1-") and n != first_worker_1 for n in _rq_worker_names(redis_url)),
+                    30, "o worker-1 reiniciado se registrou no Redis")
+        assert alive(new_worker) and alive(pids["web"]) and run.proc.poll() is None
+
+        # SIGTERM while a restart is pending: everything stops, and nothing is started again.
+        everything = descendants(run.proc.pid) | set(run.pids().values())
+        os.kill(third, signal.SIGKILL)
+        run.wait_for(r"\| agendador terminou \(sinal SIGKILL\); reiniciando em 4 s$", timeout=10)
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.finish(45) == 0, "".join(run.lines[-30:])
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in everything) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in everything if alive(pid)] == []
+        after_stop = run.lines[next(i for i, line in enumerate(run.lines) if "parando..." in line):]
+        assert not any("reiniciado" in line for line in after_stop)
+        stopped = [line.split("| ")[1].split()[0] for line in run.lines if " parado (código" in line]
+        assert stopped == ["web", "agendador", "worker-2", "worker-1", "simulador", "redis"]
     finally:
         run.kill()
 
@@ -167,6 +241,95 @@ def _run_all_module():
     finally:
         sys.path.remove(str(SCRIPT.parent))
     return run_all
+
+
+class _Output:
+    """What run_all's say() printed, read while the supervising loop runs in a thread."""
+
+    def __init__(self, capsys):
+        self.capsys, self.text = capsys, ""
+
+    def wait_for(self, pattern: str, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.text += self.capsys.readouterr().out
+            if re.search(pattern, self.text, re.M):
+                return time.monotonic()
+            time.sleep(0.02)
+        raise AssertionError(f"'{pattern}' não apareceu em {timeout} s:\n{self.text}")
+
+
+def _supervising(run_all, monkeypatch):
+    monkeypatch.setattr(run_all, "CHILDREN", [])
+    stop = threading.Event()
+    thread = threading.Thread(target=run_all.supervise, args=(stop, 0.05), daemon=True)
+    return stop, thread
+
+
+def test_a_child_that_exits_is_restarted_with_doubling_backoff_and_a_stop_wins(monkeypatch, capsys):
+    run_all = _run_all_module()
+    stop, thread = _supervising(run_all, monkeypatch)
+    child = run_all.Child("agendador", [sys.executable, "-c", "print('subi'); raise SystemExit(1)"],
+                          dict(os.environ), restart=True)
+    out = _Output(capsys)
+    thread.start()
+    try:
+        first = out.wait_for(r"^run_all\s*\| agendador terminou \(código 1\); reiniciando em 1 s$", 10)
+        second = out.wait_for(r"reiniciando em 2 s$", 10)
+        third = out.wait_for(r"reiniciando em 4 s$", 10)
+        assert second - first >= 0.95 and third - second >= 1.95
+        assert out.text.count("agendador reiniciado (pid") == 2
+        assert re.findall(r"^agendador\s*\| subi$", out.text, re.M) == ["agendador | subi"] * 3
+        stop.set()  # during the 4 s wait: the loop ends at once and starts nothing
+        thread.join(1)
+        assert not thread.is_alive()
+        time.sleep(0.3)
+        out.text += capsys.readouterr().out
+        assert out.text.count("agendador reiniciado (pid") == 2 and child.proc.poll() == 1
+    finally:
+        stop.set()
+        child.stop()
+
+
+def test_the_backoff_starts_over_after_the_child_stayed_up(monkeypatch, capsys):
+    run_all = _run_all_module()
+    monkeypatch.setattr(run_all, "STABLE_SECONDS", 0.3)
+    stop, thread = _supervising(run_all, monkeypatch)
+    child = run_all.Child("worker-1", [sys.executable, "-c", "import time; time.sleep(0.6); raise SystemExit(3)"],
+                          dict(os.environ), restart=True)
+    out = _Output(capsys)
+    thread.start()
+    try:
+        out.wait_for(r"worker-1 terminou \(código 3\); reiniciando em 1 s$", 10)
+        out.wait_for(r"worker-1 reiniciado", 10)
+        out.wait_for(r"worker-1 terminou \(código 3\); reiniciando em 1 s\n(.|\n)*terminou \(código 3\)", 10)
+        assert "reiniciando em 2 s" not in out.text
+    finally:
+        stop.set()
+        thread.join(2)
+        child.stop()
+
+
+def test_the_web_server_exiting_is_not_restarted_but_stops_the_run(monkeypatch):
+    run_all = _run_all_module()
+    monkeypatch.setattr(run_all, "CHILDREN", [])
+    child = run_all.Child("web", [sys.executable, "-c", "raise SystemExit(2)"], dict(os.environ))
+    try:
+        with pytest.raises(run_all.Failed, match=r"web terminou inesperadamente \(código 2\)"):
+            run_all.supervise(threading.Event(), 0.05)
+    finally:
+        child.stop()
+
+
+def test_rq_workers_is_a_small_positive_number():
+    run_all = _run_all_module()
+    assert run_all.rq_workers({}) == 2 and run_all.rq_workers({"RQ_WORKERS": "4"}) == 4
+    for bad in ("0", "dois", "-1", "100"):
+        with pytest.raises(run_all.Failed, match="RQ_WORKERS inválido"):
+            run_all.rq_workers({"RQ_WORKERS": bad})
+    command = run_all.worker_command("worker-2")
+    first, second = command(), command()
+    assert first[-2] == "--name" and first[-1].startswith("worker-2-") and first[-1] != second[-1]
 
 
 def test_settings_come_from_the_environment_over_dotenv_with_sqlite_in_instance_by_default(tmp_path, monkeypatch):
@@ -253,6 +416,16 @@ def test_compose_has_every_service_and_they_wait_for_migrate():
     assert services["web"]["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
 
 
+def test_compose_restarts_workers_and_scheduler_and_gives_the_web_a_metrics_tmpfs():
+    services = _compose()["services"]
+    for name in ("web", "worker", "scheduler", "rpa-simulator"):
+        assert services[name]["restart"] == "unless-stopped", name
+    assert services["worker"]["deploy"]["replicas"] == "${RQ_WORKERS:-2}"
+    folder = services["web"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    assert folder in [entry.split(":")[0] for entry in services["web"]["tmpfs"]]
+    assert "PROMETHEUS_MULTIPROC_DIR" not in services["worker"]["environment"]
+
+
 def test_compose_healthchecks_use_routes_that_exist(app):
     services = _compose()["services"]
     probe = services["web"]["healthcheck"]["test"][-1]
@@ -285,6 +458,7 @@ def test_dockerfile_builds_assets_in_node_and_runs_as_a_normal_user():
     froms = [line.split()[1] for line in lines if line.startswith("FROM ")]
     assert froms[0].startswith("node:") and froms[-1] == "python:3.11-slim"
     assert "RUN mkdir -p apps/static && bash scripts/vendor_assets.sh" in lines
+    assert [line for line in lines if line.startswith("CMD ")] == ['CMD ["gunicorn", "-c", "gunicorn-cfg.py"]']
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
     for line in lines:

@@ -1,6 +1,7 @@
 """Login defence, security headers, request ids and log redaction."""
 import json
 import logging
+import re
 
 import pytest
 from sqlalchemy import select
@@ -119,3 +120,82 @@ def test_json_log_lines_mask_secrets():
     line = json.loads(JsonFormatter().format(record))
     assert "eyJhbGciOi" not in line["message"] and "hunter2" not in line["message"]
     assert line["level"] == "INFO" and line["ts"].endswith("Z")
+
+
+# --- stored PDFs: served sandboxed, checked beyond their first bytes ------------------------------
+
+def _pdf_with(dictionary: bytes) -> bytes:
+    return b"%PDF-1.4\n1 0 obj\n" + dictionary + b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+
+
+def test_a_stored_pdf_is_served_sandboxed_on_the_page_and_the_api(client, users, login, api_headers):
+    from apps.auth.models import Role
+    from tests.test_state_machine import make_fatura, make_processo
+
+    fatura = make_fatura(make_processo())
+    login(users[Role.VISUALIZADOR])
+    page = client.get(f"/faturas/{fatura.id}/pdf")
+    api = client.get(f"/api/v1/faturas/{fatura.id}/pdf", headers=api_headers(Role.VISUALIZADOR))
+    for response in (page, api):
+        assert response.status_code == 200 and response.mimetype == "application/pdf"
+        assert response.headers["Content-Security-Policy"] == "sandbox"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_simulators_pdfs_pass_the_check(app):
+    from apps.processos import storage
+    from simulator.pdf import build_pdf
+
+    with app.app_context():
+        storage.check_pdf(build_pdf(["Fatura VIVO 2026-05", "Valor: R$ 1.234,56", "/JS (no texto da página)"]))
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "falta o final %%EOF"),  # cut off mid-download
+    (b"<html>%PDF-1.4 %%EOF", "não é um PDF válido"),
+    (_pdf_with(b"<< /Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>"), "/JavaScript"),
+    (_pdf_with(b"<< /Type /Catalog /OpenAction << /S /J#61vaScript /J#53 (x) >> >>"), "/JavaScript"),
+    (_pdf_with(b"<< /Type /Action /S /Launch /F (cmd.exe) >>"), "/Launch"),
+    (_pdf_with(b"<< /Type /Catalog /Names << /EmbeddedFiles 2 0 R >> >>"), "/EmbeddedFiles"),
+    (_pdf_with(b"<< /Type /Annot /Subtype /RichMedia >>"), "/RichMedia"),
+    (_pdf_with(b"<< /AcroForm << /XFA 5 0 R >> >>"), "/XFA"),
+])
+def test_check_pdf_refuses_cut_off_fake_and_active_pdfs(app, data, message):
+    from apps.processos import storage
+
+    with app.app_context(), pytest.raises(storage.StorageError, match=re.escape(message)):
+        storage.check_pdf(data)
+
+
+def test_check_pdf_reads_past_streams_and_accepts_padding_after_eof(app):
+    """Bytes inside a stream are not names (compressed data would match /JS by chance); a PDF may have
+    incremental updates and up to 1 KB of padding after its last %%EOF."""
+    from apps.processos import storage
+
+    stream = b"\x78\x9c/JS/Launch\x00\xff" * 1000
+    data = _pdf_with(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream") + b"\0" * 900
+    with app.app_context():
+        storage.check_pdf(data)
+        storage.check_pdf(data + _pdf_with(b"<< /Type /Catalog >>")[9:])
+        with pytest.raises(storage.StorageError, match="%%EOF"):
+            storage.check_pdf(data + b" " * 2000)
+
+
+def test_a_manual_upload_with_a_script_is_refused_and_nothing_is_saved(client, users, login):
+    import io
+    from pathlib import Path
+
+    from apps.auth.models import Role
+    from apps.processos.models import Fatura
+    from tests.test_state_machine import make_operadora, make_processo
+
+    processo = make_processo(operadora=make_operadora("SEMROBO", possui_rpa=False))
+    login(users[Role.OPERADOR])
+    hostile = _pdf_with(b"<< /Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>")
+    response = client.post(f"/processos/{processo.id}/faturas", content_type="multipart/form-data", data={
+        "faturas-0-arquivo": (io.BytesIO(hostile), "nf.pdf", "application/pdf"), "faturas-0-numero": "NF-1",
+        "faturas-0-valor": "10,00", "faturas-0-vencimento": "2026-06-10", "faturas-0-emissao": ""})
+    assert response.status_code == 422
+    assert "nf.pdf: O PDF contém conteúdo ativo (/JavaScript" in response.get_data(as_text=True)
+    assert db.session.scalar(select(Fatura.id)) is None
+    assert not (Path(client.application.config["FATURAS_DIR"]) / str(processo.id)).exists()

@@ -16,7 +16,7 @@ from apps.rpa import throttle
 @pytest.fixture
 def started(monkeypatch):
     calls = []
-    monkeypatch.setattr("apps.rpa.jobs.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
+    monkeypatch.setattr("apps.rpa.follow.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
     return calls
 
 
@@ -48,9 +48,9 @@ def test_each_operadora_is_kept_at_its_limit_and_the_rest_wait_in_order(started)
     assert len(waiting) == 4 and all(e.status == StatusExecucao.PENDENTE for e in waiting)
 
     # A run ends: the next one in line (and only it) takes the slot.
-    from apps.rpa.jobs import _fail
+    from apps.rpa.runs import end_run
 
-    _fail(db.session.get(Execucao, order[0]), "falhou de teste")
+    end_run(db.session.get(Execucao, order[0]), error="falhou de teste")
     assert started[-1] == order[2] and throttle.occupied(vivo.id) == 2
 
 

@@ -6,4 +6,19 @@ from apps.auth.limits import api_limit
 bp = Blueprint("api", __name__, url_prefix="/api", template_folder="templates")
 api_limit(bp)
 
-from apps.api import auth, clientes, clientes_import, docs, logs_v2, operadoras, processos  # noqa: E402,F401
+from apps.api import (  # noqa: E402,F401
+    acoes,
+    auditoria,
+    auth,
+    clientes,
+    clientes_import,
+    docs,
+    execucoes,
+    exportar,
+    faturas,
+    logs_v2,
+    operadoras,
+    processos,
+    token_global,
+    usuarios,
+)

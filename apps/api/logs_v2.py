@@ -1,5 +1,10 @@
-"""The seed's /api/v2/logs-tempo-real routes (session cookie or Bearer; the SSE stream is in apps.realtime)."""
-from flask import jsonify
+"""The seed's /api/v2/logs-tempo-real routes (session cookie or Bearer; the SSE stream is in apps.realtime).
+
+As in the seed: `teste-conexao` tests the connection to the external RPA API and whether the global
+token is accepted (beside Redis and the database), and `status-job` answers the RPA API's own view
+of the job (beside our execucao). Neither ever shows a token.
+"""
+from flask import current_app, jsonify
 from redis import RedisError
 from sqlalchemy import text, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -10,10 +15,14 @@ from apps.auth.policy import OPERATE, VIEW, access
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable, get_redis
 from apps.core.types import db, utcnow
-from apps.processos import execucoes as lifecycle
 from apps.processos import queries
 from apps.processos.models import Execucao, StatusExecucao
-from apps.realtime.events import publish_status, status_payload
+from apps.realtime.events import status_payload
+from apps.rpa import connect, follow
+from apps.rpa.answers import clean_text
+from apps.rpa.client import RpaError
+from apps.rpa.runs import end_run
+from apps.rpa.token import test_connection
 
 PREFIX = "/v2/logs-tempo-real"
 REPORTED = {"COMPLETED": StatusExecucao.CONCLUIDO, "FAILED": StatusExecucao.FALHOU}
@@ -24,13 +33,6 @@ def _execucao_or_404(job_id: str):
     if execucao is None:
         raise ApiError(404, "Nenhuma execução com este job_id.")
     return execucao
-
-
-def _follow_now(execucao) -> None:
-    """Ask the worker to look at the job now (QueueUnavailable when Redis is down)."""
-    from apps.rpa import jobs
-
-    jobs.enqueue_poll(execucao)
 
 
 def _mark_end(execucao) -> None:
@@ -60,25 +62,36 @@ def logs_v2_atualizar_status(job_id):
             raise ApiError(409, f"A execução já terminou com status {execucao.status}.")
         return jsonify(status_payload(execucao))
     if status == "FAILED":
-        if lifecycle.falhar(execucao, mensagem or "O robô informou falha sem mensagem."):
-            publish_status(execucao)
+        end_run(execucao, error=clean_text(mensagem or "O robô informou falha sem mensagem.", 2000))
         return jsonify(status_payload(execucao))
     # COMPLETED: we do not take faturas from this call. The invoices (and their hashes) come only
     # from GET /jobs/{id} and the file downloads of the RPA API, so the follower job fetches and
     # checks them; a caller here cannot make up invoices or skip those checks.
     try:
-        _follow_now(execucao)
+        follow.enqueue_poll(execucao)
     except QueueUnavailable as exc:
         raise ApiError(503, str(exc)) from exc
     _mark_end(execucao)
     return jsonify(status_payload(execucao)), 202
 
 
+def _rpa_job(execucao) -> dict:
+    """{"job": the RPA API's own answer} or {"job_erro": why it could not be read}."""
+    if not execucao.job_id:
+        return {"job": None, "job_erro": "A execução ainda não tem job na API RPA."}
+    try:
+        with connect.client_for(execucao.processo.cliente.operadora, max_retries=0) as client:
+            return {"job": client.get_job_raw(execucao.job_id)}
+    except RpaError as exc:
+        return {"job": None, "job_erro": exc.message}
+
+
 @bp.get(f"{PREFIX}/status-job/<job_id>")
 @access(VIEW)
 def logs_v2_status_job(job_id):
-    """Our execucao's status for an RPA job id."""
-    return jsonify(status_payload(_execucao_or_404(job_id)))
+    """Our execucao for an RPA job id, plus the RPA API's own answer for that job."""
+    execucao = _execucao_or_404(job_id)
+    return jsonify({**status_payload(execucao), **_rpa_job(execucao)})
 
 
 def _redis_ok() -> bool:
@@ -100,5 +113,10 @@ def _database_ok() -> bool:
 @bp.get(f"{PREFIX}/teste-conexao")
 @access(VIEW)
 def logs_v2_teste_conexao():
-    """Whether Redis and the database answer (the API itself answered: ok)."""
-    return jsonify(ok=True, redis=_redis_ok(), database=_database_ok())
+    """Whether the external RPA API answers and accepts the global token; Redis and the database beside."""
+    result = test_connection(record=False, latency=True)
+    api = {"url": current_app.config["API_EXTERNA_URL"], "alcancavel": result["api_ok"],
+           "token_valido": result["token_ok"], "latencia_ms": result["latencia_ms"], "detalhe": result["message"]}
+    redis_ok, database_ok = _redis_ok(), _database_ok()
+    return jsonify(ok=bool(result["ok"] and redis_ok and database_ok), api_externa=api, redis=redis_ok,
+                   database=database_ok)

@@ -1,4 +1,4 @@
-"""API v1: operadoras (robot settings writable by an Admin only)."""
+"""API v1: operadoras (robot settings and the write-only credential writable by an Admin only)."""
 from flask import jsonify, request, url_for
 
 from apps.api import bp
@@ -8,6 +8,10 @@ from apps.auth.policy import OPERATE, VIEW, access, current_identity
 from apps.core.types import db
 from apps.operadoras import services
 from apps.operadoras.models import Operadora
+
+# credencial_rpa: write-only (a string stores it encrypted, null removes it); reads answer only
+# credencial_configurada (true/false).
+FIELDS = {**OPERADORA_FIELDS, services.CREDENTIAL_FIELD: (str, True)}
 
 
 @bp.get("/v1/operadoras")
@@ -22,7 +26,7 @@ def operadoras_list():
 @access(OPERATE)
 def operadoras_create():
     """Create an operadora: 201 with the new record."""
-    data = check_payload(json_body(), OPERADORA_FIELDS)
+    data = check_payload(json_body(), FIELDS)
     with service_errors():
         operadora = services.create_operadora(data, by=current_identity())
         db.session.commit()
@@ -41,7 +45,7 @@ def operadoras_get(operadora_id):
 def operadoras_update(operadora_id):
     """Change some fields of an operadora."""
     operadora = get_or_404(Operadora, operadora_id, "Operadora")
-    data = check_payload(json_body(), OPERADORA_FIELDS)
+    data = check_payload(json_body(), FIELDS)
     with service_errors():
         services.update_operadora(operadora, data, by=current_identity())
         db.session.commit()

@@ -2,7 +2,7 @@
 from flask import g, jsonify, request
 
 from apps.api import bp
-from apps.api.helpers import get_or_404, json_body, list_envelope, uuid_arg
+from apps.api.helpers import get_or_404, int_arg, json_body, list_envelope, optional_json_body, uuid_arg
 from apps.auth.policy import OPERATE, VIEW, access
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
@@ -36,13 +36,6 @@ def fatura_json(f) -> dict:
 def processo_detail_json(p) -> dict:
     return {**processo_json(p), "faturas": [fatura_json(f) for f in p.faturas],
             "execucoes": [execucao_json(e) for e in p.execucoes]}
-
-
-def _optional_body() -> dict:
-    """The JSON object sent, {} when there is no body; 400 for anything that is not an object."""
-    if not request.get_data(cache=True):
-        return {}
-    return json_body()
 
 
 def _service_error(exc: ProcessoError):
@@ -107,7 +100,7 @@ def api_processo_executar(processo_id):
 def api_processo_aprovar(processo_id):
     """Approve the invoices; optional {"comentario"}."""
     processo = get_or_404(Processo, processo_id, "Processo")
-    comentario = _optional_body().get("comentario")
+    comentario = optional_json_body().get("comentario")
     if comentario is not None and not isinstance(comentario, str):
         raise ApiError(422, "O comentário deve ser um texto.", {"comentario": "texto"})
     try:
@@ -122,7 +115,7 @@ def api_processo_aprovar(processo_id):
 def api_processo_rejeitar(processo_id):
     """Reject the invoices; {"motivo"} is required."""
     processo = get_or_404(Processo, processo_id, "Processo")
-    motivo = _optional_body().get("motivo")
+    motivo = optional_json_body().get("motivo")
     if not isinstance(motivo, str) or not motivo.strip():
         raise ApiError(422, "Informe o motivo da rejeição.", {"motivo": "obrigatório"})
     try:
@@ -144,10 +137,8 @@ def api_execucao_get(execucao_id):
 def api_execucao_logs(execucao_id):
     """Stored log lines with seq > after, oldest first; `next` is the last seq returned (or after)."""
     execucao = get_or_404(Execucao, execucao_id, "Execução")
-    after = request.args.get("after", "0")
-    if not after.isdigit():
-        raise ApiError(400, "Parâmetro 'after' deve ser um inteiro ≥ 0.", {"after": "inteiro ≥ 0"})
-    lines = queries.logs_after(execucao, int(after))
+    after = int_arg("after", 0)
+    lines = queries.logs_after(execucao, after)
     items = [{"seq": line.seq, "level": line.level, "message": line.message, "timestamp": _iso(line.timestamp)}
              for line in lines]
-    return jsonify(items=items, next=lines[-1].seq if lines else int(after))
+    return jsonify(items=items, next=lines[-1].seq if lines else after)

@@ -1,14 +1,48 @@
 """Password hashing with argon2id (OWASP ASVS level), and the rules a new password must meet."""
+import secrets
+import threading
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (ASVS-compliant)
+_dummy: tuple | None = None  # (hasher, hash of a random password made with that hasher's parameters)
+_dummy_lock = threading.Lock()
 
 
 def use_fast_hashing_for_tests() -> None:
     """Tests only: argon2id with minimal cost, so a suite of hundreds of logins stays fast."""
     global _hasher
     _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password, made once per process with the CURRENT parameters."""
+    global _dummy
+    current = _dummy
+    if current is None or current[0] is not _hasher:
+        with _dummy_lock:
+            if _dummy is None or _dummy[0] is not _hasher:
+                _dummy = (_hasher, _hasher.hash(secrets.token_urlsafe(24)))
+            current = _dummy
+    return current[1]
+
+
+def prepare() -> None:
+    """Make the dummy hash now (at start), so the first unknown login costs no more than others."""
+    _dummy_hash()
+
+
+def verify_dummy(password: str) -> None:
+    """Spend what a real verification costs, for a login that matches no (active) user.
+
+    Without it an unknown login answered in a few ms and a known one in hundreds: the response
+    time told who has an account. The result is always a mismatch and is thrown away.
+    """
+    try:
+        _hasher.verify(_dummy_hash(), password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        pass
 
 MIN_LENGTH = 10
 COMMON_PASSWORDS = frozenset(

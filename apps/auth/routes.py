@@ -5,7 +5,7 @@ from sqlalchemy import or_, select
 
 from apps.auth import bp, services
 from apps.auth.forms import ConfirmForm, LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
-from apps.auth.limits import login_limits
+from apps.auth.limits import LoginThrottled, throttled_response
 from apps.auth.models import User
 from apps.auth.policy import ADMIN, PUBLIC, VIEW, access
 from apps.core.pagination import paginate, safe_next
@@ -21,13 +21,17 @@ def _get_user(user_id):
 
 @bp.route("/login", methods=["GET", "POST"])
 @access(PUBLIC)
-@login_limits
 def login():
-    """Log in with username (or e-mail) and password."""
+    """Log in with username (or e-mail) and password (limits: apps/auth/limits.py)."""
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
-    if form.validate_on_submit():
+    try:
+        valid = form.validate_on_submit()
+    except LoginThrottled as exc:
+        form.password.errors = [exc.message]
+        return throttled_response(exc, render_template("auth/login.html", form=form))
+    if valid:
         services.start_session(form.user, remember=form.remember.data)
         flash(f"Bem-vindo, {form.user.nome or form.user.username}!", "success")
         return redirect(safe_next(request.args.get("next"), url_for("home.index")))

@@ -3,6 +3,7 @@ from flask import session
 from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 
+from apps.auth import limits, passwords
 from apps.auth.models import Role, User
 from apps.auth.passwords import password_problems
 from apps.core import audit
@@ -10,11 +11,12 @@ from apps.core.types import db, parse_uuid, utcnow
 
 
 class UserError(ValueError):
-    """A user change that breaks a rule; `field` names the form field concerned."""
+    """A user change that breaks a rule; `field` names the form field concerned, `status` the API's answer
+    (409 for a username or e-mail already in use)."""
 
-    def __init__(self, message, field=None):
+    def __init__(self, message, field=None, status=422):
         super().__init__(message)
-        self.field = field
+        self.field, self.status = field, status
 
 
 def load_session_user(identity: str):
@@ -37,13 +39,30 @@ def find_by_login(login: str):
 
 
 def authenticate(login: str, password: str):
-    """The active user with these credentials, or None (audited either way)."""
+    """The active user with these credentials, or None (audited either way).
+
+    Raises limits.LoginThrottled, before any password is checked, while the account must wait or
+    the address is blocked (apps/auth/limits.py; the web form and the API share the counts). An
+    unknown login is checked against a dummy hash, so it costs as long as a wrong password.
+    """
     user = find_by_login(login)
-    if user is None or not user.ativo or not user.check_password(password):
+    attempt = limits.begin(login, user)
+    if user is None:
+        passwords.verify_dummy(password)
+        ok = False
+    else:
+        ok = user.check_password(password) and user.ativo
+    if not ok:
+        attempt.failed()
         audit.record("login_falhou", entity_type="users", entity_id=user.id if user else None,
                      detail=f"login={login[:80]}", user=None)
+        if attempt.delay_seconds:
+            audit.record("login_bloqueado", entity_type="users", entity_id=user.id if user else None,
+                         detail=f"{attempt.failures} falhas seguidas; próxima tentativa em "
+                                f"{attempt.delay_seconds}s; login={login[:80]}", user=None)
         db.session.commit()
         return None
+    attempt.succeeded()
     return user
 
 
@@ -57,8 +76,8 @@ def start_session(user, remember: bool):
 
 
 def end_session(user):
-    """Log out and revoke the session server-side (every signed cookie issued before)."""
-    user.session_version = (user.session_version or 1) + 1
+    """Log out and revoke, server-side, every signed cookie and every API token issued before."""
+    user.end_sessions()
     audit.record("logout", entity=user, user=user)
     db.session.commit()
     logout_user()
@@ -71,8 +90,8 @@ def _check_unique(username, email, exclude_id=None):
         if other.id == exclude_id:
             continue
         if other.username.lower() == username.lower():
-            raise UserError("Este nome de usuário já está em uso.", "username")
-        raise UserError("Este e-mail já está em uso.", "email")
+            raise UserError("Este nome de usuário já está em uso.", "username", status=409)
+        raise UserError("Este e-mail já está em uso.", "email", status=409)
 
 
 def validate_password(password, username):

@@ -125,7 +125,10 @@ def path_for(token: str | None) -> Path | None:
 
 
 def save_upload(upload) -> str:
-    """Store an uploaded CSV under a generated name (streamed to disk) and read its header; its token."""
+    """Store an uploaded CSV under a generated name (streamed to disk) once it reads as a CSV of clientes; its token.
+
+    A file that does not (binary, undecodable, a huge field or line, another separator) raises
+    ImportFileError (422) and is removed, as is a partial file when the upload breaks off."""
     name = (getattr(upload, "filename", None) or "").strip()
     if not name:
         raise ImportFileError("Envie o arquivo CSV no campo 'arquivo'.", 400, {"arquivo": "obrigatório"})
@@ -133,15 +136,11 @@ def save_upload(upload) -> str:
         raise ImportFileError("O arquivo deve ser um CSV (extensão .csv).", 400, {"arquivo": "CSV esperado"})
     sweep_stale()
     target = imports_dir() / f"{uuid.uuid4().hex}.csv"
-    upload.save(target)
     try:
-        with open(target, "rb") as fh:
-            if b"\x00" in fh.read(importer.CHUNK):
-                raise ImportFileError("O arquivo não é um CSV de texto (parece uma planilha ou outro arquivo "
-                                      "binário). No Excel, use Salvar como › CSV.", 400, {"arquivo": "CSV esperado"})
-        importer.check_header(target)
-    except ImportFileError:
-        target.unlink(missing_ok=True)
+        upload.save(target)
+        importer.check_file(target)  # the whole file, so a broken one is refused now, not mid-import
+    except BaseException:
+        target.unlink(missing_ok=True)  # refused, or the upload broke off: nothing stays on disk
         raise
     return target.stem
 

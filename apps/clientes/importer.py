@@ -24,12 +24,20 @@ REQUIRED = ("nome", "cnpj", "operadora")
 OPTIONAL = ("codigo", "ativo")
 BATCH = 1000
 CHUNK = 1 << 16
-ENCODINGS = ("utf-8-sig", "cp1252")  # tried strictly in order; Latin-1 reads anything
-ENCODING_LABELS = {"utf-8-sig": "UTF-8", "cp1252": "Latin-1 (Windows-1252)", "latin-1": "Latin-1"}
+ENCODINGS = ("utf-8-sig", "cp1252")  # tried strictly in order; a file that is neither is refused
+ENCODING_LABELS = {"utf-8-sig": "UTF-8", "cp1252": "Latin-1 (Windows-1252)"}
 TRUE_VALUES = {"", "sim", "s", "true", "1", "verdadeiro"}
 FALSE_VALUES = {"não", "nao", "n", "false", "0", "falso"}
 MAX_NOME, MAX_CODIGO, MAX_SHOWN = 200, 60, 40
+# A real header is under 100 characters and a real row under 1,000: anything far longer is a broken or
+# hostile file, refused before it is read into memory or handed to the csv module (whose own field
+# limit, 131,072 characters, would otherwise raise an error in English).
+MAX_HEADER_CHARS, MAX_LINE_CHARS = 4096, 16384
 HEADER_HELP = "O cabeçalho deve ter as colunas nome, cnpj e operadora, e opcionalmente codigo e ativo."
+SAVE_AS_CSV = "No Excel, use Salvar como › CSV UTF-8 (separado por vírgulas ou ponto e vírgula)."
+BINARY = f"O arquivo não é um CSV de texto (parece uma planilha ou outro arquivo binário). {SAVE_AS_CSV}"
+SEPARATORS = ";,"
+OTHER_SEPARATORS = "\t|"
 
 OperadoraRef = namedtuple("OperadoraRef", "id codigo ativo")
 
@@ -44,19 +52,51 @@ class ImportFileError(ValueError):
 
 # --- reading ----------------------------------------------------------------------------
 
+def _thousands(number: int) -> str:
+    return f"{number:,}".replace(",", ".")
+
+
 def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when the whole file decodes strictly, else Latin-1."""
+    """UTF-8 (with or without BOM) when the whole file decodes strictly, else Windows-1252; a binary
+    file (NUL bytes) or one with bytes that are text in neither is refused (422)."""
     for encoding in ENCODINGS:
         decoder = codecs.getincrementaldecoder(encoding)("strict")
+        offset = 0
         try:
             with open(path, "rb") as fh:
                 for chunk in iter(lambda: fh.read(CHUNK), b""):
+                    if b"\x00" in chunk:
+                        raise ImportFileError(BINARY, 422, {"arquivo": "CSV esperado"})
                     decoder.decode(chunk)
+                    offset += len(chunk)
             decoder.decode(b"", final=True)
             return encoding
-        except UnicodeDecodeError:
-            continue
-    return "latin-1"
+        except UnicodeDecodeError as exc:
+            position = max(0, offset + exc.start)
+    raise ImportFileError(f"O arquivo tem bytes que não são texto em UTF-8 nem em Latin-1 (Windows-1252), perto "
+                          f"do byte {_thousands(position + 1)}. {SAVE_AS_CSV}", 422, {"arquivo": "codificação inválida"})
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """The csv module's error (in English) said in Portuguese."""
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"um campo tem mais de {_thousands(csv.field_size_limit())} caracteres"
+    if "new-line character" in text:
+        return "uma quebra de linha aparece fora de um campo entre aspas"
+    return "o conteúdo não está no formato CSV (aspas ou separadores fora do lugar)"
+
+
+def _bounded_lines(fh):
+    """The file's lines, each read at most MAX_LINE_CHARS at a time; 422 for a longer one."""
+    number = 0
+    while line := fh.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise ImportFileError(f"A linha {number} do arquivo tem mais de {_thousands(MAX_LINE_CHARS)} caracteres: "
+                                  f"o arquivo não parece um CSV de clientes. {SAVE_AS_CSV}", 422,
+                                  {"arquivo": "linha longa demais"})
+        yield line
 
 
 def _canonical(name: str) -> str:
@@ -105,7 +145,16 @@ def _numbered(reader):
             if any(cell.strip() for cell in row):
                 yield start, row
     except csv.Error as exc:
-        raise ImportFileError(f"O arquivo não pôde ser lido perto da linha {last + 1}: {exc}.") from exc
+        raise ImportFileError(f"O arquivo não pôde ser lido perto da linha {last + 1}: {_csv_problem(exc)}.",
+                              422, {"arquivo": "CSV inválido"}) from exc
+
+
+def _delimiter(first: str) -> str:
+    """';' or ',' (whichever the header has more of); 422 for a header split by another character."""
+    if not any(sep in first for sep in SEPARATORS) and any(sep in first for sep in OTHER_SEPARATORS):
+        raise ImportFileError("Separador de colunas não reconhecido: separe as colunas com ponto e vírgula (;) "
+                              f"ou vírgula (,). {HEADER_HELP}", 422, {"arquivo": "separador não reconhecido"})
+    return ";" if first.count(";") > first.count(",") else ","
 
 
 @contextmanager
@@ -113,13 +162,21 @@ def open_csv(path: Path):
     """Open a stored CSV: detect encoding and separator, read and check the header."""
     encoding = detect_encoding(path)
     with open(path, encoding=encoding, newline="") as fh:
-        first = fh.readline()
+        first = fh.readline(MAX_HEADER_CHARS + 1)
+        if len(first) > MAX_HEADER_CHARS:
+            raise ImportFileError(f"A primeira linha (o cabeçalho) tem mais de {_thousands(MAX_HEADER_CHARS)} "
+                                  f"caracteres: o arquivo não parece um CSV de clientes. {HEADER_HELP}", 422,
+                                  {"arquivo": "cabeçalho longo demais"})
         if not first.strip():
             raise ImportFileError(f"O arquivo está vazio ou a primeira linha está em branco. {HEADER_HELP}")
-        delimiter = ";" if first.count(";") > first.count(",") else ","
+        delimiter = _delimiter(first)
         fh.seek(0)
-        reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader)
+        reader = csv.reader(_bounded_lines(fh), delimiter=delimiter)
+        try:
+            header = next(reader)
+        except csv.Error as exc:
+            raise ImportFileError(f"O cabeçalho não pôde ser lido: {_csv_problem(exc)}. {HEADER_HELP}", 422,
+                                  {"arquivo": "CSV inválido"}) from exc
         yield CsvFile(encoding, delimiter, parse_header(header), len(header), _numbered(reader))
 
 
@@ -127,6 +184,13 @@ def check_header(path: Path) -> None:
     """Raise ImportFileError unless the file can be read and its header has the required columns."""
     with open_csv(path):
         pass
+
+
+def check_file(path: Path) -> None:
+    """Raise ImportFileError unless the whole file reads as a CSV of clientes (rows are not checked)."""
+    with open_csv(path) as csvfile:
+        for _ in csvfile.rows:
+            pass
 
 
 # --- checking ---------------------------------------------------------------------------

@@ -1,8 +1,12 @@
 """Prometheus metrics at /metrics: HTTP requests of this app, and the domain read at scrape time.
 
-HTTP requests are counted in-process by request hooks, labelled by endpoint name (never the raw
-path, whose ids would make a series per processo). Under gunicorn with several workers, set
-PROMETHEUS_MULTIPROC_DIR (an empty directory) so every worker's counts are summed.
+HTTP requests are counted by request hooks, labelled by endpoint name (never the raw path, whose
+ids would make a series per processo). Under gunicorn (several worker processes, one scrape lands
+on one of them) prometheus-client's multiprocess mode is on: gunicorn-cfg.py sets
+PROMETHEUS_MULTIPROC_DIR before any process imports prometheus_client, every worker writes its
+counts to files there, and each scrape builds a fresh registry whose MultiProcessCollector sums
+them (a dead worker's counters stay summed, so counters never go backwards). Without the variable
+(tests, `flask run`) the counters live in the app's own registry.
 
 Execucoes, processos and queues are NOT counted where they happen: the RQ worker is another
 process, a job can die half-way or run twice (Retry), and a restart would zero the counts. The
@@ -10,20 +14,27 @@ database is the truth, so a Collector reads it when Prometheus scrapes: counts b
 and status, a duration histogram from data_inicio/data_fim, processos of the current competência
 by status, plus queue depths from Redis. A few GROUP BY queries per scrape (cached for
 METRICS_CACHE_SECONDS); the counters only go down when rows are deleted, which Prometheus reads as
-a reset.
+a reset. In multiprocess mode that cache is one file in PROMETHEUS_MULTIPROC_DIR shared by the
+workers: a per-process cache would let a scrape on a worker with an older copy read less than the
+scrape before it on another worker.
 
 Access: a Bearer METRICS_TOKEN, or a client address inside METRICS_ALLOWED_IPS (comma-separated
 CIDRs, empty by default: token only). Behind a proxy, set PROXY_FIX so remote_addr is the client's.
 """
 import hmac
 import ipaddress
+import json
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import redis
 from flask import Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import values as prometheus_values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,21 +46,74 @@ DURATION_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 720
 KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
-class DomainCollector:
-    """Execucoes, processos and queues, read from the database and Redis when Prometheus scrapes."""
+DOMAIN_CACHE_FILE = "domain-cache.json"  # beside prometheus_client's *.db files (gunicorn-cfg.py empties both)
 
-    def __init__(self):
+
+class DomainCollector:
+    """Execucoes, processos and queues, read from the database and Redis when Prometheus scrapes.
+
+    `shared_dir`: where the workers of one server share the cached families (multiprocess mode).
+    """
+
+    def __init__(self, shared_dir: str | None = None):
         self._cached_at, self._cached = float("-inf"), []
+        self._shared = Path(shared_dir) / DOMAIN_CACHE_FILE if shared_dir else None
 
     def describe(self):
         return []  # names vary with the data; an empty description keeps registration from querying
 
     def collect(self):
         ttl = float(current_app.config.get("METRICS_CACHE_SECONDS", 0))
+        if self._shared is not None:
+            yield from self._collect_shared(ttl)
+            return
         if time.monotonic() - self._cached_at >= ttl:
             families = _database_families() + _queue_families()
             self._cached_at, self._cached = time.monotonic(), families
         yield from self._cached
+
+    def _collect_shared(self, ttl: float) -> list:
+        """The families cached by any worker within `ttl` (wall clock: shared by processes), else fresh ones."""
+        if ttl > 0:
+            cached = _read_cache(self._shared)
+            if cached is not None and 0 <= time.time() - cached[0] < ttl:
+                return cached[1]
+        started = time.time()
+        families = _database_families() + _queue_families()
+        if ttl > 0:
+            _write_cache(self._shared, started, families)
+        return families
+
+
+def _read_cache(path: Path) -> tuple[float, list] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    families = []
+    for item in data["families"]:
+        family = Metric(item["name"], item["documentation"], item["type"])
+        for name, labels, value in item["samples"]:
+            family.add_sample(name, labels, value)
+        families.append(family)
+    return float(data["at"]), families
+
+
+def _write_cache(path: Path, started: float, families: list) -> None:
+    """Replace the shared cache atomically, unless another worker already stored a newer reading."""
+    current = _read_cache(path)
+    if current is not None and current[0] >= started:
+        return
+    data = {"at": started, "families": [
+        {"name": f.name, "documentation": f.documentation, "type": f.type,
+         "samples": [[s.name, s.labels, s.value] for s in f.samples]} for f in families]}
+    try:
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".domain-", suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle)
+        os.replace(temporary, path)
+    except OSError as exc:
+        current_app.logger.warning("metrics: shared cache not written (%s)", exc.__class__.__name__)
 
 
 def _up(dependency: str, ok: bool) -> GaugeMetricFamily:
@@ -158,23 +222,60 @@ def _queue_families() -> list:
     return [family, worker_family, _up("redis", True)]
 
 
+def multiprocess_dir() -> str | None:
+    """PROMETHEUS_MULTIPROC_DIR when prometheus_client chose multiprocess mode at import, else None."""
+    if prometheus_values.ValueClass is prometheus_values.MutexValue:
+        return None
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir") or ""
+
+
+def _http_metrics(registry) -> tuple:
+    requests = Counter("rpa_http_requests_total", "Requisições HTTP por endpoint, método e status.",
+                       ["endpoint", "method", "status"], registry=registry)
+    latency = Histogram("rpa_http_request_duration_seconds", "Tempo de resposta HTTP por endpoint.",
+                        ["endpoint", "method"], buckets=HTTP_BUCKETS, registry=registry)
+    return requests, latency
+
+
+_PROCESS_HTTP_METRICS: list = []  # multiprocess mode: one pair per process, whatever the number of apps
+
+
+def _process_http_metrics() -> tuple:
+    # Two Counter objects with the same name in one process would write the same key of this
+    # process's file, each from its own in-memory value: the file would go backwards.
+    if not _PROCESS_HTTP_METRICS:
+        _PROCESS_HTTP_METRICS.extend(_http_metrics(None))  # registered nowhere: the files are read per scrape
+    return tuple(_PROCESS_HTTP_METRICS)
+
+
 class AppMetrics:
-    """The app's registry: HTTP metrics plus the domain collector."""
+    """The app's HTTP metrics and domain collector, and the registry a scrape reads."""
 
     def __init__(self, app):
-        self.registry = CollectorRegistry()
-        multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-        target = None if multiprocess else self.registry
-        if multiprocess:
-            from prometheus_client import multiprocess as mp
-
-            mp.MultiProcessCollector(self.registry)
-        self.requests = Counter("rpa_http_requests_total", "Requisições HTTP por endpoint, método e status.",
-                                ["endpoint", "method", "status"], registry=target)
-        self.latency = Histogram("rpa_http_request_duration_seconds", "Tempo de resposta HTTP por endpoint.",
-                                 ["endpoint", "method"], buckets=HTTP_BUCKETS, registry=target)
-        self.registry.register(DomainCollector())
+        self.multiproc_dir = multiprocess_dir()
+        self.domain = DomainCollector(self.multiproc_dir)
+        if self.multiproc_dir is None:
+            self.registry = CollectorRegistry()
+            self.requests, self.latency = _http_metrics(self.registry)
+            self.registry.register(self.domain)
+        else:
+            if not self.multiproc_dir:
+                raise RuntimeError("PROMETHEUS_MULTIPROC_DIR está vazio: defina um diretório ou remova a variável.")
+            os.makedirs(self.multiproc_dir, exist_ok=True)
+            self.registry = None
+            self.requests, self.latency = _process_http_metrics()
         self.networks = parse_networks(app.config.get("METRICS_ALLOWED_IPS", ""))
+
+    def scrape_registry(self) -> CollectorRegistry:
+        """The app's registry; in multiprocess mode a fresh one summing every process's files."""
+        if self.registry is not None:
+            return self.registry
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self.multiproc_dir)
+        registry.register(self.domain)  # read once per scrape, not per process
+        return registry
 
 
 def parse_networks(value: str) -> list:
@@ -241,7 +342,7 @@ def metrics_view():
     if status is not None:
         headers = {"WWW-Authenticate": 'Bearer realm="metrics"'} if status == 401 else {}
         return Response(b"", status=status, headers=headers)
-    response = Response(generate_latest(_state().registry), mimetype=CONTENT_TYPE_LATEST)
+    response = Response(generate_latest(_state().scrape_registry()), mimetype=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
     return response
 

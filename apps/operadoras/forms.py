@@ -1,8 +1,11 @@
 """Operadora forms: the rules live in services, the form only carries the values."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, StringField
+from wtforms import BooleanField, IntegerField, PasswordField, StringField
 
-from apps.operadoras.services import RPA_FIELDS
+from apps.operadoras.services import CREDENTIAL_FIELD, RPA_FIELDS
+
+CREDENTIAL_INPUTS = (CREDENTIAL_FIELD, "remover_credencial")
+BOTH_CREDENTIAL_CHOICES = "Informe uma nova credencial ou marque “remover credencial”, não os dois."
 
 
 class WholeNumberField(IntegerField):
@@ -25,13 +28,30 @@ class OperadoraForm(FlaskForm):
     url_endpoint_rpa = StringField("URL do endpoint do robô", render_kw={"maxlength": 500, "inputmode": "url"})
     limite_concorrencia = WholeNumberField("Execuções simultâneas permitidas", default=5,
                                            render_kw={"min": 1, "max": 100})
+    # Write-only: PasswordField never renders the value back; blank keeps the stored one.
+    credencial_rpa = PasswordField("Credencial do RPA terceirizado",
+                                   render_kw={"autocomplete": "new-password", "maxlength": 4096, "spellcheck": "false"})
+    remover_credencial = BooleanField("Remover credencial")
 
     def drop_rpa_fields(self):
-        """Remove the robot settings (only an Admin may see them as inputs or send them)."""
-        for name in RPA_FIELDS:
+        """Remove the robot settings and the credential (only an Admin may see them as inputs or send them)."""
+        for name in (*RPA_FIELDS, *CREDENTIAL_INPUTS):
             delattr(self, name)
 
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if CREDENTIAL_FIELD in self and (self.credencial_rpa.data or "").strip() and self.remover_credencial.data:
+            self.credencial_rpa.errors.append(BOTH_CREDENTIAL_CHOICES)
+            return False
+        return ok
+
     def values(self) -> dict:
-        """The submitted values present in this form, for the service."""
+        """The submitted values present in this form, for the service (the credential only when typed or removed)."""
         names = ("codigo", "nome", *RPA_FIELDS)
-        return {name: self[name].data for name in names if name in self}
+        values = {name: self[name].data for name in names if name in self}
+        if CREDENTIAL_FIELD in self:
+            if self.remover_credencial.data:
+                values[CREDENTIAL_FIELD] = None
+            elif (self.credencial_rpa.data or "").strip():
+                values[CREDENTIAL_FIELD] = self.credencial_rpa.data
+        return values

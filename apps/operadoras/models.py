@@ -1,5 +1,5 @@
 """Telecom operators whose portals the robots read."""
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from apps.core.types import Timestamps, UUIDPk, db
@@ -17,6 +17,14 @@ class Operadora(UUIDPk, Timestamps, db.Model):
     url_endpoint_rpa: Mapped[str | None] = mapped_column(String(500))
     limite_concorrencia: Mapped[int] = mapped_column(Integer, nullable=False, default=5)
     ativo: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # An outsourced robot's own credential, as a Fernet token (apps/operadoras/credentials.py): never
+    # read it directly, never show or serialize it; credential_for() decrypts it for the RPA client.
+    credencial_rpa_cifrada: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def credencial_configurada(self) -> bool:
+        """True when an own credential is stored (whether it still decrypts is credential_for's business)."""
+        return bool(self.credencial_rpa_cifrada)
 
     def __repr__(self) -> str:
         return f"<Operadora {self.codigo}>"

@@ -8,7 +8,7 @@ from apps.core.form_errors import save_record
 from apps.core.pagination import paginate, safe_next
 from apps.core.records import get_or_404
 from apps.core.types import db
-from apps.operadoras import bp, services
+from apps.operadoras import bp, credentials, services
 from apps.operadoras.forms import OperadoraForm
 from apps.operadoras.models import Operadora
 
@@ -20,6 +20,14 @@ def _form(operadora=None) -> OperadoraForm:
     if not can(ADMIN):
         form.drop_rpa_fields()
     return form
+
+
+def _render_form(form, operadora, status):
+    """The form page; an Admin sees whether a credential is stored (masked, as the global token page does)."""
+    configurada = bool(operadora is not None and operadora.credencial_configurada)
+    mascarada = credentials.credential_for(operadora) if configurada and can(ADMIN) else None
+    return render_template("operadoras/form.html", form=form, operadora=operadora,
+                           credencial_configurada=configurada, credencial_mascarada=mascarada), status
 
 
 def _save(form, operadora=None):
@@ -52,8 +60,7 @@ def create():
         if operadora is not None:
             flash(f"Operadora {operadora.codigo} criada.", "success")
             return redirect(url_for("operadoras.list"))
-    status = 422 if form.is_submitted() else 200
-    return render_template("operadoras/form.html", form=form, operadora=None), status
+    return _render_form(form, None, 422 if form.is_submitted() else 200)
 
 
 @bp.route("/operadoras/<operadora_id>/editar", methods=["GET", "POST"])
@@ -65,8 +72,7 @@ def edit(operadora_id):
     if form.validate_on_submit() and _save(form, operadora) is not None:
         flash(f"Operadora {operadora.codigo} atualizada.", "success")
         return redirect(url_for("operadoras.list"))
-    status = 422 if form.is_submitted() else 200
-    return render_template("operadoras/form.html", form=form, operadora=operadora), status
+    return _render_form(form, operadora, 422 if form.is_submitted() else 200)
 
 
 def _set_active(operadora_id, ativo: bool):

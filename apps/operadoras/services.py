@@ -1,5 +1,6 @@
 """Rules about operadoras: validation, who may change the robot settings, audit, queries."""
 import re
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -9,11 +10,17 @@ from apps.auth.policy import ADMIN, allows
 from apps.core import audit
 from apps.core.records import RecordError, like_pattern
 from apps.core.types import db
+from apps.operadoras import credentials
 from apps.operadoras.models import Operadora
 from apps.operadoras.url_validation import validate_rpa_url
 
 RPA_FIELDS = ("possui_rpa", "rpa_terceirizado", "url_endpoint_rpa", "limite_concorrencia")
 EDITABLE_FIELDS = ("codigo", "nome", *RPA_FIELDS, "ativo")
+# Write-only: a string stores the outsourced robot's own credential (encrypted), None removes it.
+CREDENTIAL_FIELD = "credencial_rpa"
+ADMIN_FIELDS = (*RPA_FIELDS, CREDENTIAL_FIELD)
+URL_MOVED = ("A URL do endpoint mudou de servidor: informe a credencial de novo (ou remova-a), para que a "
+             "credencial cadastrada não seja enviada a outro servidor.")
 CODIGO_RE = re.compile(r"^[A-Z0-9_-]+$")
 LIMITE_MIN, LIMITE_MAX = 1, 100
 RPA_ADMIN_ONLY = "Somente um Admin pode alterar as configurações do robô (RPA) da operadora."
@@ -135,13 +142,13 @@ def _check_unique(codigo: str, exclude_id=None):
 
 
 def _check_rpa_permission(data: dict, by):
-    sent = sorted(k for k in RPA_FIELDS if k in data)
+    sent = sorted(k for k in ADMIN_FIELDS if k in data)
     if sent and not allows(by, ADMIN):
         raise RecordError(RPA_ADMIN_ONLY, {k: "Somente Admin." for k in sent}, 403)
 
 
 def _unknown(data: dict):
-    extra = sorted(set(data) - set(EDITABLE_FIELDS))
+    extra = sorted(set(data) - set(EDITABLE_FIELDS) - {CREDENTIAL_FIELD})
     if extra:
         raise RecordError("Campos desconhecidos.", {k: "Campo desconhecido." for k in extra})
 
@@ -155,6 +162,50 @@ def _flush():
         raise RecordError("Já existe uma operadora com este código.", {"codigo": "Código já cadastrado."}, 409) from exc
 
 
+def _origin(url: str | None):
+    parts = urlsplit(url or "")
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+def _clean_credential(data: dict, clean: dict, current: Operadora | None) -> str | None:
+    """The new Fernet token to store, "" to remove the credential, or None to keep it; RecordError(422).
+
+    A credential is only for an outsourced robot, and one already stored is never sent to another
+    server: moving the URL to another origin requires typing it again (or removing it)."""
+    stored = current.credencial_rpa_cifrada if current is not None else None
+    if CREDENTIAL_FIELD not in data:
+        new_url = clean["url_endpoint_rpa"]
+        moved = current is not None and new_url is not None and _origin(new_url) != _origin(current.url_endpoint_rpa)
+        if stored and moved:
+            raise RecordError(URL_MOVED, {CREDENTIAL_FIELD: URL_MOVED})
+        return None
+    value = data[CREDENTIAL_FIELD]
+    if value is None:
+        return "" if stored else None
+    try:
+        text = credentials.clean(value)
+    except credentials.CredentialError as exc:
+        raise RecordError("Corrija os campos indicados.", {CREDENTIAL_FIELD: str(exc)}) from exc
+    if not clean["rpa_terceirizado"]:
+        raise RecordError("Corrija os campos indicados.", {
+            CREDENTIAL_FIELD: "A credencial própria só é usada por RPA terceirizado: marque-o ou deixe o campo vazio."})
+    if stored and credentials.credential_for(current) == text:
+        return None  # the same one again: nothing changes, nothing audited
+    try:
+        return credentials.encrypt(text)
+    except credentials.CredentialError as exc:
+        raise RecordError(str(exc), {CREDENTIAL_FIELD: str(exc)}, 500) from exc
+
+
+def _store_credential(operadora: Operadora, token: str | None, by) -> None:
+    """Apply _clean_credential's answer and audit it (the detail never holds the secret)."""
+    if token is None:
+        return
+    operadora.credencial_rpa_cifrada = token or None
+    action = "operadora_credencial_definida" if token else "operadora_credencial_removida"
+    audit.record(action, entity=operadora, user=by, detail=f"codigo={operadora.codigo}")
+
+
 def create_operadora(data: dict, by) -> Operadora:
     """Create an operadora; robot settings only from an Admin (others get the defaults)."""
     _unknown(data)
@@ -162,25 +213,29 @@ def create_operadora(data: dict, by) -> Operadora:
     values = {"possui_rpa": True, "rpa_terceirizado": False, "url_endpoint_rpa": None,
               "limite_concorrencia": 5, "ativo": True, **data}
     clean = _validate(values)
+    credential = _clean_credential(data, clean, None)
     operadora = Operadora(**{k: clean[k] for k in EDITABLE_FIELDS})
     db.session.add(operadora)
     _flush()
     audit.record("operadora_criada", entity=operadora, user=by, detail=f"codigo={operadora.codigo}")
+    _store_credential(operadora, credential, by)
     return operadora
 
 
 def update_operadora(operadora: Operadora, data: dict, by) -> Operadora:
-    """Change the given fields (a partial update); robot settings only from an Admin."""
+    """Change the given fields (a partial update); robot settings and the credential only from an Admin."""
     _unknown(data)
     _check_rpa_permission(data, by)
     current = {k: getattr(operadora, k) for k in EDITABLE_FIELDS}
     clean = _validate({**current, **data}, current=operadora)
+    credential = _clean_credential(data, clean, operadora)
     changed = [k for k in EDITABLE_FIELDS if clean[k] != current[k]]
     for name in changed:
         setattr(operadora, name, clean[name])
     _flush()
     if changed:
         audit.record("operadora_alterada", entity=operadora, user=by, detail=_describe(changed, current, clean))
+    _store_credential(operadora, credential, by)
     return operadora
 
 
@@ -209,4 +264,5 @@ def serialize(operadora: Operadora) -> dict:
         "url_endpoint_rpa": operadora.url_endpoint_rpa,
         "limite_concorrencia": operadora.limite_concorrencia,
         "ativo": operadora.ativo,
+        "credencial_configurada": operadora.credencial_configurada,  # the credential itself is write-only
     }

@@ -35,15 +35,50 @@ def _split(url: str):
     return parts
 
 
-def _is_forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True for any address that is not a public, routable unicast address."""
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052's well-known prefix (DNS64 answers on IPv6-only hosts)
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+
+
+def _not_public(address) -> bool:
     return (
         address.is_loopback or address.is_link_local or address.is_private or address.is_reserved
         or address.is_multicast or address.is_unspecified or not address.is_global
     )
+
+
+def _translated_ipv4(address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv4-mapped (::ffff:a.b.c.d) or NAT64 (64:ff9b::a.b.c.d) address reaches:
+    that IPv4 address is the one judged, so a robot behind DNS64 on an IPv6-only host still works."""
+    if address.version != 6:
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def _carried_ipv4(address) -> list:
+    """The IPv4 addresses inside a 6to4 (2002::/16), Teredo (2001::/32) or IPv4-compatible (::a.b.c.d)
+    address: a relay or the kernel may deliver the packets to them, so each must be public too."""
+    if address.version != 6:
+        return []
+    carried = []
+    if address.sixtofour is not None:
+        carried.append(address.sixtofour)
+    if address.teredo is not None:
+        carried.extend(address.teredo)  # (server, client)
+    if address in IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 are judged as themselves
+        carried.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return carried
+
+
+def _is_forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for any address that is not a public, routable unicast address, or that embeds one that is not."""
+    translated = _translated_ipv4(address)
+    if translated is not None:
+        return _not_public(translated)
+    return _not_public(address) or any(_not_public(ipv4) for ipv4 in _carried_ipv4(address))
 
 
 def _resolve(host: str, port: int) -> list:

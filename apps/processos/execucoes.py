@@ -3,10 +3,10 @@
 Every change is conditional on the execucao still being active, so two followers of the same
 run (a retried job, a reconciler racing a slow worker) cannot finish it twice.
 """
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from sqlalchemy import select, update
+from flask import current_app
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from apps.core import audit
@@ -14,8 +14,7 @@ from apps.core.types import db, utcnow
 from apps.processos import state, storage
 from apps.processos.models import Execucao, ExecucaoLog, Fatura, StatusExecucao, TipoExecucao
 from apps.processos.state import ProcessoError
-
-LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
+from apps.rpa.answers import clean_lines, clean_text, is_final_line
 
 
 class FaturaInvalida(ValueError):
@@ -49,76 +48,99 @@ def falhar(execucao, mensagem: str) -> bool:
     return ok
 
 
-def _parse_line(raw: dict):
-    try:
-        seq = int(raw.get("seq"))
-    except (TypeError, ValueError):
-        return None
-    level = str(raw.get("level") or "INFO").upper()
-    try:
-        ts = datetime.fromisoformat(str(raw.get("timestamp")).replace("Z", "+00:00"))
-        ts = ts if ts.tzinfo else None
-    except ValueError:
-        ts = None
-    return {"seq": seq, "level": level if level in LEVELS else "INFO", "message": str(raw.get("message") or ""),
-            "timestamp": ts or utcnow(), "service": (raw.get("service") or None),
-            "logger": (raw.get("logger") or None)}
+def gravar_logs(execucao, lines) -> list:
+    """Store the lines not stored yet (once per seq), within the run's limits; return the stored rows, in order.
 
-
-def gravar_logs(execucao, raw_lines) -> list:
-    """Store the lines not stored yet (once per seq); return only those, in order, for publishing."""
-    parsed = {p["seq"]: p for p in (_parse_line(r) for r in raw_lines) if p and p["seq"] > 0}
-    if not parsed:
+    `lines` are log lines of the contract (cleaned again here: idempotent on clean ones). Past EXECUCAO_MAX_LOG_LINES or
+    EXECUCAO_MAX_LOG_BYTES a line is counted in `log_descartadas` instead of stored, except the robot's
+    final line, which is what people look for and is always kept.
+    """
+    config = current_app.config
+    lines = clean_lines(lines, max_chars=config["RPA_LOG_LINE_MAX_CHARS"])
+    if not lines:
         return []
-    rows = [{"execucao_id": execucao.id, **parsed[seq]} for seq in sorted(parsed)]
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(ExecucaoLog).on_conflict_do_nothing(index_elements=["execucao_id", "seq"])
-    inserted = db.session.scalars(stmt.returning(ExecucaoLog.id), rows).all()  # RETURNING: new rows only
-    top = rows[-1]["seq"]
-    db.session.execute(update(Execucao).where(Execucao.id == execucao.id, Execucao.ultimo_seq < top)
-                       .values(ultimo_seq=top).execution_options(synchronize_session=False))
+    room_lines = config["EXECUCAO_MAX_LOG_LINES"] - execucao.log_linhas
+    room_bytes = config["EXECUCAO_MAX_LOG_BYTES"] - execucao.log_bytes
+    rows, dropped, size = [], 0, 0
+    for line in lines:
+        cost = len(line["message"].encode("utf-8", "replace"))
+        final = is_final_line(line["level"], line["message"])
+        if final or (len(rows) < room_lines and size + cost <= room_bytes):
+            rows.append({"execucao_id": execucao.id, **line, "timestamp": line["timestamp"] or utcnow()})
+            size += cost
+        else:
+            dropped += 1
+    inserted = []
+    if rows:
+        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(ExecucaoLog).on_conflict_do_nothing(index_elements=["execucao_id", "seq"])
+        inserted = list(db.session.scalars(stmt.returning(ExecucaoLog), rows))  # RETURNING: new rows only
+    top = lines[-1]["seq"]
+    new_bytes = sum(len(row.message.encode("utf-8", "replace")) for row in inserted)
+    db.session.execute(update(Execucao).where(Execucao.id == execucao.id)
+                       .values(ultimo_seq=case((Execucao.ultimo_seq < top, top), else_=Execucao.ultimo_seq),
+                               log_linhas=Execucao.log_linhas + len(inserted),
+                               log_bytes=Execucao.log_bytes + new_bytes,
+                               log_descartadas=Execucao.log_descartadas + dropped)
+                       .execution_options(synchronize_session=False))
     db.session.commit()
     db.session.refresh(execucao)
-    if not inserted:
-        return []
-    return list(db.session.scalars(select(ExecucaoLog).where(ExecucaoLog.id.in_(inserted)).order_by(ExecucaoLog.seq)))
+    return sorted(inserted, key=lambda row: row.seq)
 
 
-def validar_fatura(meta: dict, data: bytes) -> dict:
-    """Check one downloaded invoice against what the robot declared; FaturaInvalida otherwise."""
-    numero = str(meta.get("numero") or "").strip()
-    name = meta.get("arquivo") or "?"
-    declared = (meta.get("sha256") or "").lower()
-    actual = storage.sha256_hex(data)
-    if declared and declared != actual:
-        raise FaturaInvalida(f"Fatura {numero or name}: o sha256 do arquivo não confere com o informado pela API "
-                             f"(esperado {declared[:12]}…, recebido {actual[:12]}…).")
-    if meta.get("tamanho") not in (None, len(data)):
-        raise FaturaInvalida(f"Fatura {numero or name}: tamanho do arquivo diferente do informado.")
-    try:
-        storage.check_pdf(data)
-        valor = Decimal(str(meta.get("valor")))
-        vencimento = date.fromisoformat(str(meta.get("vencimento")))
-        emissao = date.fromisoformat(meta["emissao"]) if meta.get("emissao") else None
-    except (storage.StorageError, InvalidOperation, ValueError, TypeError) as exc:
-        raise FaturaInvalida(f"Fatura {numero or name}: dados inválidos ({exc}).") from exc
-    if not numero or not valor.is_finite():
-        raise FaturaInvalida(f"Fatura {name}: número ou valor ausente.")
-    return {"numero": numero[:80], "valor": valor.quantize(Decimal("0.01")), "vencimento": vencimento,
-            "emissao": emissao, "sha256": actual, "tamanho": len(data), "nome_original": str(name)[:255]}
+def has_final_line(execucao) -> bool:
+    """Whether the robot's final line (WARNING '… concluído' or ERROR '… falhou') is stored."""
+    rows = db.session.execute(
+        select(ExecucaoLog.level, ExecucaoLog.message)
+        .where(ExecucaoLog.execucao_id == execucao.id, ExecucaoLog.level.in_(("WARNING", "ERROR")))
+        .order_by(ExecucaoLog.seq.desc()).limit(20)).all()
+    return any(is_final_line(level, message) for level, message in rows)
 
 
-def concluir_download(execucao, faturas: list[tuple[dict, bytes]]) -> bool:
-    """Record the checked invoices, finish the run and move the processo to approval, at once."""
-    checked = [(validar_fatura(meta, data), data) for meta, data in faturas]
+def cut_note(execucao) -> str:
+    """The sentence for the run's message when its log limits dropped lines, else ''."""
+    if not execucao.log_descartadas:
+        return ""
+    return (f"O log passou do limite da execução ({current_app.config['EXECUCAO_MAX_LOG_LINES']} linhas ou "
+            f"{current_app.config['EXECUCAO_MAX_LOG_BYTES'] // (1024 * 1024)} MB): "
+            f"{execucao.log_descartadas} linha(s) não foram guardadas.")
+
+
+def _with_note(text: str, note: str | None) -> str:
+    return f"{text} {note}" if note else text
+
+
+def validar_fatura(meta: dict, download) -> dict:
+    """Check one downloaded invoice (a checked Fatura `meta`, a client Download) against what the robot declared."""
+    numero, name = meta["numero"], meta["arquivo"]
+    declared = meta.get("sha256")
+    if declared and declared != download.sha256:
+        raise FaturaInvalida(f"Fatura {numero}: o sha256 do arquivo não confere com o informado pela API "
+                             f"(esperado {declared[:12]}…, recebido {download.sha256[:12]}…).")
+    if meta.get("tamanho") not in (None, download.size):
+        raise FaturaInvalida(f"Fatura {numero}: tamanho do arquivo diferente do informado.")
+    if not meta["valor"].is_finite():
+        raise FaturaInvalida(f"Fatura {numero}: valor inválido.")
+    return {"numero": numero, "valor": meta["valor"].quantize(Decimal("0.01")), "vencimento": meta["vencimento"],
+            "emissao": meta["emissao"], "sha256": download.sha256, "tamanho": download.size,
+            "nome_original": clean_text(name, 255)}
+
+
+def concluir_download(execucao, faturas: list, note: str | None = None) -> bool:
+    """Record the checked invoices (pairs of meta and Download), finish the run and move the processo to
+    approval, at once. The files are moved from their temporary paths only when everything checks."""
+    checked = [(validar_fatura(meta, download), download) for meta, download in faturas]
     if not checked:
         raise FaturaInvalida("O robô concluiu sem nenhuma fatura.")
     stored = []
     try:
-        for _, data in checked:
-            stored.append(storage.save(execucao.processo_id, data))
-        if not _conditional(execucao, (StatusExecucao.EXECUTANDO,), status=StatusExecucao.CONCLUIDO,
-                            data_fim=utcnow(), mensagem=f"{len(checked)} fatura(s) baixada(s)."):
+        for fields, download in checked:
+            try:
+                stored.append(storage.store_file(execucao.processo_id, download.path))
+            except storage.StorageError as exc:
+                raise FaturaInvalida(f"Fatura {fields['numero']}: {exc}") from None
+        if not _conditional(execucao, (StatusExecucao.EXECUTANDO,), status=StatusExecucao.CONCLUIDO, data_fim=utcnow(),
+                            mensagem=_with_note(f"{len(checked)} fatura(s) baixada(s).", note)[:4000]):
             raise ProcessoError("execução já finalizada")
         for (fields, _), arquivo in zip(checked, stored, strict=True):
             db.session.add(Fatura(processo_id=execucao.processo_id, execucao_id=execucao.id, arquivo=arquivo, **fields))
@@ -133,10 +155,10 @@ def concluir_download(execucao, faturas: list[tuple[dict, bytes]]) -> bool:
         raise
 
 
-def concluir_sat(execucao, protocolo: str) -> bool:
+def concluir_sat(execucao, protocolo: str, note: str | None = None) -> bool:
     """Store the SAT protocol, finish the run and move the processo to UPLOAD_REALIZADO."""
     if not _conditional(execucao, (StatusExecucao.EXECUTANDO,), status=StatusExecucao.CONCLUIDO,
-                        data_fim=utcnow(), mensagem=f"Protocolo SAT {protocolo}"):
+                        data_fim=utcnow(), mensagem=_with_note(f"Protocolo SAT {protocolo}", note)[:4000]):
         db.session.rollback()
         return False
     execucao.processo.protocolo_sat = str(protocolo)[:120]

@@ -5,6 +5,7 @@ get a leading apostrophe, so a cliente named "=HYPERLINK(...)" stays text (OWASP
 """
 import re
 
+from flask import Response, stream_with_context
 from sqlalchemy import select
 
 from apps.clientes.cnpj import format_cnpj
@@ -48,3 +49,11 @@ def month_rows(competencia: str):
 def month_csv(competencia: str):
     """The competência's processos and faturas as CSV text chunks for Excel."""
     return excel_lines(HEADER, month_rows(competencia))
+
+
+def month_response(competencia: str) -> Response:
+    """The export streamed as a download named after the competência (never cached)."""
+    response = Response(stream_with_context(month_csv(competencia)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="processos-{competencia}.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -146,6 +146,10 @@ class Execucao(UUIDPk, Timestamps, db.Model):
     data_fim: Mapped[datetime | None] = mapped_column(UTCDateTime)
     mensagem: Mapped[str | None] = mapped_column(Text)
     ultimo_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # What the run's log costs, against EXECUCAO_MAX_LOG_LINES / _BYTES; lines past them are counted, not stored.
+    log_linhas: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    log_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+    log_descartadas: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     criado_por_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
 
     processo = relationship("Processo", back_populates="execucoes")

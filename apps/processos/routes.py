@@ -285,6 +285,9 @@ def fatura_pdf(fatura_id):
     response = send_file(path, mimetype="application/pdf", conditional=True, max_age=0)
     response.headers["Content-Disposition"] = f'inline; filename="{_ascii_filename(fatura.numero)}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
+    # The file came from a robot or an upload: shown in a unique opaque origin, without scripts,
+    # forms or same-origin access to the dashboard (what keeps a hostile PDF harmless).
+    response.headers["Content-Security-Policy"] = "sandbox"
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 

@@ -169,24 +169,32 @@ def rejeitar(processo: Processo, by, motivo: str) -> Processo:
 
 
 def aprovar_varios(ids, by, comentario=None) -> dict:
-    """Approve many processos; each one succeeds or is reported with its reason."""
-    aprovados, erros = [], []
-    for processo in db.session.scalars(select(Processo).where(Processo.id.in_(list(ids)))):
+    """Approve many processos; each one succeeds or is reported with its reason (unknown ids apart)."""
+    ids, aprovados, erros = list(ids), [], []
+    found = set()
+    for processo in db.session.scalars(select(Processo).where(Processo.id.in_(ids))):
+        found.add(processo.id)
         try:
             aprovar(processo, by, comentario)
             aprovados.append(processo.id)
         except ProcessoError as exc:
             db.session.rollback()
             erros.append((processo, exc.message))
-    return {"aprovados": aprovados, "erros": erros}
+    return {"aprovados": aprovados, "erros": erros, "nao_encontrados": [i for i in ids if i not in found]}
 
 
 def executar_varios(ids, by) -> dict:
-    """Start the robot run each processo calls for; report those refused and why."""
-    iniciados, erros = [], []
-    for processo in db.session.scalars(select(Processo).where(Processo.id.in_(list(ids)))):
+    """Start the robot run each processo calls for; report those refused and why, and unknown ids.
+    `execucoes` maps each started processo's id to its new execucao's id."""
+    ids, iniciados, erros, execucoes = list(ids), [], [], {}
+    found = set()
+    for processo in db.session.scalars(select(Processo).where(Processo.id.in_(ids))):
+        found.add(processo.id)
         try:
-            iniciados.append(executar(processo, by).id)
+            execucao = executar(processo, by)
+            iniciados.append(execucao.id)
+            execucoes[processo.id] = execucao.id
         except ProcessoError as exc:
             erros.append((processo, exc.message))
-    return {"iniciados": iniciados, "erros": erros}
+    return {"iniciados": iniciados, "erros": erros, "execucoes": execucoes,
+            "nao_encontrados": [i for i in ids if i not in found]}

@@ -1,11 +1,25 @@
 """Invoice files on disk: generated names under FATURAS_DIR, never a path from outside."""
 import hashlib
+import mmap
+import os
+import re
 import uuid
 from pathlib import Path
 
 from flask import current_app
 
 PDF_MAGIC = b"%PDF-"
+PDF_TRAILER = b"%%EOF"
+TRAILER_WINDOW = 1024  # like Acrobat, accept up to 1 KB of padding after the last %%EOF
+# Names that make a PDF run code or carry other files: scripts (/JavaScript, /JS), running a program or
+# opening a file (/Launch), attachments (/EmbeddedFile(s), the usual way to smuggle an executable), Flash
+# and 3D media with their own scripting (/RichMedia), XML forms with their own scripts (/XFA). An invoice
+# needs none of them. /OpenAction and /AA alone are left alone: many generators use them to open at page 1,
+# and what they could trigger is refused here already. /URI links are fine (invoices link to the portal).
+ACTIVE_NAMES = frozenset({b"JavaScript", b"JS", b"Launch", b"EmbeddedFile", b"EmbeddedFiles", b"RichMedia", b"XFA"})
+NAME_RE = re.compile(rb"/((?:[A-Za-z0-9]|#[0-9A-Fa-f]{2})+)")
+HEX_ESCAPE_RE = re.compile(rb"#([0-9A-Fa-f]{2})")
+STREAM_RE = re.compile(rb"\bstream(?:\r\n|\n|\r)")
 
 
 class StorageError(ValueError):
@@ -22,18 +36,62 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_pdf(data: bytes, max_bytes: int | None = None) -> None:
-    """Refuse anything that is not a PDF by content, or larger than the upload limit."""
+def _outside_streams(data: bytes):
+    """The parts of a PDF between its streams (dictionaries, where actions and names live); the
+    streams' binary bodies are skipped, since random compressed bytes would match short names."""
+    position = 0
+    while match := STREAM_RE.search(data, position):
+        yield data[position:match.start()]
+        end = data.find(b"endstream", match.end())
+        if end < 0:
+            return
+        position = end + len(b"endstream")
+    yield data[position:]
+
+
+def active_content(data: bytes) -> str | None:
+    """The first active-content name found outside the streams (/J#61vaScript counts too), or None.
+
+    A tripwire, not a sandbox: a name inside a compressed object stream is not seen. What keeps a
+    hostile PDF harmless in the browser is the `Content-Security-Policy: sandbox` it is served with."""
+    for part in _outside_streams(data):
+        if b"/" not in part:
+            continue
+        for match in NAME_RE.finditer(part):
+            name = HEX_ESCAPE_RE.sub(lambda m: bytes([int(m.group(1), 16)]), match.group(1))
+            if name in ACTIVE_NAMES:
+                return name.decode("latin-1")
+    return None
+
+
+def check_size(data: bytes, max_bytes: int | None = None) -> None:
     limit = max_bytes or current_app.config["MAX_CONTENT_LENGTH"]
     if len(data) > limit:
         raise StorageError(f"Arquivo maior que o limite de {limit // (1024 * 1024)} MB.")
-    if not data.startswith(PDF_MAGIC):
+
+
+def check_pdf(data: bytes, max_bytes: int | None = None) -> None:
+    """Refuse anything that is not a whole PDF by content (header and %%EOF trailer), that carries active
+    content (scripts, launch actions, attachments), or that is larger than the upload limit."""
+    check_size(data, max_bytes)
+    if data[:len(PDF_MAGIC)] != PDF_MAGIC:  # slicing: works on bytes and on a mapped file
         raise StorageError("O arquivo não é um PDF válido.")
+    if PDF_TRAILER not in data[-TRAILER_WINDOW:]:
+        raise StorageError("O arquivo não é um PDF completo (falta o final %%EOF): pode ter sido cortado no download.")
+    name = active_content(data)
+    if name is not None:
+        raise StorageError(f"O PDF contém conteúdo ativo (/{name}: scripts, ações ou arquivos anexados) "
+                           "e foi recusado por segurança.")
 
 
 def save(processo_id, data: bytes) -> str:
-    """Store the bytes under a generated name; return the path relative to the root."""
-    check_pdf(data)
+    """Store the bytes under a generated name; return the path relative to the root.
+
+    Only the size and the PDF header are checked here: the full content check (check_pdf) is made where
+    files come in (a robot's download, a manual upload), before anything is recorded."""
+    check_size(data)
+    if not data.startswith(PDF_MAGIC):
+        raise StorageError("O arquivo não é um PDF válido.")
     relative = Path(str(processo_id)) / f"{uuid.uuid4().hex}.pdf"
     target = root() / relative
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -57,3 +115,30 @@ def delete(relative: str) -> None:
         path_of(relative).unlink(missing_ok=True)
     except StorageError:
         pass
+
+
+def incoming() -> Path:
+    """Where downloads land while they are fetched and checked: inside the root, so storing is a rename."""
+    folder = root() / ".incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def check_pdf_file(path) -> None:
+    """check_pdf on a file on disk, mapped rather than read, so a large file costs no heap."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            raise StorageError("O arquivo não é um PDF válido.")
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            check_pdf(data)
+
+
+def store_file(processo_id, path) -> str:
+    """Check a downloaded file and move it under a generated name; return the path relative to the root."""
+    check_pdf_file(path)
+    relative = Path(str(processo_id)) / f"{uuid.uuid4().hex}.pdf"
+    target = root() / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return relative.as_posix()

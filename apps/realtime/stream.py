@@ -20,6 +20,7 @@ that itself spent 1.3 s of CPU parsing the 63,000 frames; GET /login answered in
 the 1,000 streams open; the RPA API got 50 requests with 1,000 viewers and 48-51 with one
 (ratio 0.98-1.04: poll timing, not viewers).
 """
+import random
 import time
 
 from sqlalchemy import select
@@ -34,6 +35,18 @@ from apps.realtime.hub import READY_WAIT, RESYNC, SHUTDOWN, Hub, sse
 TERMINAL = {StatusExecucao.CONCLUIDO: "job_completed", StatusExecucao.FALHOU: "job_failed"}
 REPLAY_BATCH = 500
 DEGRADED_POLL = 2.0     # while Redis is down, viewers read the database this often
+
+
+def deadline(max_seconds: float) -> float:
+    """When a stream opened now must end: SSE_MAX_SECONDS, minus up to 10% so that streams opened
+    together (after a deploy) do not all reconnect in the same second."""
+    return time.monotonic() + max_seconds * random.uniform(0.9, 1.0)  # noqa: S311 - spreading load, not secrecy
+
+
+def timeout_frame() -> str:
+    """The last frame of a stream that reached its maximum duration: EventSource reconnects after
+    `retry` ms (1-4 s, spread) and sends the Last-Event-ID it holds, so nothing is lost or repeated."""
+    return f": tempo máximo da conexão; reconecte com Last-Event-ID\nretry: {random.randint(1000, 4000)}\n\n"  # noqa: S311
 
 
 def _line(row, job_id, operadora) -> dict:
@@ -120,6 +133,7 @@ class ExecucaoStream:
                 return end
 
     def __iter__(self):
+        self.stop_at = deadline(self.max_seconds)
         viewer = self.hub.add(channel_for(self.execucao_id))  # subscribed before the replay
         try:
             yield "retry: 3000\n" + sse("connection", self.hello)
@@ -133,13 +147,12 @@ class ExecucaoStream:
             self.hub.remove(viewer)  # GeneratorExit (viewer left) lands here too
 
     def _live(self, viewer):
-        stop_at = time.monotonic() + self.max_seconds
         last_write = time.monotonic()
-        while time.monotonic() < stop_at:
+        while time.monotonic() < self.stop_at:
             wait = last_write + self.keepalive - time.monotonic()
             if not self.hub.ready.is_set():
                 wait = min(wait, DEGRADED_POLL)
-            message = viewer.next(wait)
+            message = viewer.next(min(wait, self.stop_at - time.monotonic()))
             frames, done = self._handle(viewer, message)
             for extra in viewer.pending() if message is not None and not done else ():
                 more, done = self._handle(viewer, extra)  # a burst goes out as one write
@@ -154,6 +167,7 @@ class ExecucaoStream:
             if time.monotonic() - last_write >= self.keepalive:
                 last_write = time.monotonic()
                 yield ": ping\n\n"
+        yield timeout_frame()
 
     def _needs_resync(self, viewer, message) -> bool:
         if message is None:
@@ -189,10 +203,12 @@ def execucoes_stream(hub: Hub, keepalive: float, max_seconds: float):
     viewer = hub.add(ALL_CHANNEL)
     try:
         yield "retry: 3000\n" + sse("connection", {"canal": ALL_CHANNEL})
-        stop_at = time.monotonic() + max_seconds
+        stop_at = deadline(max_seconds)
         while time.monotonic() < stop_at:
-            message = viewer.next(keepalive)
+            message = viewer.next(min(keepalive, stop_at - time.monotonic()))
             if message is None:
+                if time.monotonic() >= stop_at:
+                    break
                 yield ": ping\n\n"
             elif message.kind == SHUTDOWN:
                 return
@@ -201,5 +217,6 @@ def execucoes_stream(hub: Hub, keepalive: float, max_seconds: float):
                 yield sse("status", {"resync": True})
             else:
                 yield message.frame
+        yield timeout_frame()
     finally:
         hub.remove(viewer)

@@ -1,30 +1,53 @@
-"""The one HTTP client of the external RPA API (contract: shared/rpa-api/openapi.yaml).
+"""The one HTTP client of the external RPA API (contract: shared/rpa-api/openapi.yaml). No Flask here.
 
-Timeouts on every call, no redirects, retries with capped exponential backoff on 429/5xx/
-timeouts, one token refresh on 401. Nothing here ever logs or raises the bearer token.
+Every exchange has a connect timeout, a per-read timeout AND an overall deadline (a server that
+trickles one byte every 2 s defeats a per-read timeout: a watchdog cuts the connection when the
+deadline passes). No redirects. 429/5xx/timeouts are retried with capped exponential backoff, a
+`Retry-After` is honoured up to a cap; with `max_retries=0` (what RQ jobs use) nothing sleeps here:
+the caller gets `RpaUnavailable.retry_after` and schedules the next try itself. One token refresh
+on 401. Every answer is checked against the contract's shapes (`apps.rpa.answers`) where it
+enters. Nothing here ever logs or raises the bearer token.
 """
+import hashlib
 import json
 import logging
 import math
+import os
 import random
+import socket
+import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from apps.rpa import answers
+from apps.rpa.answers import BadAnswer
 
 log = logging.getLogger(__name__)
 
 MAX_JSON_BYTES = 10 * 1024 * 1024  # a foreign server must not fill our memory
 MAX_DETAIL_CHARS = 300
+CHUNK = 64 * 1024
 AUTH_MESSAGE = (
     "O token da API RPA foi recusado (expirado ou inválido). Um administrador deve colar um novo "
     "token em Token global ou configurar BRM_TOKEN_PASSWORD para renovação automática."
 )
 # Errors after which the request may never have reached the robots, or got no answer: retried.
-NETWORK_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
-_DEFAULT = object()
+NETWORK_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                  urllib3.exceptions.HTTPError, OSError)
+# Config keys (the app's settings) → constructor arguments.
+SETTINGS = {"RPA_CONNECT_TIMEOUT": "connect_timeout", "RPA_READ_TIMEOUT": "read_timeout",
+            "RPA_CALL_DEADLINE": "deadline", "RPA_MAX_RETRIES": "max_retries",
+            "RPA_BACKOFF_BASE": "backoff_base", "RPA_BACKOFF_CAP": "backoff_cap",
+            "RPA_RETRY_AFTER_CAP": "retry_after_cap", "RPA_LOG_PAGE_MAX_LINES": "log_page_max_lines",
+            "RPA_LOG_LINE_MAX_CHARS": "log_line_max_chars"}
 
 
 class RpaError(Exception):
@@ -48,10 +71,19 @@ class RpaRejected(RpaError):
 
 
 class RpaUnavailable(RpaError):
-    """5xx, 429, timeouts or connection errors, still failing after every retry."""
+    """5xx, 429, timeouts or connection errors, still failing after every retry.
 
-    def __init__(self, message, status=None):
+    `retry_after`: the seconds to wait before the next try (the server's Retry-After, capped, or
+    the next backoff step), for a caller that schedules the retry instead of sleeping.
+    """
+
+    def __init__(self, message, status=None, retry_after=None):
         super().__init__(message, status=status, retryable=True)
+        self.retry_after = retry_after
+
+
+class RpaBadAnswer(RpaError):
+    """An answer that breaks the contract (not JSON, wrong shape or types, over a size limit)."""
 
 
 class RpaConfigError(RpaRejected):
@@ -70,6 +102,17 @@ class _Refreshed(Exception):
     """Internal: the token was renewed after a 401; repeat the call once."""
 
 
+@dataclass
+class Download:
+    """A file fetched to a temporary path while hashing it; the caller moves or deletes it."""
+
+    path: str
+    sha256: str
+    size: int
+    head: bytes
+    tail: bytes
+
+
 def retry_after_seconds(value):
     """Seconds asked by a Retry-After header (delta-seconds or HTTP date), or None."""
     if not value:
@@ -79,19 +122,104 @@ def retry_after_seconds(value):
     except ValueError:
         try:
             seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+# -- the overall deadline ------------------------------------------------------------------------
+_current = threading.local()
+
+
+class _Watchdog:
+    """Shuts down the sockets of one exchange when its deadline passes, which unblocks a read at once."""
+
+    def __init__(self, seconds):
+        self.seconds, self.fired = seconds, False
+        self._socks, self._lock = [], threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def watch(self, sock):
+        with self._lock:
+            self._socks.append(sock)
+            if self.fired:
+                _shutdown(sock)
+
+    def _fire(self):
+        with self._lock:
+            self.fired = True
+            for sock in self._socks:
+                _shutdown(sock)
+
+    def __enter__(self):
+        _current.watchdog = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._timer.cancel()
+        _current.watchdog = None
+
+
+def _shutdown(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+class _WatchedConnection:
+    """Mixin: before waiting for the answer's headers, put this connection's socket under the watchdog."""
+
+    def getresponse(self, *args, **kwargs):
+        watchdog = getattr(_current, "watchdog", None)
+        if watchdog is not None and self.sock is not None:
+            watchdog.watch(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _HTTPConnection(_WatchedConnection, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter with connections the watchdog can cut."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+def new_session() -> requests.Session:
+    session = requests.Session()
+    adapter = _WatchedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+# -- reading answers -------------------------------------------------------------------------------
 def _read_limited(response, limit, what="uma resposta"):
     """The response body, refusing more than `limit` bytes (checked while streaming)."""
-    too_big = RpaError(f"A API RPA enviou {what} maior que o limite de {limit} bytes.")
+    too_big = RpaBadAnswer(f"A API RPA enviou {what} maior que o limite de {limit} bytes.", status=response.status_code)
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_big
     chunks, size = [], 0
-    for chunk in response.iter_content(chunk_size=64 * 1024):
+    for chunk in response.iter_content(chunk_size=CHUNK):
         size += len(chunk)
         if size > limit:
             raise too_big
@@ -100,13 +228,17 @@ def _read_limited(response, limit, what="uma resposta"):
 
 
 def _read_json(response):
-    """The JSON object of a response (a dict), or RpaError."""
+    """The JSON object of a response (a dict), or RpaBadAnswer saying what came instead."""
+    body = _read_limited(response, MAX_JSON_BYTES)
     try:
-        data = json.loads(_read_limited(response, MAX_JSON_BYTES) or b"null")
-    except ValueError:
-        raise RpaError("A API RPA respondeu algo que não é JSON.", status=response.status_code) from None
+        data = json.loads(body or b"null")
+    except (ValueError, RecursionError):
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "sem tipo"
+        raise RpaBadAnswer(f"A API RPA respondeu algo que não é JSON ({kind}: {answers.shown(body[:60])}).",
+                           status=response.status_code) from None
     if not isinstance(data, dict):
-        raise RpaError("A API RPA respondeu um JSON inesperado (esperava um objeto).", status=response.status_code)
+        raise RpaBadAnswer(f"A API RPA respondeu um JSON inesperado (esperava um objeto, veio {answers.shown(data)}).",
+                           status=response.status_code)
     return data
 
 
@@ -119,7 +251,7 @@ def _detail(response):
     detail = data.get("detail")
     if detail is None:
         return None
-    return (detail if isinstance(detail, str) else str(detail))[:MAX_DETAIL_CHARS]
+    return answers.clean_text(detail if isinstance(detail, str) else str(detail), MAX_DETAIL_CHARS)
 
 
 def _scrub(text, token):
@@ -129,77 +261,56 @@ def _scrub(text, token):
     return text
 
 
-def _job_id(data):
-    """The job id of a 202 answer as text (any format), or RpaError."""
-    job_id = data.get("job_id")
-    if job_id is None or isinstance(job_id, (dict, list, bool)) or not str(job_id).strip():
-        raise RpaError("A API RPA aceitou o pedido mas não informou o job_id.")
-    return {**data, "job_id": str(job_id)}
+class _FileSink:
+    """Reads a file answer into a temporary file while hashing it, never holding it in memory."""
+
+    def __init__(self, directory, max_bytes):
+        self.directory, self.max_bytes = directory, max_bytes
+
+    def __call__(self, response):
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise RpaBadAnswer(f"A API RPA enviou um arquivo maior que o limite de {self.max_bytes} bytes.")
+        digest, size, head, tail = hashlib.sha256(), 0, b"", b""
+        fd, path = tempfile.mkstemp(dir=self.directory, suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in response.iter_content(chunk_size=CHUNK):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise RpaBadAnswer(f"A API RPA enviou um arquivo maior que o limite de {self.max_bytes} bytes.")
+                    digest.update(chunk)
+                    out.write(chunk)
+                    head = head if len(head) >= 1024 else (head + chunk)[:1024]
+                    tail = (tail + chunk)[-2048:]
+        except BaseException:
+            os.unlink(path)
+            raise
+        return Download(path=path, sha256=digest.hexdigest(), size=size, head=head, tail=tail)
 
 
 class RpaClient:
     """Calls the RPA API at `base_url`; see the module docstring for the retry rules."""
 
-    def __init__(self, base_url, *, connect_timeout=5.0, read_timeout=20.0, max_retries=4,
-                 backoff_base=0.5, backoff_cap=30.0, token_provider=None, session=None,
-                 sleep=time.sleep, url_guard=None):
+    def __init__(self, base_url, *, connect_timeout=5.0, read_timeout=20.0, deadline=60.0, max_retries=4,
+                 backoff_base=0.5, backoff_cap=30.0, retry_after_cap=60.0, log_page_max_lines=5000,
+                 log_line_max_chars=4000, token_provider=None, session=None, sleep=time.sleep, url_guard=None):
         self.base_url = base_url
         self.timeout = (float(connect_timeout), float(read_timeout))
+        self.deadline = float(deadline)
         self.max_retries, self.backoff_base, self.backoff_cap = int(max_retries), float(backoff_base), float(backoff_cap)
+        self.retry_after_cap = float(retry_after_cap)
+        self.log_page_max_lines, self.log_line_max_chars = int(log_page_max_lines), int(log_line_max_chars)
         self.token_provider = token_provider
-        self.session = session or requests.Session()
+        self.session = session or new_session()
         self.sleep = sleep
         self.url_guard = url_guard  # called before each call: SSRF check of an admin-typed URL
 
-    # -- construction from the app config -------------------------------------------------
     @classmethod
-    def default(cls, token_provider=_DEFAULT, **overrides):
-        """A client for API_EXTERNA_URL (set by the operator: trusted, not SSRF-checked)."""
-        from flask import current_app
-
-        return cls._from_config(current_app.config["API_EXTERNA_URL"], token_provider, None, overrides)
-
-    @classmethod
-    def for_operadora(cls, operadora, token_provider=_DEFAULT, **overrides):
-        """The client for an operadora: its own endpoint when its RPA is outsourced."""
-        from flask import current_app
-
-        if not operadora.rpa_terceirizado:
-            return cls.default(token_provider, **overrides)
-        url = (operadora.url_endpoint_rpa or "").strip()
-        if not url:
-            raise RpaConfigError(f"A operadora {operadora.codigo} usa RPA terceirizado mas não tem URL do endpoint cadastrada.")
-        allow_private = bool(current_app.config.get("RPA_ALLOW_PRIVATE_TARGETS"))
-
-        def guard(base_url):
-            from apps.operadoras.url_validation import validate_rpa_url
-
-            try:
-                return validate_rpa_url(base_url, allow_private=allow_private)
-            except ValueError as exc:
-                raise RpaConfigError(f"URL do RPA da operadora {operadora.codigo} recusada: {exc}") from None
-
-        if token_provider is _DEFAULT:
-            from apps.rpa.token import TokenProvider
-
-            # A 401 from someone else's robot says nothing about our token at the RPA API, and a
-            # hostile endpoint must not be able to make us rotate the global token at will.
-            token_provider = TokenProvider(refresh_allowed=False)
-        return cls._from_config(url, token_provider, guard, overrides)
-
-    @classmethod
-    def _from_config(cls, base_url, token_provider, guard, overrides):
-        from flask import current_app
-
-        cfg = current_app.config
-        if token_provider is _DEFAULT:
-            from apps.rpa.token import TokenProvider
-
-            token_provider = TokenProvider()
-        settings = {"connect_timeout": cfg["RPA_CONNECT_TIMEOUT"], "read_timeout": cfg["RPA_READ_TIMEOUT"],
-                    "max_retries": cfg["RPA_MAX_RETRIES"], "backoff_base": cfg["RPA_BACKOFF_BASE"],
-                    "backoff_cap": cfg["RPA_BACKOFF_CAP"], **overrides}
-        return cls(base_url, token_provider=token_provider, url_guard=guard, **settings)
+    def from_settings(cls, base_url, settings, **overrides):
+        """A client configured from a mapping of the app's RPA_* settings (keys in SETTINGS)."""
+        values = {arg: settings[key] for key, arg in SETTINGS.items() if settings.get(key) is not None}
+        return cls(base_url, **{**values, **overrides})
 
     def close(self):
         self.session.close()
@@ -231,32 +342,46 @@ class RpaClient:
         """POST /executar/{operadora}: start an invoice download; {"job_id", "status", ...}."""
         body = {"processo_id": str(processo_id), "cliente": cliente, "competencia": competencia}
         data = self._call("POST", "/executar/{operadora}", operadora_codigo, json=body, idempotency_key=idempotency_key)
-        return _job_id(data)
+        return {**data, "job_id": self._checked(answers.job_id, data)}
 
     def start_sat(self, *, processo_id, cliente, competencia, faturas, idempotency_key):
         """POST /sat/enviar: start the upload of approved invoices to SAT."""
         body = {"processo_id": str(processo_id), "cliente": cliente, "competencia": competencia, "faturas": list(faturas)}
-        return _job_id(self._call("POST", "/sat/enviar", json=body, idempotency_key=idempotency_key))
+        data = self._call("POST", "/sat/enviar", json=body, idempotency_key=idempotency_key)
+        return {**data, "job_id": self._checked(answers.job_id, data)}
 
     def get_job(self, job_id):
-        """GET /jobs/{job_id}: the authoritative status."""
+        """GET /jobs/{job_id}: the authoritative status, checked ({"status", "error", "result", "job_id"})."""
+        return self._checked(answers.job, self._call("GET", "/jobs/{job_id}", job_id))
+
+    def get_job_raw(self, job_id):
+        """GET /jobs/{job_id} as the server sent it (a JSON object), for showing it to a person."""
         return self._call("GET", "/jobs/{job_id}", job_id)
 
     def get_logs(self, job_id, after=0):
-        """GET /jobs/{job_id}/logs?after=N: {"logs": [...], "next": int, ...}."""
-        data = self._call("GET", "/jobs/{job_id}/logs", job_id, params={"after": int(after)})
-        logs = data.get("logs")
-        if not isinstance(logs, list):
-            raise RpaError("A API RPA respondeu os logs num formato inesperado.")
-        if not isinstance(data.get("next"), int):
-            seqs = [line.get("seq") for line in logs if isinstance(line, dict) and isinstance(line.get("seq"), int)]
-            data["next"] = max(seqs, default=int(after))
-        return data
+        """GET /jobs/{job_id}/logs?after=N: {"logs": [clean lines with seq > N], "next": int}."""
+        after = int(after)
+        data = self._call("GET", "/jobs/{job_id}/logs", job_id, params={"after": after})
+        return self._checked(answers.log_page, data, after, max_lines=self.log_page_max_lines,
+                             max_chars=self.log_line_max_chars)
 
-    def download_fatura(self, job_id, arquivo, max_bytes):
+    def download_fatura(self, job_id, arquivo, max_bytes) -> bytes:
         """GET /jobs/{job_id}/faturas/{arquivo}: the file's bytes (refused above max_bytes)."""
         return self._call("GET", "/jobs/{job_id}/faturas/{arquivo}", job_id, arquivo,
                           read=lambda response: _read_limited(response, max_bytes, "um arquivo"))
+
+    def fetch_fatura(self, job_id, arquivo, max_bytes, directory=None) -> Download:
+        """The same file streamed into a temporary file in `directory` while hashing it: a run's invoices
+        never sit in memory (refused above max_bytes; the caller moves or deletes the file)."""
+        return self._call("GET", "/jobs/{job_id}/faturas/{arquivo}", job_id, arquivo,
+                          read=_FileSink(directory, max_bytes))
+
+    @staticmethod
+    def _checked(check, data, *args, **kwargs):
+        try:
+            return check(data, *args, **kwargs)
+        except BadAnswer as exc:
+            raise RpaBadAnswer(exc.message) from None
 
     # -- machinery --------------------------------------------------------------------------
     def _call(self, method, template, *args, json=None, params=None, idempotency_key=None, auth=True, read=_read_json):
@@ -272,7 +397,10 @@ class RpaClient:
                 continue  # the renewed token gets one more try, outside the retry budget
             except _Retry as retry:
                 if attempt >= self.max_retries:
-                    raise RpaUnavailable(f"{retry.message} Desistimos após {attempt + 1} tentativa(s).", status=retry.status) from None
+                    later = (self._delay(attempt, None) if retry.delay is None
+                             else min(retry.delay, self.retry_after_cap))
+                    raise RpaUnavailable(f"{retry.message} Desistimos após {attempt + 1} tentativa(s).",
+                                         status=retry.status, retry_after=later) from None
                 self.sleep(self._delay(attempt, retry.delay))
                 attempt += 1
 
@@ -281,14 +409,15 @@ class RpaClient:
         return str(base).rstrip("/")
 
     def _delay(self, attempt, asked):
-        """Retry-After when the server gave one, else exponential with jitter; always capped."""
+        """How long this process sleeps before its next try: Retry-After or exponential with jitter, both
+        capped at backoff_cap (a job never sleeps: it gets RpaUnavailable.retry_after and reschedules)."""
         if asked is not None:
             return min(asked, self.backoff_cap)
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _exchange(self, call, attempt):
-        """One HTTP request; returns the parsed body or raises _Retry, _Refreshed or RpaError."""
+        """One HTTP request under the overall deadline; the parsed body, or _Retry, _Refreshed or RpaError."""
         token = self.token_provider.get() if (call.auth and self.token_provider) else None
         headers = {"Accept": "application/json"}
         if token:
@@ -296,11 +425,22 @@ class RpaClient:
         if call.idempotency_key:
             headers["Idempotency-Key"] = call.idempotency_key  # same key on every retry: one robot run
         started = time.monotonic()
+        with _Watchdog(self.deadline) as watchdog:
+            try:
+                return self._send(call, headers, token, started, attempt, watchdog)
+            except RpaError:
+                if watchdog.fired:
+                    raise self._too_slow() from None
+                raise
+
+    def _send(self, call, headers, token, started, attempt, watchdog):
         try:
             response = self.session.request(call.method, call.url, json=call.json, params=call.params, headers=headers,
                                             timeout=self.timeout, allow_redirects=False, stream=True)
         except requests.RequestException as exc:
             _log(call, type(exc).__name__, started, attempt)
+            if watchdog.fired:
+                raise self._too_slow() from None
             if isinstance(exc, NETWORK_ERRORS):
                 raise _Retry(_network_message(exc)) from None
             raise RpaError(f"Não foi possível chamar a API RPA ({type(exc).__name__}).") from None
@@ -308,9 +448,18 @@ class RpaClient:
             _log(call, response.status_code, started, attempt)
             self._check(response, token, call)
             try:
-                return call.read(response)
+                body = call.read(response)
             except NETWORK_ERRORS as exc:
+                if watchdog.fired:
+                    raise self._too_slow() from None
                 raise _Retry(_network_message(exc)) from None
+        if watchdog.fired:  # the cut may have ended the body early without an error
+            _discard(body)
+            raise self._too_slow()
+        return body
+
+    def _too_slow(self):
+        return _Retry(f"A API RPA não terminou de responder em {self.deadline:g} s (prazo total da chamada).")
 
     def _check(self, response, token, call):
         """Raise the right thing for a non-2xx answer."""
@@ -330,7 +479,7 @@ class RpaClient:
             detail = _scrub(_detail(response), token)
             text = f"A API RPA recusou o pedido (HTTP {status})" + (f": {detail}" if detail else ".")
             raise RpaRejected(text, status=status, detail=detail)
-        raise RpaError(f"A API RPA respondeu de forma inesperada (HTTP {status}).", status=status)
+        raise RpaBadAnswer(f"A API RPA respondeu de forma inesperada (HTTP {status}).", status=status)
 
     def _refresh(self, rejected_token):
         """Ask the token provider for a new token once; True when we got a different one."""
@@ -344,6 +493,11 @@ class RpaClient:
             log.warning("RPA token refresh failed: %s", _scrub(exc.message, rejected_token))
             return False
         return bool(fresh) and fresh != rejected_token
+
+
+def _discard(body):
+    if isinstance(body, Download):
+        os.unlink(body.path)
 
 
 class _Call:

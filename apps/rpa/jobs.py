@@ -1,89 +1,43 @@
 """RQ jobs that drive a robot run on the RPA API. Jobs are thin: load by id, call services.
 
-Following a run does not keep a worker busy: each `poll_execucao` looks once (new log lines,
-then the job's status) and, while the robot is still working, schedules itself again after
-RPA_POLL_INTERVAL seconds (RQ's scheduler, `enqueue_in`). A Redis lease per execucao says a
-follower exists and names it: every enqueue writes a new follower token into the lease, and a
-poll goes on only while the lease names it (or has expired). So the reconciler can restart
-following any active execucao whose lease expired (its worker died), and a stale or duplicated
-job (an RQ retry, a slow worker waking up) stops instead of growing a second chain of polls.
+Following a run does not keep a worker busy, and nothing here sleeps: each `poll_execucao` looks
+once (the job's status, then new log lines) and, while the robot is still working, schedules itself
+again (RQ's scheduler, `enqueue_in`); a server that is down or asks us to wait (429 Retry-After,
+capped) gets the next look scheduled later, not a worker held in a sleep. `apps.rpa.follow` holds
+the lease that names the one live follower.
+
+A run ends right against any server that honours the contract:
+- the status may lead the logs: after COMPLETED/FAILED the follower keeps reading logs until the
+  robot's final line is stored, or RPA_LOG_GRACE_SECONDS pass (then the message says it never came);
+- an answer that breaks the contract (`RpaBadAnswer`) is counted, and after RPA_MAX_BAD_ANSWERS in a
+  row the run ends FALHOU with a message saying what the server sent; an unexpected error in our
+  own code counts the same way, so a run never loops on RQ retries and the reconciler forever;
+- every end goes through `apps.rpa.runs.end_run`, which frees the operadora's slot at once.
 """
 import logging
-import math
+import os
+import time
 import uuid
 from datetime import timedelta
 
 from flask import current_app
-from redis import RedisError
-from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from apps.core.logs import current_request_id
-from apps.core.queues import QueueUnavailable, get_queue, get_redis
+from apps.core.queues import get_redis
 from apps.core.types import db, get_by_id, utcnow
 from apps.processos import execucoes as lifecycle
+from apps.processos import storage
 from apps.processos.models import Execucao, StatusExecucao
 from apps.realtime.events import publish_logs, publish_status
-from apps.rpa.client import RpaAuthError, RpaClient, RpaError, RpaRejected, RpaUnavailable
+from apps.rpa import answers, connect, follow, throttle
+from apps.rpa.client import RpaBadAnswer, RpaError, RpaUnavailable
+from apps.rpa.runs import end_run
 
 log = logging.getLogger(__name__)
-JOB_TIMEOUT = 300
-TERMINAL = {"COMPLETED", "FAILED"}
 MAX_LOG_PAGES = 50
 RECENT = timedelta(seconds=5)  # a row changed this recently is being worked on: leave it alone
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
-# Take the lease when it is free or already names this follower; refuse when it names another.
-CLAIM_SCRIPT = """
-local current = redis.call('GET', KEYS[1])
-if current == false or current == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return 1
-end
-return 0
-"""
-
-
-def _lease_key(execucao_id) -> str:
-    return f"rpa:follow:{execucao_id}"
-
-
-def _lease_seconds() -> int:
-    return int(current_app.config.get("FOLLOW_LEASE_SECONDS", 120))
-
-
-def _enqueue(func, execucao_id, delay: float = 0, job_id: str | None = None):
-    """Enqueue (or schedule) the run's next job; the lease now names that job as its only follower."""
-    queue = get_queue()
-    follower = uuid.uuid4().hex
-    kwargs = dict(job_timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=7 * 24 * 3600,
-                  meta={"execucao_id": str(execucao_id), "request_id": current_request_id()},
-                  retry=Retry(max=2, interval=[2, 10]))
-    try:
-        get_redis().set(_lease_key(execucao_id), follower, ex=math.ceil(delay) + _lease_seconds())
-        if delay > 0:
-            return queue.enqueue_in(timedelta(seconds=delay), func, str(execucao_id), follower, **kwargs)
-        return queue.enqueue(func, str(execucao_id), follower, job_id=job_id, **kwargs)
-    except RedisError as exc:
-        raise QueueUnavailable() from exc
-
-
-def _claim(execucao_id, follower: str | None) -> bool:
-    """True when this job may follow the run: the lease names it, or nobody (it expired)."""
-    token = follower or uuid.uuid4().hex  # a job queued without a token only takes a free lease
-    return bool(get_redis().eval(CLAIM_SCRIPT, 1, _lease_key(execucao_id), token, _lease_seconds()))
-
-
-def enqueue_start(execucao, job_id: str | None = None) -> None:
-    """Queue the job that asks the RPA API to start this run."""
-    job = _enqueue(start_execucao, execucao.id, job_id=job_id or f"rpa-start-{execucao.id}")
-    execucao.rq_job_id = job.id
-    db.session.commit()
-
-
-def enqueue_poll(execucao) -> None:
-    """Look at this run now (e.g. the robot reported its end): the new job becomes its only follower."""
-    _enqueue(poll_execucao, execucao.id)
 
 
 def _load(execucao_id):
@@ -91,131 +45,196 @@ def _load(execucao_id):
     return get_by_id(Execucao, execucao_id, populate_existing=True)
 
 
-def _fail(execucao, message: str) -> None:
-    if lifecycle.falhar(execucao, message):
-        publish_status(execucao)
-    get_redis().delete(_lease_key(execucao.id))
-    _free_slot(execucao)
+def _client(execucao):
+    """One client per job, with no retries of its own: this job schedules the next try instead."""
+    return connect.client_for(execucao.processo.cliente.operadora, max_retries=0)
 
 
-def _free_slot(execucao) -> None:
-    """A run ended: let the operadora's next waiting run start."""
-    from apps.rpa.throttle import dispatch
-
-    try:
-        dispatch(execucao.processo.cliente.operadora_id)
-    except QueueUnavailable:
-        log.warning("queue unavailable; waiting runs will be admitted by the reconciler")
+def _poll_interval() -> float:
+    return float(current_app.config["RPA_POLL_INTERVAL"])
 
 
-def start_execucao(execucao_id: str, follower: str | None = None) -> str:
+def _later(exc: RpaUnavailable) -> float:
+    """When to look again at a server that is down or busy: its Retry-After (capped) or a few polls."""
+    return max(_poll_interval() * 5, exc.retry_after or 0)
+
+
+# -- starting ----------------------------------------------------------------------------------------
+def start_execucao(execucao_id: str, follower: str | None = None, attempt: int = 0) -> str:
     """POST the run to the RPA API (idempotent by key), then start following it."""
     execucao = _load(execucao_id)
     if execucao is None or execucao.status != StatusExecucao.PENDENTE:
         return "nada a fazer"
     if execucao.data_inicio is None:
         return "aguardando vaga"  # not admitted by apps.rpa.throttle: the operadora is at its limit
-    # Running now: the reconciler must not queue a second start while this one POSTs (and retries).
-    get_redis().set(_lease_key(execucao.id), follower or uuid.uuid4().hex, ex=_lease_seconds())
-    processo, cliente = execucao.processo, execucao.processo.cliente
+    # Running now: the reconciler must not queue a second start while this one POSTs.
+    follow.hold(execucao.id, follower)
     try:
-        client = RpaClient.for_operadora(cliente.operadora)
-        if lifecycle.is_download(execucao):
-            answer = client.start_download(cliente.operadora.codigo, processo_id=str(processo.id),
-                                           cliente=lifecycle.cliente_payload(cliente),
-                                           competencia=processo.competencia, idempotency_key=execucao.idempotency_key)
-        else:
-            answer = client.start_sat(processo_id=str(processo.id), cliente=lifecycle.cliente_payload(cliente),
-                                      competencia=processo.competencia,
-                                      faturas=lifecycle.faturas_para_sat(processo),
-                                      idempotency_key=execucao.idempotency_key)
+        with _client(execucao) as client:
+            answer = _post_start(client, execucao)
     except RpaUnavailable as exc:
-        _fail(execucao, str(exc))
+        if attempt < int(current_app.config["RPA_MAX_RETRIES"]):
+            # The same Idempotency-Key on the next try: a request that did reach the robots starts no second run.
+            follow.enqueue(follow.START, execucao.id, delay=_later(exc), attempt=attempt + 1)
+            return "API indisponível; nova tentativa agendada"
+        end_run(execucao, error=str(exc))
         return "falhou"
     except (RpaError, ValueError) as exc:  # a 401 a refresh did not fix, other 4xx, bad URL, no job_id
-        _fail(execucao, str(exc))
+        end_run(execucao, error=str(exc))
         return "falhou"
     if not lifecycle.marcar_executando(execucao, answer["job_id"]):
         return "já iniciada por outro job"  # a duplicated start: the one that won follows the run
     publish_status(execucao)
-    _enqueue(poll_execucao, execucao.id)
+    follow.enqueue(follow.POLL, execucao.id)
     return str(answer["job_id"])
 
 
-def poll_execucao(execucao_id: str, follower: str | None = None) -> str:
+def _post_start(client, execucao) -> dict:
+    processo, cliente = execucao.processo, execucao.processo.cliente
+    payload = dict(processo_id=str(processo.id), cliente=lifecycle.cliente_payload(cliente),
+                   competencia=processo.competencia, idempotency_key=execucao.idempotency_key)
+    if lifecycle.is_download(execucao):
+        return client.start_download(cliente.operadora.codigo, **payload)
+    return client.start_sat(faturas=lifecycle.faturas_para_sat(processo), **payload)
+
+
+# -- following ---------------------------------------------------------------------------------------
+def poll_execucao(execucao_id: str, follower: str | None = None, bad: int = 0,
+                  terminal_since: float | None = None) -> str:
     """Look at the run once: store new log lines, then finish it or schedule the next look."""
     execucao = _load(execucao_id)
     if execucao is None or execucao.status != StatusExecucao.EXECUTANDO:
         return "nada a fazer"
-    if not _claim(execucao.id, follower):
+    if not follow.claim(execucao.id, follower):
         return "outro seguidor ativo"
-    return _poll_once(execucao)
-
-
-def _poll_once(execucao) -> str:
-    client = RpaClient.for_operadora(execucao.processo.cliente.operadora)
+    poll = _Poll(execucao, bad, terminal_since)
     try:
-        job = client.get_job(execucao.job_id)
-        _sync_logs(client, execucao)
-    except RpaUnavailable as exc:
-        log.warning("RPA API unavailable while following execucao %s: %s", execucao.id, exc)
-        _enqueue(poll_execucao, execucao.id, delay=current_app.config["RPA_POLL_INTERVAL"] * 5)
-        return "API indisponível; nova tentativa agendada"
-    except (RpaAuthError, RpaRejected) as exc:
-        _fail(execucao, str(exc))
-        return "falhou"
-    status = job.get("status")
-    if status not in TERMINAL:
-        _enqueue(poll_execucao, execucao.id, delay=current_app.config["RPA_POLL_INTERVAL"])
-        return status or "?"
-    if status == "FAILED":
-        _fail(execucao, job.get("error") or "O robô informou falha sem mensagem.")
-        return "FAILED"
-    return _finish(client, execucao, job)
+        with _client(execucao) as client:
+            return poll.run(client)
+    except RpaBadAnswer as exc:
+        return poll.bad_answer(exc.message)
+    except Exception as exc:  # our own bug or an answer nobody foresaw: counted, never retried forever
+        db.session.rollback()
+        log.exception("unexpected error following execucao %s", execucao_id)
+        return poll.bad_answer(f"Erro inesperado ao seguir a execução ({type(exc).__name__}).")
+
+
+class _Poll:
+    """One look at a running job, and what it carries on to the next look."""
+
+    def __init__(self, execucao, bad, terminal_since):
+        self.execucao, self.bad, self.terminal_since = execucao, int(bad or 0), terminal_since
+
+    def again(self, delay, *, bad=0):
+        follow.enqueue(follow.POLL, self.execucao.id, delay=delay, bad=bad, terminal_since=self.terminal_since)
+
+    def bad_answer(self, message: str) -> str:
+        """Count an answer that broke the contract; end the run after RPA_MAX_BAD_ANSWERS in a row."""
+        db.session.rollback()
+        execucao = _load(self.execucao.id)
+        if execucao is None or execucao.status != StatusExecucao.EXECUTANDO:
+            return "nada a fazer"
+        self.execucao, count = execucao, self.bad + 1
+        limit = int(current_app.config["RPA_MAX_BAD_ANSWERS"])
+        log.warning("bad answer %d/%d following execucao %s: %s", count, limit, execucao.id, message)
+        if count >= limit:
+            end_run(execucao, error=f"A API RPA enviou {count} respostas inválidas seguidas; a última: {message}")
+            return "falhou"
+        self.again(_poll_interval() * 2 ** count, bad=count)
+        return "resposta inválida; nova tentativa agendada"
+
+    def run(self, client) -> str:
+        execucao = self.execucao
+        try:
+            job = client.get_job(execucao.job_id)
+            _sync_logs(client, execucao)
+        except RpaUnavailable as exc:
+            log.warning("RPA API unavailable while following execucao %s: %s", execucao.id, exc)
+            self.again(_later(exc), bad=self.bad)
+            return "API indisponível; nova tentativa agendada"
+        except RpaBadAnswer:
+            raise
+        except RpaError as exc:  # 401 after refresh, other 4xx, a refused URL: retrying won't help
+            end_run(execucao, error=str(exc))
+            return "falhou"
+        if job["status"] not in answers.TERMINAL:
+            self.again(_poll_interval())
+            return job["status"]
+        note = self._missing_final_line()
+        if note is None:
+            return "aguardando a última linha do log"
+        if job["status"] == "FAILED":
+            end_run(execucao, error=_joined(job["error"] or "O robô informou falha sem mensagem.", note))
+            return "FAILED"
+        return _finish(client, execucao, job, note, self)
+
+    def _missing_final_line(self):
+        """'' when the final line is stored; None while the grace period runs (next look scheduled);
+        else the sentence for the message saying it never came."""
+        execucao = self.execucao
+        if lifecycle.has_final_line(execucao):
+            return lifecycle.cut_note(execucao)
+        grace = float(current_app.config["RPA_LOG_GRACE_SECONDS"])
+        now = time.time()
+        self.terminal_since = self.terminal_since or now
+        if now - self.terminal_since < grace:
+            self.again(min(_poll_interval(), grace))
+            return None
+        return _joined(f"A última linha do log do robô não chegou em {grace:g} s.", lifecycle.cut_note(execucao))
+
+
+def _joined(*parts) -> str:
+    return " ".join(p for p in parts if p)
 
 
 def _sync_logs(client, execucao) -> None:
     for _ in range(MAX_LOG_PAGES):
         answer = client.get_logs(execucao.job_id, after=execucao.ultimo_seq)
-        lines = answer.get("logs") or []
-        if not lines:
+        if not answer["logs"]:
             return
-        stored = lifecycle.gravar_logs(execucao, lines)
+        stored = lifecycle.gravar_logs(execucao, answer["logs"])
         publish_logs(execucao, stored)
-        if not stored:
+        if answer["next"] <= execucao.ultimo_seq and not stored:
             return  # nothing new (a server ignoring `after`): don't ask again
 
 
-def _finish(client, execucao, job) -> str:
-    result = job.get("result") or {}
+def _finish(client, execucao, job, note, poll) -> str:
+    result = job["result"]
+    limits = current_app.config
+    downloads = []
     try:
         if lifecycle.is_download(execucao):
-            limit = current_app.config["MAX_CONTENT_LENGTH"]
-            files = [(meta, client.download_fatura(execucao.job_id, meta.get("arquivo", ""), max_bytes=limit))
-                     for meta in result.get("faturas") or []]
-            done = lifecycle.concluir_download(execucao, files)
+            metas = answers.faturas(result, max_items=int(limits["EXECUCAO_MAX_FATURAS"]))
+            for meta in metas:
+                downloads.append((meta, client.fetch_fatura(execucao.job_id, meta["arquivo"],
+                                                            max_bytes=limits["MAX_CONTENT_LENGTH"],
+                                                            directory=storage.incoming())))
+            end_run(execucao, store=lambda: lifecycle.concluir_download(execucao, downloads, note=note))
         else:
-            protocolo = result.get("protocolo")
-            if not protocolo:
-                raise lifecycle.FaturaInvalida("O envio ao SAT concluiu sem protocolo.")
-            done = lifecycle.concluir_sat(execucao, protocolo)
-    except RpaUnavailable:
-        _enqueue(poll_execucao, execucao.id, delay=current_app.config["RPA_POLL_INTERVAL"] * 5)
+            protocolo = answers.protocolo(result)
+            end_run(execucao, store=lambda: lifecycle.concluir_sat(execucao, protocolo, note=note))
+    except RpaUnavailable as exc:
+        poll.again(_later(exc))
         return "download das faturas adiado"
+    except answers.LimitExceeded as exc:  # asking again will not shrink it
+        end_run(execucao, error=exc.message)
+        return "falhou"
+    except (answers.BadAnswer, RpaBadAnswer) as exc:
+        return poll.bad_answer(exc.message)
     except (lifecycle.FaturaInvalida, RpaError) as exc:
-        _fail(execucao, str(exc))
+        end_run(execucao, error=str(exc))
         return "falhou"
     except lifecycle.ProcessoError as exc:
-        _fail(execucao, f"O processo mudou durante a execução: {exc.message}")
+        end_run(execucao, error=f"O processo mudou durante a execução: {exc.message}")
         return "falhou"
-    db.session.refresh(execucao)
-    if done:
-        publish_status(execucao)
-    get_redis().delete(_lease_key(execucao.id))
-    _free_slot(execucao)
+    finally:
+        for _, download in downloads:
+            if os.path.exists(download.path):
+                os.unlink(download.path)  # stored files were moved away; what is left was refused
     return "COMPLETED"
 
 
+# -- the reconciler ----------------------------------------------------------------------------------
 def _start_waiting(redis, execucao) -> bool:
     """True while the run's start job is still queued: behind other jobs, not lost."""
     if execucao.status != StatusExecucao.PENDENTE or not execucao.rq_job_id:
@@ -229,23 +248,21 @@ def _start_waiting(redis, execucao) -> bool:
 def reconcile() -> dict:
     """Resume following active runs whose follower is gone; fail those past the time limit;
     admit waiting runs where their operadora has free slots."""
-    from apps.rpa.throttle import admitted_filter, dispatch_all
-
     limit = timedelta(hours=current_app.config["EXECUCAO_MAX_HORAS"])
     now = utcnow()
     resumed = failed = 0
     redis = get_redis()
-    active = db.session.scalars(db.select(Execucao).where(admitted_filter())).all()
+    active = db.session.scalars(db.select(Execucao).where(throttle.admitted_filter())).all()
     for execucao in active:
         if now - execucao.created_at > limit:
-            _fail(execucao, f"Tempo limite de {current_app.config['EXECUCAO_MAX_HORAS']:g} h excedido; "
-                            "use Executar Novamente.")
+            end_run(execucao, error=f"Tempo limite de {current_app.config['EXECUCAO_MAX_HORAS']:g} h excedido; "
+                                    "use Executar Novamente.")
             failed += 1
-        elif (now - execucao.updated_at > RECENT and not redis.exists(_lease_key(execucao.id))
+        elif (now - execucao.updated_at > RECENT and not follow.is_followed(execucao.id)
               and not _start_waiting(redis, execucao)):
             if execucao.status == StatusExecucao.PENDENTE:
-                enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
+                follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
             else:
-                _enqueue(poll_execucao, execucao.id)
+                follow.enqueue_poll(execucao)
             resumed += 1
-    return {"retomadas": resumed, "falhas": failed, "admitidas": dispatch_all()}
+    return {"retomadas": resumed, "falhas": failed, "admitidas": throttle.dispatch_all()}

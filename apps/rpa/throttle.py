@@ -16,6 +16,7 @@ from apps.core.queues import QueueUnavailable, get_redis
 from apps.core.types import db, utcnow
 from apps.operadoras.models import Operadora
 from apps.processos.models import Execucao, Processo, StatusExecucao
+from apps.rpa import follow
 
 log = logging.getLogger(__name__)
 LOCK_SECONDS = 30
@@ -43,8 +44,6 @@ def occupied(operadora_id) -> int:
 
 def dispatch(operadora_id) -> list:
     """Admit and queue the oldest waiting runs of the operadora, up to its free slots."""
-    from apps.rpa import jobs
-
     operadora = db.session.get(Operadora, operadora_id)
     if operadora is None:
         return []
@@ -64,7 +63,7 @@ def dispatch(operadora_id) -> list:
                 if _admit(execucao):
                     admitted.append(execucao)
         for execucao in admitted:
-            jobs.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
+            follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
     finally:
         try:
             lock.release()

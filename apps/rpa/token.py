@@ -5,6 +5,7 @@ recently updated one), else API_EXTERNA_TOKEN from the environment.
 """
 import logging
 import secrets
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -142,13 +143,19 @@ def save_token(token, by_user, reason=None):
     return holder
 
 
+def _own_api_client(token_provider, **overrides):
+    """A client of API_EXTERNA_URL for the token's own calls (apps.rpa.connect builds the run clients)."""
+    return RpaClient.from_settings(current_app.config["API_EXTERNA_URL"], current_app.config,
+                                   token_provider=token_provider, **overrides)
+
+
 def refresh_global_token(by_user=None, reason="renovação automática"):
     """Get a new JWT from POST /auth/refresh with BRM_TOKEN_PASSWORD and store it."""
     password = current_app.config.get("BRM_TOKEN_PASSWORD")
     if not password:
         raise RpaError("BRM_TOKEN_PASSWORD não está configurada: não é possível obter um novo token "
                        "automaticamente. Cole um token novo em Token global.")
-    with RpaClient.default(token_provider=None) as client:
+    with _own_api_client(token_provider=None) as client:
         data = client.refresh_token(password)
     try:
         token = check_token(data["access_token"])
@@ -212,29 +219,39 @@ class TokenProvider:
             return refresh_global_token(reason="renovação automática após 401 da API RPA")
 
 
-def test_connection(by_user=None):
-    """Check /health, then prove the token is accepted: an unknown job answers 404, not 401."""
+def test_connection(by_user=None, record=True, latency=False):
+    """Check /health, then prove the token is accepted: an unknown job answers 404, not 401.
+
+    {"ok", "api_ok", "token_ok", "message"}, plus "latencia_ms" of /health when `latency`;
+    `record` audits the test (the admin's button does, the seed's read-only route does not).
+    """
     result = {"ok": False, "api_ok": False, "token_ok": None, "message": ""}
+    if latency:
+        result["latencia_ms"] = None
     # No refresh here: the test reports the token as it is, it does not renew it behind the admin's back.
-    with RpaClient.default(token_provider=TokenProvider(refresh_allowed=False), max_retries=1) as client:
+    with _own_api_client(token_provider=TokenProvider(refresh_allowed=False), max_retries=1) as client:
+        started = time.monotonic()
         try:
             client.health()
             result["api_ok"] = True
+            if latency:
+                result["latencia_ms"] = round((time.monotonic() - started) * 1000, 1)
             if not current_token():
                 result.update(token_ok=False, message="A API RPA respondeu, mas nenhum token está configurado.")
             else:
                 _probe(client, result)
         except RpaError as exc:
             result["message"] = f"A API RPA não respondeu ao /health: {exc.message}"
-    audit.record("token_global_testado", detail=result["message"][:1000], user=by_user)
-    db.session.commit()
+    if record:
+        audit.record("token_global_testado", detail=result["message"][:1000], user=by_user)
+        db.session.commit()
     return result
 
 
 def _probe(client, result):
     """The authenticated half of test_connection."""
     try:
-        client.get_job(f"teste-conexao-{secrets.token_hex(8)}")
+        client.get_job_raw(f"teste-conexao-{secrets.token_hex(8)}")
         accepted = True
     except RpaRejected as exc:
         accepted = exc.status == 404
@@ -246,5 +263,8 @@ def _probe(client, result):
         return
     except RpaUnavailable as exc:
         result["message"] = f"A API RPA está no ar, mas falhou ao testar o token: {exc.message}"
+        return
+    except RpaError as exc:  # an answer that breaks the contract
+        result["message"] = f"Resposta inesperada ao testar o token: {exc.message}"
         return
     result.update(ok=accepted, token_ok=accepted, message="Conexão OK: a API RPA respondeu e aceitou o token.")

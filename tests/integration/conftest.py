@@ -27,6 +27,7 @@ from simulator import serve_in_thread
 REPO = Path(__file__).resolve().parents[2]
 SIM_KNOBS = {"job_duration": 0.5, "queue_wait": 0, "log_lines": 6, "seed": 2026}
 COMPETENCIA = "2026-10"
+ENV_NAMES = {"EXECUCAO_MAX_LOG_BYTES": "EXECUCAO_MAX_LOG_MB"}  # config keys read from another variable (in MB)
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05, message="condição"):
@@ -111,6 +112,12 @@ class Cycle:
             "RPA_ALLOW_PRIVATE_TARGETS": "true" if cfg["RPA_ALLOW_PRIVATE_TARGETS"] else "false",
             "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO",
         })
+        # Limits a test changed with configure() reach the workers too (by the names apps.config reads).
+        for key in self._saved:
+            if key.startswith(("RPA_", "EXECUCAO_")) and key not in env:
+                value = cfg[key]
+                env[ENV_NAMES.get(key, key)] = ("true" if value else "false") if isinstance(value, bool) else str(
+                    value // (1024 * 1024) if key in ENV_NAMES else value)
         return env
 
     def start_workers(self, n=1, wait=True) -> list[WorkerProcess]:

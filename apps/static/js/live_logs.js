@@ -12,7 +12,11 @@
     conectando: ["Conectando", "secondary"], parado: ["Parado", "secondary"],
     concluido: ["Concluído", "success"], falhou: ["Falhou", "danger"]
   };
-  var FAST_REFRESH = 5000, SLOW_REFRESH = 15000, RETRY_AFTER_ERROR = 5000;
+  // A refused stream (session expired, or 429: too many open streams) is retried after 5 s, then
+  // 10, 20… up to 60 s; a stream the server ends (maximum duration, restart) is resumed by the
+  // browser itself after the `retry:` it sent, with Last-Event-ID, so no line is lost or repeated.
+  var FAST_REFRESH = 5000, SLOW_REFRESH = 15000, RETRY_AFTER_ERROR = 5000, RETRY_MAX = 60000;
+  var retryDelay = RETRY_AFTER_ERROR;
   var maxLines = parseInt(panel.getAttribute("data-max-lines") || "2000", 10);
   var timeFormat = { timeZone: panel.getAttribute("data-timezone") || undefined };
 
@@ -120,6 +124,7 @@
     es.addEventListener("open", function () { setBadge("conectado"); });
     es.addEventListener("connection", function (event) {
       setBadge("conectado");
+      retryDelay = RETRY_AFTER_ERROR;
       learnJob(JSON.parse(event.data));
     });
     es.addEventListener("log", function (event) { addLine(JSON.parse(event.data)); });
@@ -131,7 +136,8 @@
       if (es.readyState === EventSource.CONNECTING) { setBadge("reconectando"); return; }
       setBadge("erro");  // refused (e.g. session expired): try again later from the last line shown
       closeSource();
-      retryTimer = setTimeout(function () { if (run && !ended) connect(); }, RETRY_AFTER_ERROR);
+      retryTimer = setTimeout(function () { if (run && !ended) connect(); }, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, RETRY_MAX);
     });
   }
 

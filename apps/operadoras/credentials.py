@@ -1,0 +1,83 @@
+"""An outsourced robot's own credential, encrypted at rest with Fernet (AES-128-CBC + HMAC-SHA256).
+
+The key is CREDENTIALS_KEY when set (a Fernet key, `Fernet.generate_key()`), else derived from
+SECRET_KEY with HKDF-SHA256 (its own `info`, so it is a different key from the ones that sign
+sessions and JWTs). Changing the key (or SECRET_KEY without CREDENTIALS_KEY) makes the stored
+credentials unreadable: credential_for() then answers None and logs a warning, and an admin types
+each one again. The plaintext is never logged, audited, shown or serialized.
+"""
+import base64
+import logging
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+MAX_LENGTH = 4096  # like the global token: a JWT or an API key, never a document
+HKDF_SALT = b"rpa-dashboard"
+HKDF_INFO = b"operadoras.credencial_rpa.v1"
+
+
+class CredentialError(ValueError):
+    """A credential that may not be stored (the message is for the admin), or a bad key setting."""
+
+
+def _fernet() -> Fernet:
+    configured = (current_app.config.get("CREDENTIALS_KEY") or "").strip()
+    if configured:
+        try:
+            return Fernet(configured.encode())
+        except ValueError as exc:
+            raise CredentialError("CREDENTIALS_KEY inválida: use uma chave Fernet (32 bytes em base64 url-safe, "
+                                  "gerada por Fernet.generate_key()).") from exc
+    secret = current_app.config.get("SECRET_KEY") or ""
+    if not secret:
+        raise CredentialError("Defina SECRET_KEY ou CREDENTIALS_KEY para guardar credenciais.")
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=HKDF_SALT, info=HKDF_INFO).derive(secret.encode())
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def clean(value) -> str:
+    """The credential as it will be sent (surrounding spaces and a pasted 'Bearer ' dropped); CredentialError."""
+    if not isinstance(value, str):
+        raise CredentialError("Texto esperado.")
+    text = value.strip()
+    if text[:7].lower() == "bearer ":
+        text = text[7:].strip()
+    if not text:
+        raise CredentialError("Informe a credencial.")
+    if len(text) > MAX_LENGTH:
+        raise CredentialError(f"A credencial deve ter no máximo {MAX_LENGTH} caracteres.")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise CredentialError("A credencial não pode conter espaços, quebras de linha nem caracteres de controle.")
+    return text
+
+
+def encrypt(credential: str) -> str:
+    """The Fernet token (ASCII) to store for a cleaned credential."""
+    return _fernet().encrypt(credential.encode()).decode("ascii")
+
+
+def decrypt(stored: str | None) -> str | None:
+    """The plaintext of a stored token; None when there is none; InvalidToken when it does not decrypt."""
+    if not stored:
+        return None
+    return _fernet().decrypt(stored.encode("ascii")).decode()
+
+
+def credential_for(operadora) -> str | None:
+    """The operadora's own decrypted credential, or None (none stored, or it cannot be decrypted: a warning
+    naming the operadora, never the secret, is logged)."""
+    stored = getattr(operadora, "credencial_rpa_cifrada", None)
+    if not stored:
+        return None
+    try:
+        return decrypt(stored)
+    except (InvalidToken, CredentialError, UnicodeError, ValueError) as exc:
+        log.warning("the RPA credential of operadora %s cannot be decrypted (%s): did CREDENTIALS_KEY or "
+                    "SECRET_KEY change? An admin must enter it again.", getattr(operadora, "codigo", "?"),
+                    type(exc).__name__)
+        return None
