@@ -187,3 +187,20 @@ def test_v2_status_job_carries_the_rpa_apis_own_answer_or_why_it_has_none(client
     db.session.commit()
     body = client.get(url, headers=api_headers(Role.VISUALIZADOR)).get_json()
     assert body["job"] is None and "token da API RPA foi recusado" in body["job_erro"]
+
+
+def test_the_reconciler_sweeps_downloads_a_killed_worker_left_half_way(app):
+    import os
+
+    from apps.processos import storage
+    from apps.rpa.jobs import reconcile
+
+    old, fresh = storage.incoming() / "antigo.part", storage.incoming() / "em-curso.part"
+    old.write_bytes(b"%PDF-1.4 metade")
+    fresh.write_bytes(b"%PDF-1.4 baixando")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+
+    reconcile()
+
+    assert not old.exists() and fresh.exists()
+    fresh.unlink()

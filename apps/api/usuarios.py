@@ -3,7 +3,7 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 from flask import g, jsonify, request, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from apps.api import bp
@@ -12,7 +12,7 @@ from apps.auth import services
 from apps.auth.models import Role, User
 from apps.auth.policy import ADMIN, access
 from apps.core.errors import ApiError
-from apps.core.records import like_pattern
+from apps.core.records import contains
 from apps.core.types import db
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")  # the rule of UserCreateForm.username
@@ -80,9 +80,7 @@ def api_usuarios_list():
     query = select(User).order_by(User.username, User.id)
     q = (request.args.get("q") or "").strip()
     if q:
-        like = like_pattern(q)
-        query = query.where(or_(User.username.ilike(like, escape="\\"), User.email.ilike(like, escape="\\"),
-                                User.nome.ilike(like, escape="\\")))
+        query = query.where(contains(q, User.username, User.email, User.nome))
     return jsonify(list_envelope(query, usuario_json))
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from apps.core.audit import AuditLog
 from apps.core.excel_csv import excel_lines
+from apps.core.records import contains
 from apps.core.types import db
 
 ACTION_LABELS = {
@@ -36,12 +37,11 @@ def filtered_query(f: dict):
     tz = ZoneInfo(current_app.config["TIMEZONE"])
     query = select(AuditLog).order_by(AuditLog.created_at.desc())
     if f["usuario"]:
-        query = query.where(AuditLog.username.ilike(f"%{f['usuario']}%"))
+        query = query.where(contains(f["usuario"], AuditLog.username))
     if f["acao"]:
         query = query.where(AuditLog.action == f["acao"])
     if f["registro"]:
-        like = f"%{f['registro']}%"
-        query = query.where(AuditLog.entity_id.ilike(like) | AuditLog.entity_type.ilike(like) | AuditLog.detail.ilike(like))
+        query = query.where(contains(f["registro"], AuditLog.entity_id, AuditLog.entity_type, AuditLog.detail))
     if f["de"]:
         query = query.where(AuditLog.created_at >= datetime.combine(f["de"], time.min, tz))
     if f["ate"]:

@@ -1,7 +1,7 @@
 """Login, logout and the admin's user management pages."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from apps.auth import bp, services
 from apps.auth.forms import ConfirmForm, LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
@@ -9,6 +9,7 @@ from apps.auth.limits import LoginThrottled, throttled_response
 from apps.auth.models import User
 from apps.auth.policy import ADMIN, PUBLIC, VIEW, access
 from apps.core.pagination import paginate, safe_next
+from apps.core.records import contains
 from apps.core.types import db, parse_uuid
 
 
@@ -54,8 +55,7 @@ def users():
     q = request.args.get("q", "").strip()
     query = select(User).order_by(User.username)
     if q:
-        like = f"%{q}%"
-        query = query.where(or_(User.username.ilike(like), User.email.ilike(like), User.nome.ilike(like)))
+        query = query.where(contains(q, User.username, User.email, User.nome))
     return render_template("auth/users.html", pagination=paginate(query), q=q, confirm_form=ConfirmForm())
 
 

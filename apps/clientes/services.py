@@ -8,7 +8,7 @@ from sqlalchemy.orm import contains_eager
 from apps.clientes import cnpj as cnpj_rules
 from apps.clientes.models import Cliente
 from apps.core import audit
-from apps.core.records import RecordError, like_pattern
+from apps.core.records import RecordError, contains
 from apps.core.types import db, parse_uuid
 from apps.operadoras.models import Operadora
 
@@ -24,12 +24,11 @@ def list_query(q: str | None = None, operadora_id=None, ativo: bool | None = Non
     )
     q = (q or "").strip()
     if q:
-        like = like_pattern(q)
-        conditions = [Cliente.nome.ilike(like, escape="\\"), Cliente.codigo.ilike(like, escape="\\")]
+        condition = contains(q, Cliente.nome, Cliente.codigo)
         bare = cnpj_rules.clean(q)
         if re.search(r"\d", bare):  # a CNPJ fragment, typed with or without punctuation
-            conditions.append(Cliente.cnpj.like(like_pattern(bare), escape="\\"))
-        query = query.where(or_(*conditions))
+            condition = or_(condition, contains(bare, Cliente.cnpj))
+        query = query.where(condition)
     if operadora_id is not None:
         query = query.where(Cliente.operadora_id == operadora_id)
     if ativo is not None:

@@ -1,6 +1,7 @@
 """What every record service and page shares: the refusal a service raises, the LIKE pattern of a
 search, and the page's lookup by id."""
 from flask import abort
+from sqlalchemy import or_
 
 from apps.core.types import get_by_id
 
@@ -18,6 +19,13 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern that matches `text` literally anywhere (escape char: backslash)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def contains(text: str, *columns):
+    """Rows where any of `columns` contains `text` literally, case-insensitively: the one search condition,
+    so '%' and '_' typed by a person match themselves on every list."""
+    pattern = like_pattern(text)
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
 def get_or_404(model, raw_id, description: str | None = None):

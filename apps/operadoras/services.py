@@ -3,12 +3,12 @@ import re
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from apps.auth.policy import ADMIN, allows
 from apps.core import audit
-from apps.core.records import RecordError, like_pattern
+from apps.core.records import RecordError, contains
 from apps.core.types import db
 from apps.operadoras import credentials
 from apps.operadoras.models import Operadora
@@ -31,8 +31,7 @@ def list_query(q: str | None = None, ativo: bool | None = None):
     query = select(Operadora).order_by(Operadora.codigo, Operadora.id)
     q = (q or "").strip()
     if q:
-        like = like_pattern(q)
-        query = query.where(or_(Operadora.codigo.ilike(like, escape="\\"), Operadora.nome.ilike(like, escape="\\")))
+        query = query.where(contains(q, Operadora.codigo, Operadora.nome))
     if ativo is not None:
         query = query.where(Operadora.ativo == ativo)
     return query

@@ -3,6 +3,7 @@ import hashlib
 import mmap
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -142,3 +143,16 @@ def store_file(processo_id, path) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(path, target)
     return relative.as_posix()
+
+
+def sweep_incoming(older_than_seconds: float = 3600) -> int:
+    """Remove downloads a killed worker left half-way in incoming(); return how many."""
+    limit, removed = time.time() - older_than_seconds, 0
+    for path in incoming().glob("*.part"):
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass  # its worker finished with it meanwhile
+    return removed

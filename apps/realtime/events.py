@@ -19,20 +19,17 @@ def channel_for(execucao_id) -> str:
     return f"execucao:{execucao_id}"
 
 
+def log_line_json(line, job_id, operadora) -> dict:
+    """The seed's log JSON for one stored line: the one shape pub/sub, the SSE replay and the API send."""
+    return {"type": "log", "seq": line.seq, "level": line.level, "message": line.message, "operadora": operadora,
+            "job_id": job_id, "timestamp": line.timestamp.isoformat(), "service": line.service, "logger": line.logger}
+
+
 def log_payload(execucao, line) -> dict:
-    """The seed's log JSON for one stored line."""
+    """log_line_json for a line of this execucao."""
     processo = execucao.processo
-    return {
-        "type": "log",
-        "seq": line.seq,
-        "level": line.level,
-        "message": line.message,
-        "operadora": processo.cliente.operadora.codigo if processo and processo.cliente else None,
-        "job_id": execucao.job_id,
-        "timestamp": line.timestamp.isoformat(),
-        "service": line.service,
-        "logger": line.logger,
-    }
+    operadora = processo.cliente.operadora.codigo if processo and processo.cliente else None
+    return log_line_json(line, execucao.job_id, operadora)
 
 
 def status_payload(execucao) -> dict:

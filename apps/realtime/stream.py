@@ -29,7 +29,7 @@ from apps.clientes.models import Cliente
 from apps.core.types import db
 from apps.operadoras.models import Operadora
 from apps.processos.models import Execucao, ExecucaoLog, Processo, StatusExecucao
-from apps.realtime.events import ALL_CHANNEL, channel_for, status_payload
+from apps.realtime.events import ALL_CHANNEL, channel_for, log_line_json, status_payload
 from apps.realtime.hub import READY_WAIT, RESYNC, SHUTDOWN, Hub, sse
 
 TERMINAL = {StatusExecucao.CONCLUIDO: "job_completed", StatusExecucao.FALHOU: "job_failed"}
@@ -47,13 +47,6 @@ def timeout_frame() -> str:
     """The last frame of a stream that reached its maximum duration: EventSource reconnects after
     `retry` ms (1-4 s, spread) and sends the Last-Event-ID it holds, so nothing is lost or repeated."""
     return f": tempo máximo da conexão; reconecte com Last-Event-ID\nretry: {random.randint(1000, 4000)}\n\n"  # noqa: S311
-
-
-def _line(row, job_id, operadora) -> dict:
-    """The seed's log JSON (the same shape events.log_payload publishes)."""
-    return {"type": "log", "seq": row.seq, "level": row.level, "message": row.message, "operadora": operadora,
-            "job_id": job_id, "timestamp": row.timestamp.isoformat(), "service": row.service,
-            "logger": row.logger}
 
 
 def _end_frame(execucao_id):
@@ -78,7 +71,7 @@ def fetch_lines(app, execucao_id, after: int, limit: int, with_end: bool = False
             rows = db.session.scalars(select(ExecucaoLog).where(
                 ExecucaoLog.execucao_id == execucao_id, ExecucaoLog.seq > after
             ).order_by(ExecucaoLog.seq).limit(limit)).all()
-            return [(row.seq, sse("log", _line(row, meta.job_id, meta.codigo), row.seq)) for row in rows], end
+            return [(row.seq, sse("log", log_line_json(row, meta.job_id, meta.codigo), row.seq)) for row in rows], end
         finally:
             db.session.remove()
 

@@ -265,4 +265,5 @@ def reconcile() -> dict:
             else:
                 follow.enqueue_poll(execucao)
             resumed += 1
+    storage.sweep_incoming()
     return {"retomadas": resumed, "falhas": failed, "admitidas": throttle.dispatch_all()}

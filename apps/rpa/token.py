@@ -193,13 +193,22 @@ def _refresh_lock():
 
 
 class TokenProvider:
-    """What RpaClient asks for the token, and to renew it after a 401 (when allowed)."""
+    """What RpaClient asks for the token, and to renew it after a 401 (when allowed).
+
+    The token is read from the database once per provider, and a client (one per job) has one
+    provider: a job's polls and downloads do not each ask the database again.
+    """
+
+    _UNREAD = object()
 
     def __init__(self, refresh_allowed=True):
         self.refresh_allowed = refresh_allowed
+        self._token = self._UNREAD
 
     def get(self):
-        return current_token()
+        if self._token is self._UNREAD:
+            self._token = current_token()
+        return self._token
 
     def refresh(self, rejected_token=None):
         """A renewed token, or None when no BRM_TOKEN_PASSWORD is configured.
@@ -214,9 +223,10 @@ class TokenProvider:
             return None
         with _refresh_lock():
             latest = current_token()
-            if latest and latest != rejected_token:
-                return latest
-            return refresh_global_token(reason="renovação automática após 401 da API RPA")
+            if not (latest and latest != rejected_token):
+                latest = refresh_global_token(reason="renovação automática após 401 da API RPA")
+        self._token = latest
+        return latest
 
 
 def test_connection(by_user=None, record=True, latency=False):
