@@ -1,7 +1,7 @@
 """API v1: the processo list's bulk actions (approve or run the chosen ones, run the failed ones again)."""
 from flask import g, jsonify
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.api.helpers import json_body, optional_json_body, uuid_list
 from apps.auth.policy import OPERATE, access
 from apps.core.clock import current_competencia

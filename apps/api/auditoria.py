@@ -1,7 +1,7 @@
 """API v1: the audit trail for admins, with the audit page's filters."""
 from flask import jsonify, request
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.api.helpers import list_envelope
 from apps.auditoria.services import filtered_query, parse_filters
 from apps.auth.policy import ADMIN, access

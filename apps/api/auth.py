@@ -1,7 +1,7 @@
 """API v1 tokens: POST /api/v1/auth/token, /api/v1/auth/refresh and /api/v1/auth/revogar-tokens."""
 from flask import g, jsonify
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.api.helpers import json_body
 from apps.api.tokens import TokenError, issue_access, issue_refresh, revoke_all, user_from_token
 from apps.auth import services

@@ -1,7 +1,7 @@
 """API v1: CSV import of clientes (preview with dry_run, import now or in the background)."""
 from flask import jsonify, request, url_for
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, with_location
 from apps.auth.policy import OPERATE, access, current_identity
 from apps.clientes import importacao as imports

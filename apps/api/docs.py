@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 from flask import jsonify, render_template
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.auth.policy import PUBLIC, VIEW, access
 
 SPEC_PATH = Path(__file__).with_name("openapi.yaml")

@@ -2,7 +2,7 @@
 from flask import jsonify, request
 from sqlalchemy import select
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.api.helpers import list_envelope, uuid_arg
 from apps.api.processos import execucao_json
 from apps.auth.policy import VIEW, access

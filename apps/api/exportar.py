@@ -1,7 +1,7 @@
 """API v1: the month's export, the same CSV the processo list's button downloads."""
 from flask import request
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.auth.policy import VIEW, access
 from apps.core.clock import current_competencia
 from apps.core.errors import ApiError

@@ -2,7 +2,7 @@
 from flask import g, jsonify, request
 from sqlalchemy import select
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, list_envelope
 from apps.api.processos import fatura_json, processo_detail_json
 from apps.auth.policy import OPERATE, VIEW, access

@@ -9,7 +9,7 @@ from redis import RedisError
 from sqlalchemy import text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.api.helpers import json_body
 from apps.auth.policy import OPERATE, VIEW, access
 from apps.core.errors import ApiError

@@ -1,7 +1,7 @@
 """API v1: operadoras (robot settings and the write-only credential writable by an Admin only)."""
 from flask import jsonify, request, url_for
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.api.helpers import bool_arg, get_or_404, json_body, list_envelope, with_location
 from apps.api.serializers import OPERADORA_FIELDS, check_payload, service_errors
 from apps.auth.policy import OPERATE, VIEW, access, current_identity

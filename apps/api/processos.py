@@ -1,7 +1,7 @@
 """API v1: processos, their robot runs (execucoes) and the runs' stored log lines."""
 from flask import g, jsonify, request
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, int_arg, json_body, list_envelope, optional_json_body, uuid_arg
 from apps.auth.policy import OPERATE, VIEW, access
 from apps.core.errors import ApiError

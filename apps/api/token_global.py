@@ -1,7 +1,7 @@
 """API v1: the global RPA token for admins (always masked), set, renewed and tested like the page does."""
 from flask import g, jsonify
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.api.helpers import json_body
 from apps.auth.policy import ADMIN, access
 from apps.core.errors import ApiError

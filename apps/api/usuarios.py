@@ -6,7 +6,7 @@ from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from apps.api import bp
+from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, json_body, list_envelope, with_location
 from apps.auth import services
 from apps.auth.models import Role, User

@@ -1,7 +1,7 @@
 """Audit trail: filtered list and CSV export."""
 from flask import Response, render_template, request, stream_with_context
 
-from apps.auditoria import bp
+from apps.auditoria.blueprint import bp
 from apps.auditoria.services import ACTION_LABELS, actions_in_use, csv_rows, filtered_query, parse_filters
 from apps.auth.policy import ADMIN, access
 from apps.core.pagination import paginate

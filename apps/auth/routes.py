@@ -3,7 +3,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from apps.auth import bp, services
+from apps.auth import services
+from apps.auth.blueprint import bp
 from apps.auth.forms import ConfirmForm, LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
 from apps.auth.limits import LoginThrottled, throttled_response
 from apps.auth.models import User

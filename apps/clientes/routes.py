@@ -5,7 +5,8 @@ from sqlalchemy import select
 
 from apps.auth.forms import ConfirmForm
 from apps.auth.policy import OPERATE, VIEW, access
-from apps.clientes import bp, services
+from apps.clientes import services
+from apps.clientes.blueprint import bp
 from apps.clientes.forms import ClienteForm
 from apps.clientes.models import Cliente
 from apps.core.form_errors import save_record

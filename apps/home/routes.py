@@ -6,7 +6,8 @@ from redis import RedisError
 from apps.auth.forms import ConfirmForm
 from apps.auth.policy import ADMIN, VIEW, access
 from apps.core.queues import QueueUnavailable
-from apps.home import bp, filas, services
+from apps.home import filas, services
+from apps.home.blueprint import bp
 
 TIPO_LABELS = {"DOWNLOAD": "Download", "ENVIO_SAT": "Envio ao SAT"}
 

@@ -8,7 +8,8 @@ from apps.core.form_errors import save_record
 from apps.core.pagination import paginate, safe_next
 from apps.core.records import get_or_404
 from apps.core.types import db
-from apps.operadoras import bp, credentials, services
+from apps.operadoras import credentials, services
+from apps.operadoras.blueprint import bp
 from apps.operadoras.forms import OperadoraForm
 from apps.operadoras.models import Operadora
 

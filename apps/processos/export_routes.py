@@ -3,7 +3,8 @@ from flask import Response, abort, request, stream_with_context
 
 from apps.auth.policy import VIEW, access
 from apps.core.clock import current_competencia
-from apps.processos import bp, export
+from apps.processos import export
+from apps.processos.blueprint import bp
 
 
 @bp.route("/processos/exportar.csv", endpoint="exportar")

@@ -13,7 +13,8 @@ from apps.core.queues import QueueUnavailable
 from apps.core.records import get_or_404
 from apps.core.templating import duration
 from apps.core.types import db, parse_uuid, utcnow
-from apps.processos import bp, manual, queries, services, state, storage
+from apps.processos import manual, queries, services, state, storage
+from apps.processos.blueprint import bp
 from apps.processos.forms import AprovarForm, BulkForm, EnviarFaturasForm, RejeitarForm
 from apps.processos.models import Fatura, Processo, StatusProcesso, TipoExecucao
 from apps.processos.state import ProcessoError

@@ -12,7 +12,8 @@ from wtforms.validators import DataRequired
 
 from apps.auth.policy import ADMIN, VIEW, access
 from apps.core.types import db
-from apps.processos import bp, schedule
+from apps.processos import schedule
+from apps.processos.blueprint import bp
 from apps.processos.services import gerar_processos
 from apps.processos.state import ProcessoError
 

@@ -11,7 +11,8 @@ from apps.core.records import get_or_404
 from apps.core.types import db, parse_uuid
 from apps.processos import queries
 from apps.processos.models import Execucao, ExecucaoLog
-from apps.realtime import bp, hub, limits, stream
+from apps.realtime import hub, limits, stream
+from apps.realtime.blueprint import bp
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 LOG_BATCH = 2000

@@ -21,10 +21,12 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
+from redis import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from sqlalchemy.exc import SQLAlchemyError
 
-from apps.core.queues import get_redis
+from apps.core.queues import QueueUnavailable, get_redis
 from apps.core.types import db, get_by_id, utcnow
 from apps.processos import execucoes as lifecycle
 from apps.processos import storage
@@ -113,6 +115,8 @@ def poll_execucao(execucao_id: str, follower: str | None = None, bad: int = 0,
             return poll.run(client)
     except RpaBadAnswer as exc:
         return poll.bad_answer(exc.message)
+    except (SQLAlchemyError, RedisError, QueueUnavailable):
+        raise  # our own database or Redis is down: RQ's retry and the reconciler resume the run, unharmed
     except Exception as exc:  # our own bug or an answer nobody foresaw: counted, never retried forever
         db.session.rollback()
         log.exception("unexpected error following execucao %s", execucao_id)
@@ -169,8 +173,9 @@ class _Poll:
         return _finish(client, execucao, job, note, self)
 
     def _missing_final_line(self):
-        """'' when the final line is stored; None while the grace period runs (next look scheduled);
-        else the sentence for the message saying it never came."""
+        """None while the grace period runs (the next look is scheduled); otherwise the note for the run's
+        message: '' or the log-cut sentence when the final line is stored, plus the sentence saying it
+        never came when the grace period ran out."""
         execucao = self.execucao
         if lifecycle.has_final_line(execucao):
             return lifecycle.cut_note(execucao)

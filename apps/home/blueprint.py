@@ -1,0 +1,4 @@
+"""The `home` blueprint; its routes register on it when apps/__init__.py imports them."""
+from flask import Blueprint
+
+bp = Blueprint("home", __name__, template_folder="templates")

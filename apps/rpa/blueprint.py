@@ -1,0 +1,4 @@
+"""The `rpa` blueprint; its routes register on it when apps/__init__.py imports them."""
+from flask import Blueprint
+
+bp = Blueprint("rpa", __name__, template_folder="templates")
