@@ -2,8 +2,51 @@
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import apps.config  # noqa: F401  (first of the app's modules: it reads .env before any other is imported)
+import apps.models  # noqa: F401  (the whole schema, for Alembic and relationships)
+from apps.api import (  # noqa: F401  (each registers its routes on the api blueprint)
+    acoes,
+    auditoria,
+    auth,
+    clientes,
+    clientes_import,
+    docs,
+    execucoes,
+    exportar,
+    faturas,
+    logs_v2,
+    operadoras,
+    processos,
+    token_global,
+    usuarios,
+)
+from apps.api.blueprint import bp as api_bp
+from apps.auditoria import routes as auditoria_routes  # noqa: F401
+from apps.auditoria.blueprint import bp as auditoria_bp
+from apps.auth import routes as auth_routes  # noqa: F401
+from apps.auth import services as auth_services
+from apps.auth.blueprint import bp as auth_bp
+from apps.auth.passwords import use_fast_hashing_for_tests
+from apps.clientes import import_routes as clientes_import_routes  # noqa: F401
+from apps.clientes import routes as clientes_routes  # noqa: F401
+from apps.clientes.blueprint import bp as clientes_bp
 from apps.config import load_config
+from apps.core import commands, errors, health, logs, metrics, security, templating
 from apps.extensions import csrf, db, limiter, login_manager, migrate
+from apps.home import routes as home_routes  # noqa: F401
+from apps.home.blueprint import bp as home_bp
+from apps.operadoras import routes as operadoras_routes  # noqa: F401
+from apps.operadoras.blueprint import bp as operadoras_bp
+from apps.processos import export_routes, schedule_routes  # noqa: F401
+from apps.processos import routes as processos_routes  # noqa: F401
+from apps.processos.blueprint import bp as processos_bp
+from apps.realtime import routes as realtime_routes  # noqa: F401
+from apps.realtime.blueprint import bp as realtime_bp
+from apps.rpa import routes as rpa_routes  # noqa: F401
+from apps.rpa.blueprint import bp as rpa_bp
+
+# Importing a routes module registers its views on its blueprint; the order here is the URL map's.
+BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp, api_bp)
 
 
 def create_app(config=None):
@@ -17,8 +60,6 @@ def create_app(config=None):
     app.config.update(overrides)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in apps.core.security, Bearer API exempt
     if app.config.get("TESTING"):
-        from apps.auth.passwords import use_fast_hashing_for_tests
-
         use_fast_hashing_for_tests()
     register_logging(app)
     register_extensions(app)
@@ -34,14 +75,10 @@ def create_app(config=None):
 
 
 def register_logging(app):
-    from apps.core import logs
-
     logs.init_app(app)
 
 
 def register_extensions(app):
-    import apps.models  # noqa: F401  (the whole schema, for Alembic and relationships)
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
@@ -52,47 +89,27 @@ def register_extensions(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Faça login para continuar."
     login_manager.login_message_category = "warning"
-    from apps.auth import services as auth_services
-
     login_manager.user_loader(auth_services.load_session_user)
 
 
 def register_blueprints(app):
-    from apps.api import bp as api_bp
-    from apps.auditoria import bp as auditoria_bp
-    from apps.auth import bp as auth_bp
-    from apps.clientes import bp as clientes_bp
-    from apps.home import bp as home_bp
-    from apps.operadoras import bp as operadoras_bp
-    from apps.processos import bp as processos_bp
-    from apps.realtime import bp as realtime_bp
-    from apps.rpa import bp as rpa_bp
-
-    for bp in (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp, api_bp):
+    for bp in BLUEPRINTS:
         app.register_blueprint(bp)
 
 
 def register_hooks(app):
-    from apps.core import health, metrics, security
-
     security.init_app(app)
     health.init_app(app)
     metrics.init_app(app)
 
 
 def register_errorhandlers(app):
-    from apps.core import errors
-
     errors.init_app(app)
 
 
 def register_template_helpers(app):
-    from apps.core import templating
-
     templating.init_app(app)
 
 
 def register_commands(app):
-    from apps.core import commands
-
     commands.init_app(app)

@@ -8,13 +8,14 @@ import re
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from .auth import INVALID_TOKEN, bearer_from_header
-from .jobs import DOWNLOAD, SAT, now_iso
+from .jobs import DOWNLOAD, SAT, TAREFA, now_iso
 from .state import Saturated, SimState
-from .validation import BodyError, validate_executar, validate_idempotency_key, validate_sat
+from .tasks import TASKS
+from .validation import BodyError, validate_executar, validate_idempotency_key, validate_sat, validate_tarefa
 
-VERSION = "sim-1.0"
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 PUBLIC_ENDPOINTS = {"api.health", "api.refresh"}
+TASK_ENDPOINTS = {"api.tarefas", "api.tarefa_start", "api.job_arquivo"}
 RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 bp = Blueprint("api", __name__)
@@ -63,6 +64,9 @@ def gate():
     fault = sim.faults.take(request.path)
     if fault is not None:
         return fault_response(sim, fault)
+    missing = unsupported(sim)
+    if missing is not None:
+        return missing
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not sim.token_ok(bearer_from_header(request.headers.get("Authorization"))):
@@ -71,10 +75,19 @@ def gate():
     return None
 
 
+def unsupported(sim: SimState):
+    """The answer of a 1.1 route this server is configured not to have (before authentication)."""
+    if request.endpoint in TASK_ENDPOINTS and not sim.config.tasks_supported:
+        return error(404, "Recurso não encontrado")
+    if request.endpoint == "api.cancel_job" and not sim.config.cancel_supported:
+        return error(405, "Cancelamento de jobs não suportado por este servidor")
+    return None
+
+
 @bp.get("/health")
 def health():
-    """Liveness."""
-    return jsonify(status="ok", version=VERSION)
+    """Liveness; with health_details, the 1.1 fields (version, running, capacity, robot)."""
+    return jsonify(state().health())
 
 
 @bp.post("/auth/refresh")
@@ -105,8 +118,13 @@ def start_job(tipo: str, operadora: str | None, validator):
         body = validator(json_body())
     except BodyError as exc:
         return error(422, f"Corpo inválido: {exc}")
+    return create_job(tipo, operadora, body, key)
+
+
+def create_job(tipo: str, operadora: str | None, body: dict, key: str | None, tarefa: str | None = None):
+    """Create (or replay) a validated job: 202, or 429 when the robots are saturated."""
     try:
-        answer, _ = state().create_job(tipo, operadora, body, key)
+        answer, _ = state().create_job(tipo, operadora, body, key, tarefa=tarefa)
     except Saturated as exc:
         return error(429, "Robôs ocupados; tente novamente mais tarde",
                      {"Retry-After": str(exc.retry_after)})
@@ -126,6 +144,52 @@ def executar(operadora: str):
 def sat_enviar():
     """Start the upload of approved invoices to SAT."""
     return start_job(SAT, None, validate_sat)
+
+
+@bp.get("/tarefas")
+def tarefas():
+    """The generic tasks the robots know, with the JSON Schema of their parametros."""
+    return jsonify(tarefas=[task.describe() for task in TASKS.values()])
+
+
+@bp.post("/tarefas/<tarefa>")
+def tarefa_start(tarefa: str):
+    """Start a generic task; same answers and Idempotency-Key rules as /executar."""
+    task = TASKS.get(tarefa.strip().lower())
+    if task is None:
+        return error(404, f"Tarefa desconhecida: {tarefa}")
+    key = request.headers.get("Idempotency-Key") or None
+    try:
+        validate_idempotency_key(key)
+        body = validate_tarefa(json_body(), task.parametros)
+    except BodyError as exc:
+        return error(422, f"Corpo inválido: {exc}")
+    codes = [raw.strip().upper() for raw in (body.get("operadora"), body["parametros"].get("operadora"))
+             if isinstance(raw, str) and raw.strip()]
+    for code in codes:
+        if code not in state().config.operadoras:
+            return error(404, f"Operadora desconhecida: {code}")
+    return create_job(TAREFA, codes[0] if codes else None, body, key, tarefa=task.nome)
+
+
+@bp.post("/jobs/<job_id>/cancel")
+def cancel_job(job_id: str):
+    """Ask the robots to stop a job: 202 with the job (a finished one keeps its status)."""
+    job = state().cancel(job_id)
+    return error(404, "Job não encontrado") if job is None else (jsonify(job), 202)
+
+
+@bp.get("/jobs/<job_id>/arquivos/<arquivo>")
+def job_arquivo(job_id: str, arquivo: str):
+    """One file produced by a completed generic task (its type is in result.arquivos)."""
+    sim = state()
+    if not sim.has_job(job_id):
+        return error(404, "Job não encontrado")
+    data = sim.file(job_id, arquivo, TAREFA)
+    if data is None:
+        return error(404, "Arquivo não encontrado")
+    headers = {"Content-Disposition": f'attachment; filename="{arquivo}"'}
+    return Response(data, mimetype="application/octet-stream", headers=headers)
 
 
 @bp.get("/jobs/<job_id>")

@@ -9,6 +9,8 @@ from typing import Any
 
 DEFAULT_OPERADORAS = ("VIVO", "EMBRATEL", "OI", "DIGITALNET", "CLARO", "TIM")
 DEFAULT_PASSWORD = "brm-sim"
+DEFAULT_VERSION = "1.1.0-sim"
+DEFAULT_ROBOT = "simulador"
 TRUE_WORDS = {"1", "true", "yes", "on", "sim"}
 FALSE_WORDS = {"0", "false", "no", "off", "nao", "não", ""}
 
@@ -34,6 +36,13 @@ class SimConfig:
     max_active: int = 0  # >0: answer 429 when this many jobs are PENDING/RUNNING
     retry_after: int = 5  # Retry-After of the max_active 429
     operadoras: tuple = DEFAULT_OPERADORAS
+    health_details: bool = True  # /health reports the 1.1 fields; False: a 1.0 server's {"status": "ok"}
+    version: str | None = DEFAULT_VERSION  # /health "version" (empty: not reported)
+    robot: str | None = DEFAULT_ROBOT  # /health "robot", this server's name (empty: not reported)
+    capacity: int = 0  # /health "capacity", jobs run at once (0: not reported)
+    cancel_supported: bool = True  # False: POST /jobs/{id}/cancel answers 405 (a server that cannot cancel)
+    cancel_delay: float = 0.0  # seconds between the cancel request and the job ending FAILED
+    tasks_supported: bool = True  # False: /tarefas routes answer 404 (a server without generic tasks)
     password: str = DEFAULT_PASSWORD  # BRM_TOKEN_PASSWORD accepted by /auth/refresh
     static_token: str | None = None  # SIM_TOKEN: a fixed bearer always accepted
     token_ttl_days: int = 365
@@ -98,6 +107,8 @@ def coerce(name: str, value: Any) -> Any:
         return _to_operadoras(value)
     if kind == "bool":
         return _to_bool(value)
+    if name == "capacity" and value in (None, ""):
+        return 0
     if kind in ("float", "int"):
         return _to_number(name, value, float if kind == "float" else int)
     if name == "seed":
@@ -106,6 +117,8 @@ def coerce(name: str, value: Any) -> Any:
         raise ValueError(f"{name}: texto esperado")
     if name == "password" and not value:
         raise ValueError("password: não pode ser vazia")
+    if name in ("version", "robot"):
+        return None if value is None or not str(value).strip() else str(value).strip()
     return None if value is None else str(value)
 
 

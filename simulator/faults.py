@@ -88,7 +88,7 @@ class Stats:
             self.faults_served: Counter = Counter()
             self.scalars: Counter = Counter(
                 {"idempotent_replays": 0, "refreshes": 0, "refresh_failures": 0,
-                 "auth_failures": 0, "saturated": 0})
+                 "auth_failures": 0, "saturated": 0, "cancel_requests": 0, "jobs_cancelled": 0})
 
     def request(self, key: str) -> None:
         """Count one request under "METHOD /path/{template}"."""

@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from .pdf import build_pdf
+from .tasks import TASKS
 
-DOWNLOAD, SAT = "download", "sat"
+DOWNLOAD, SAT, TAREFA = "download", "sat", "tarefa"
 PENDING, RUNNING, COMPLETED, FAILED = "PENDING", "RUNNING", "COMPLETED", "FAILED"
+TERMINAL = frozenset({COMPLETED, FAILED})
+CANCELLED_ERROR = "cancelado a pedido do dashboard"
 DOWNLOAD_ERRORS = (
     "tempo esgotado ao acessar o portal {op}",
     "credenciais recusadas pelo portal {op}",
@@ -31,6 +34,7 @@ class Job:
     tipo: str
     operadora: str | None
     body: dict
+    tarefa: str | None = None  # the task's name when tipo is "tarefa"
     job_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     status: str = PENDING
     created_at: str = field(default_factory=now_iso)
@@ -42,28 +46,41 @@ class Job:
     files: dict = field(default_factory=dict)
     hold_from: int | None = None  # lines from this index on are not on /logs yet (logs_lag)
     hold_until: float = 0.0       # time.monotonic() when they show
+    cancel_requested: bool = False  # POST /jobs/{id}/cancel seen; ends FAILED after cancel_delay
 
     def to_json(self) -> dict:
-        """The Job schema of the contract (plus competencia and cliente_id)."""
-        return {
+        """The Job schema of the contract (plus competencia and cliente_id; parametros for tasks)."""
+        data = {
             "job_id": self.job_id, "tipo": self.tipo, "operadora": self.operadora,
             "processo_id": self.body.get("processo_id"), "status": self.status,
             "created_at": self.created_at, "started_at": self.started_at,
             "finished_at": self.finished_at, "error": self.error, "result": self.result,
             "competencia": self.body.get("competencia"),
-            "cliente_id": self.body.get("cliente", {}).get("id"),
+            "cliente_id": (self.body.get("cliente") or {}).get("id"),
         }
+        if self.tipo == TAREFA:
+            data["tarefa"] = self.tarefa
+            data["parametros"] = self.body.get("parametros")
+        return data
 
     def add_log(self, level: str, message: str) -> dict:
         """Append a LogLine with the next seq and return it."""
         line = {
             "seq": len(self.logs) + 1, "type": "log", "level": level, "message": message,
             "operadora": self.operadora, "job_id": self.job_id, "timestamp": now_iso(),
-            "service": "rpa-robots" if self.tipo == DOWNLOAD else "rpa-sat",
-            "logger": f"robots.{self.operadora.lower()}" if self.operadora else "sat.uploader",
+            "service": SERVICES.get(self.tipo, "rpa-sat"), "logger": self._logger(),
         }
         self.logs.append(line)
         return line
+
+    def _logger(self) -> str:
+        """Logger name of the job's log lines."""
+        if self.tipo == TAREFA:
+            return f"tarefas.{self.tarefa}"
+        return f"robots.{self.operadora.lower()}" if self.operadora else "sat.uploader"
+
+
+SERVICES = {DOWNLOAD: "rpa-robots", SAT: "rpa-sat", TAREFA: "rpa-tarefas"}
 
 
 @dataclass
@@ -129,6 +146,39 @@ def _sat_messages(job: Job) -> list[tuple[str, str]]:
                     ("INFO", "Confirmação recebida do SAT")]
 
 
+def _tarefa_messages(job: Job) -> list[tuple[str, str]]:
+    """Log lines of a generic task run (runtime arguments and env names, never env values)."""
+    lines = TASKS[job.tarefa].messages(job.body["parametros"])
+    runtime = []
+    if job.body.get("runtime_arguments"):
+        runtime.append(("DEBUG", f"Argumentos de execução: {' '.join(job.body['runtime_arguments'])}"))
+    if job.body.get("runtime_env"):
+        runtime.append(("DEBUG", f"Variáveis de ambiente definidas: {', '.join(sorted(job.body['runtime_env']))}"))
+    return lines[:1] + runtime + lines[1:]
+
+
+def _tarefa_outcome(job: Job, rng: random.Random, fails: bool) -> dict:
+    """The final status of a generic task: its files (arquivos) and dados, or an error."""
+    task, params = TASKS[job.tarefa], job.body["parametros"]
+    if fails:
+        error = task.error(params, rng)
+        return {"status": FAILED, "error": error, "result": None, "files": {},
+                "line": ("ERROR", f"Job {job.job_id} falhou: {error}")}
+    produced = task.produce(params, rng)
+    arquivos = [{"arquivo": name, "content_type": content_type,
+                 "sha256": hashlib.sha256(data).hexdigest(), "tamanho": len(data)}
+                for name, content_type, data in produced.files]
+    files = {name: data for name, _, data in produced.files}
+    return {"status": COMPLETED, "error": None, "result": {"arquivos": arquivos, "dados": produced.dados},
+            "files": files, "line": ("WARNING", f"Job {job.job_id} concluído: {produced.summary}")}
+
+
+def cancel_outcome(job: Job) -> dict:
+    """The end of a cancelled job: FAILED, saying so."""
+    return {"status": FAILED, "error": CANCELLED_ERROR, "result": None, "files": {},
+            "line": ("ERROR", f"Job {job.job_id} falhou: {CANCELLED_ERROR}")}
+
+
 def _pick_messages(pool: list, count: int) -> list[tuple[str, str]]:
     """First `count` lines of the pool (at least one), padded with polling lines."""
     count = max(1, count)
@@ -139,6 +189,8 @@ def _pick_messages(pool: list, count: int) -> list[tuple[str, str]]:
 
 def _outcome(job: Job, rng: random.Random, fails: bool, corrupt: bool, protocolo: str) -> dict:
     """The final status, result/error, files and last log line of a job."""
+    if job.tipo == TAREFA:
+        return _tarefa_outcome(job, rng, fails)
     if fails:
         errors = DOWNLOAD_ERRORS if job.tipo == DOWNLOAD else SAT_ERRORS
         error = rng.choice(errors).format(op=job.operadora)
@@ -157,8 +209,10 @@ def build_plan(job: Job, knobs: dict, rng: random.Random, protocolo: str) -> lis
     wait, duration = knobs["queue_wait"], knobs["job_duration"]
     fails = rng.random() < knobs["failure_rate"]
     outcome = _outcome(job, rng, fails, knobs["corrupt"], protocolo)
-    pool = (_download_messages(job, (outcome["result"] or {}).get("faturas", []))
-            if job.tipo == DOWNLOAD else _sat_messages(job))
+    if job.tipo == DOWNLOAD:
+        pool = _download_messages(job, (outcome["result"] or {}).get("faturas", []))
+    else:
+        pool = _sat_messages(job) if job.tipo == SAT else _tarefa_messages(job)
     count = knobs["log_lines"] if not fails else (knobs["log_lines"] + 1) // 2
     messages = _pick_messages(pool, count)
     offsets = sorted(rng.uniform(0, duration) for _ in messages)

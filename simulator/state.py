@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from . import auth
 from .config import SimConfig, as_dict, updated
 from .faults import FaultQueue, Stats
-from .jobs import COMPLETED, DOWNLOAD, RUNNING, SAT, Job, Step, build_plan, now_iso
+from .jobs import COMPLETED, DOWNLOAD, RUNNING, SAT, TERMINAL, Job, Step, build_plan, cancel_outcome, now_iso
 from .scheduler import Scheduler
 
 IDEMPOTENCY_TTL = 24 * 3600.0
@@ -128,7 +128,8 @@ class SimState:
         return auth.token_is_valid(token, self.config.jwt_secret, self.config.static_token)
 
     # -- jobs --------------------------------------------------------------------------
-    def create_job(self, tipo: str, operadora: str | None, body: dict, key: str | None) -> tuple[dict, bool]:
+    def create_job(self, tipo: str, operadora: str | None, body: dict, key: str | None,
+                   tarefa: str | None = None) -> tuple[dict, bool]:
         """Start a job (or replay the one of `key`); returns (202 body, replayed)."""
         with self.lock:
             replay = self._replay(key)
@@ -138,7 +139,7 @@ class SimState:
             if config.max_active and len(self.active) >= config.max_active:
                 self.stats.bump("saturated")
                 raise Saturated(config.retry_after)
-            job = Job(tipo, operadora, body)
+            job = Job(tipo, operadora, body, tarefa=tarefa)
             steps = build_plan(job, self._plan_knobs(tipo), self.rng, self._protocolo(tipo))
             self.jobs[job.job_id] = job
             self.active.add(job.job_id)
@@ -183,10 +184,10 @@ class SimState:
             self.scheduler.call_at(origin + step.at, lambda s=step: self._apply(job.job_id, s))
 
     def _apply(self, job_id: str, step: Step) -> None:
-        """Carry out one step of a job and publish its log line."""
+        """Carry out one step of a job and publish its log line (nothing once ended or cancelled)."""
         with self.lock:
             job = self.jobs.get(job_id)
-            if job is None:
+            if job is None or job.status in TERMINAL or job.cancel_requested:
                 return
             if step.kind == "finish":
                 line = self._finish(job, step.outcome)
@@ -194,8 +195,38 @@ class SimState:
                 if step.kind == "start":
                     job.status, job.started_at = RUNNING, now_iso()
                 line = job.add_log(step.level, step.message)
-            for subscriber in self.subscribers:
-                subscriber.offer(line)
+            self._publish(line)
+
+    def _publish(self, line: dict) -> None:
+        """Offer a log line to every SSE listener (lock held)."""
+        for subscriber in self.subscribers:
+            subscriber.offer(line)
+
+    def cancel(self, job_id: str) -> dict | None:
+        """Ask a job to stop: PENDING/RUNNING ones end FAILED after cancel_delay; None if unknown."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                return None
+            self.stats.bump("cancel_requests")
+            if job.status not in TERMINAL and not job.cancel_requested:
+                job.cancel_requested = True
+                self._publish(job.add_log("WARNING", f"Cancelamento do job {job.job_id} solicitado; interrompendo robô"))
+                delay = self.config.cancel_delay
+                if delay > 0:
+                    self.scheduler.call_at(time.monotonic() + delay, lambda: self._cancelled(job_id))
+                else:
+                    self._cancelled(job_id)
+            return job.to_json()
+
+    def _cancelled(self, job_id: str) -> None:
+        """End a job whose cancellation was requested, unless it ended meanwhile."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.status in TERMINAL:
+                return
+            self.stats.bump("jobs_cancelled")
+            self._publish(self._finish(job, cancel_outcome(job)))
 
     def _finish(self, job: Job, outcome: dict) -> dict:
         """Write the last log line and the final status atomically (lock held)."""
@@ -226,13 +257,29 @@ class SimState:
                 visible = job.logs[:job.hold_from]
             return [dict(line) for line in visible[after:]]
 
-    def file(self, job_id: str, arquivo: str) -> bytes | None:
-        """Bytes of an invoice of a completed download job, or None."""
+    def file(self, job_id: str, arquivo: str, tipo: str = DOWNLOAD) -> bytes | None:
+        """Bytes of a file of a completed job of `tipo` (invoice or task output), or None."""
         with self.lock:
             job = self.jobs.get(job_id)
-            if job is None or job.status != COMPLETED:
+            if job is None or job.status != COMPLETED or job.tipo != tipo:
                 return None
             return job.files.get(arquivo)
+
+    def health(self) -> dict:
+        """Body of GET /health: the 1.1 fields the knobs ask for."""
+        with self.lock:
+            config, running = self.config, len(self.active)
+        body = {"status": "ok"}
+        if not config.health_details:
+            return body
+        if config.version:
+            body["version"] = config.version
+        body["running"] = running
+        if config.capacity:
+            body["capacity"] = config.capacity
+        if config.robot:
+            body["robot"] = config.robot
+        return body
 
     def has_job(self, job_id: str) -> bool:
         """Whether the job exists."""

@@ -48,14 +48,8 @@ def _pattern(data: dict, key: str, where: str, regex: re.Pattern, hint: str) -> 
 def _date(data: dict, key: str, where: str) -> None:
     """Check a YYYY-MM-DD calendar date string, when present and not null."""
     value = data.get(key)
-    if not isinstance(value, str):
-        return
-    try:
-        ok = bool(DATE_RE.fullmatch(value)) and date.fromisoformat(value) is not None
-    except ValueError:
-        ok = False
-    if not ok:
-        raise BodyError(f"'{where}{key}' inválido: esperada data AAAA-MM-DD")
+    if isinstance(value, str):
+        _date_value(value, f"{where}{key}")
 
 
 def validate_cliente(value: Any) -> None:
@@ -118,3 +112,124 @@ def validate_idempotency_key(key: str | None) -> None:
     """Validate the optional Idempotency-Key header."""
     if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
         raise BodyError(f"Idempotency-Key excede {IDEMPOTENCY_KEY_MAX} caracteres")
+
+
+# -- a small JSON Schema (2020-12) subset, for the generic tasks' parametros ------------------
+# Keywords: type (one or a list), enum, const, required, properties, additionalProperties,
+# items, minItems, maxItems, minLength, maxLength, pattern (ECMA-like), minimum, maximum,
+# format "date". Annotations ($schema, title, description, examples, default) are ignored.
+
+JSON_TYPE_NAMES = {"object": "objeto", "array": "lista", "string": "texto", "integer": "inteiro",
+                   "number": "número", "boolean": "booleano", "null": "nulo"}
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    """Whether `value` is an instance of JSON type `kind` (bools are not numbers)."""
+    checks = {
+        "object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
+        "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
+        "null": lambda v: v is None,
+        "integer": lambda v: not isinstance(v, bool) and (isinstance(v, int) or (isinstance(v, float) and v.is_integer())),
+        "number": lambda v: not isinstance(v, bool) and isinstance(v, int | float),
+    }
+    return checks[kind](value)
+
+
+def ecma_pattern(pattern: str) -> re.Pattern:
+    """Compile a JSON Schema pattern: ASCII classes, and a final '$' only at the very end."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern, re.ASCII)
+
+
+def _check_scalar(value: Any, schema: dict, name: str) -> None:
+    """String, number and format keywords."""
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            raise BodyError(f"'{name}' deve ter pelo menos {schema['minLength']} caractere(s)")
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            raise BodyError(f"'{name}' deve ter no máximo {schema['maxLength']} caracteres")
+        if "pattern" in schema and not ecma_pattern(schema["pattern"]).search(value):
+            raise BodyError(f"'{name}' inválido: esperado o padrão {schema['pattern']}")
+        if schema.get("format") == "date":
+            _date_value(value, name)
+    if _is_type(value, "number"):
+        if "minimum" in schema and value < schema["minimum"]:
+            raise BodyError(f"'{name}' deve ser >= {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            raise BodyError(f"'{name}' deve ser <= {schema['maximum']}")
+
+
+def _date_value(value: str, name: str) -> None:
+    """A YYYY-MM-DD calendar date."""
+    try:
+        ok = bool(DATE_RE.fullmatch(value)) and date.fromisoformat(value) is not None
+    except ValueError:
+        ok = False
+    if not ok:
+        raise BodyError(f"'{name}' inválido: esperada data AAAA-MM-DD")
+
+
+def check_schema(value: Any, schema: dict, name: str) -> None:
+    """Raise BodyError unless `value` follows `schema` (the subset above)."""
+    kinds = schema.get("type")
+    if kinds is not None:
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        if not any(_is_type(value, kind) for kind in kinds):
+            wanted = " ou ".join(JSON_TYPE_NAMES.get(kind, kind) for kind in kinds)
+            raise BodyError(f"'{name}' deve ser {wanted}")
+    if "const" in schema and value != schema["const"]:
+        raise BodyError(f"'{name}' deve ser {schema['const']!r}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise BodyError(f"'{name}' inválido: valores aceitos {', '.join(map(str, schema['enum']))}")
+    _check_scalar(value, schema, name)
+    if isinstance(value, dict):
+        _check_object(value, schema, name)
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            raise BodyError(f"'{name}' deve ter pelo menos {schema['minItems']} item(ns)")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            raise BodyError(f"'{name}' deve ter no máximo {schema['maxItems']} itens")
+        if isinstance(schema.get("items"), dict):
+            for index, item in enumerate(value):
+                check_schema(item, schema["items"], f"{name}[{index}]")
+
+
+def _check_object(value: dict, schema: dict, name: str) -> None:
+    """required, properties and additionalProperties."""
+    for key in schema.get("required", ()):
+        if key not in value:
+            raise BodyError(f"campo obrigatório ausente: '{name}.{key}'")
+    properties = schema.get("properties", {})
+    extra = schema.get("additionalProperties", True)
+    for key, item in value.items():
+        if key in properties:
+            check_schema(item, properties[key], f"{name}.{key}")
+        elif extra is False:
+            raise BodyError(f"campo não previsto: '{name}.{key}'")
+        elif isinstance(extra, dict):
+            check_schema(item, extra, f"{name}.{key}")
+
+
+TAREFA_BODY_SCHEMA = {
+    "type": "object",
+    "required": ["parametros"],
+    "properties": {
+        "parametros": {"type": "object"},
+        "operadora": {"type": ["string", "null"]},
+        "runtime_arguments": {"type": "array", "items": {"type": "string"}},
+        "runtime_env": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+
+def validate_tarefa(body: Any, parametros_schema: dict) -> dict:
+    """Validate the body of POST /tarefas/{tarefa} and its parametros against the task's schema."""
+    data = _require_object(body, "corpo")
+    if "parametros" not in data:
+        raise BodyError("campo obrigatório ausente: 'parametros'")
+    for key, schema in TAREFA_BODY_SCHEMA["properties"].items():
+        if key in data:
+            check_schema(data[key], schema, key)
+    check_schema(data["parametros"], parametros_schema, "parametros")
+    return data

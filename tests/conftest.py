@@ -11,11 +11,11 @@ from sqlalchemy import text
 
 from apps import create_app
 from apps.auth.models import Role
-from apps.auth.services import create_user
 from apps.core.types import db
+from tests.factories import PASSWORD, UserFactory
 from tests.support.servers import postgres_server, redis_server
+from tests.support.sim import sim, sim_knobs, sim_server  # noqa: F401 (fixtures)
 
-PASSWORD = "Senha-de-Teste-9"
 USING_POSTGRES = os.environ.get("TEST_DATABASE", "sqlite") == "postgresql"
 
 
@@ -114,9 +114,8 @@ def runner(app):
 
 
 def make_user(role, username=None):
-    user = create_user(username or role.lower(), f"{(username or role.lower())}@example.com", PASSWORD, role=role)
-    db.session.commit()
-    return user
+    """A committed user of `role`, named after it unless `username` is given."""
+    return UserFactory(role=role, username=username or role.lower())
 
 
 @pytest.fixture

@@ -45,9 +45,19 @@ class OperadoraFactory(BaseFactory):
         model = Operadora
         sqlalchemy_get_or_create = ("codigo",)
 
+    class Params:
+        # An outsourced robot at a public address (tests resolve robo.exemplo.com.br to a public IP).
+        terceirizada = factory.Trait(rpa_terceirizado=True, url_endpoint_rpa="https://robo.exemplo.com.br/api")
+
     codigo = "VIVO"
     nome = factory.LazyAttribute(lambda o: o.codigo.title())
     possui_rpa = True
+
+    @factory.post_generation
+    def clientes(operadora, create, extracted, **fields):
+        """OperadoraFactory(clientes=3): also that many of its clientes, named "<codigo> 0", "<codigo> 1"…"""
+        for i in range(extracted or 0):
+            ClienteFactory(operadora=operadora, nome=f"{operadora.codigo} {i}", **fields)
 
 
 class ClienteFactory(BaseFactory):

@@ -7,12 +7,13 @@ import pytest
 from sqlalchemy import select
 
 from apps.auth.models import Role
-from apps.clientes.cnpj import check_digits
 from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
 from apps.core.types import db
 from apps.operadoras import url_validation
 from apps.operadoras.models import Operadora
+from tests.factories import ClienteFactory, OperadoraFactory
+from tests.factories import valid_cnpj as cnpj_for
 
 CLASSIC = "11222333000181"
 ALPHA = "12ABC34501DE35"
@@ -59,23 +60,6 @@ def viewer(api_headers):
     return api_headers(Role.VISUALIZADOR)
 
 
-def make_operadora(codigo="VIVO", ativo=True):
-    operadora = Operadora(codigo=codigo, nome=codigo.title(), ativo=ativo)
-    db.session.add(operadora)
-    db.session.commit()
-    return operadora
-
-
-def make_cliente(operadora, nome="Padaria", cnpj=CLASSIC, ativo=True):
-    cliente = Cliente(nome=nome, cnpj=cnpj, operadora_id=operadora.id, ativo=ativo)
-    db.session.add(cliente)
-    db.session.commit()
-    return cliente
-
-
-def cnpj_for(n: int) -> str:
-    base = f"{n:08d}0001"
-    return base + check_digits(base)
 
 
 # --- authentication and roles -----------------------------------------------------------
@@ -104,7 +88,7 @@ def test_session_cookie_is_not_enough(admin_client):
 
 
 def test_visualizador_reads_but_cannot_write(client, viewer):
-    operadora = make_operadora()
+    operadora = OperadoraFactory()
     assert client.get("/api/v1/operadoras", headers=viewer).status_code == 200
     assert client.get(f"/api/v1/operadoras/{operadora.id}", headers=viewer).status_code == 200
     assert client.post("/api/v1/operadoras", json={"codigo": "TIM", "nome": "TIM"}, headers=viewer).status_code == 403
@@ -117,7 +101,7 @@ def test_visualizador_reads_but_cannot_write(client, viewer):
 
 
 def test_operador_sending_rpa_fields_is_403(client, operador):
-    operadora = make_operadora()
+    operadora = OperadoraFactory()
     for field, value in [("possui_rpa", False), ("rpa_terceirizado", False), ("url_endpoint_rpa", None),
                          ("limite_concorrencia", 5)]:
         response = client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "Vivo SA", field: value},
@@ -132,7 +116,7 @@ def test_operador_sending_rpa_fields_is_403(client, operador):
 
 
 def test_operador_edits_other_fields(client, operador):
-    operadora = make_operadora()
+    operadora = OperadoraFactory()
     response = client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "Vivo SA"}, headers=operador)
     assert response.status_code == 200 and response.get_json()["nome"] == "Vivo SA"
 
@@ -164,11 +148,11 @@ def test_admin_operadora_lifecycle(client, admin):
 
 
 def test_duplicate_codigo_is_409(client, admin):
-    make_operadora("VIVO")
+    OperadoraFactory(codigo="VIVO")
     response = client.post("/api/v1/operadoras", json={"codigo": "vivo", "nome": "Outra"}, headers=admin)
     assert response.status_code == 409
     assert "codigo" in response.get_json()["fields"]
-    other = make_operadora("OI")
+    other = OperadoraFactory(codigo="OI")
     response = client.patch(f"/api/v1/operadoras/{other.id}", json={"codigo": "Vivo"}, headers=admin)
     assert response.status_code == 409
 
@@ -205,13 +189,13 @@ def test_operadora_wrong_types_are_400(client, admin):
         response = client.post("/api/v1/operadoras", json=body, headers=admin)
         assert response.status_code == 400, body
         assert field in response.get_json()["fields"], body
-    operadora = make_operadora()
+    operadora = OperadoraFactory()
     response = client.patch(f"/api/v1/operadoras/{operadora.id}", json={"ativo": "false"}, headers=admin)
     assert response.status_code == 400 and db.session.scalar(select(Operadora.ativo)) is True
 
 
 def test_malformed_json_is_400(client, admin):
-    operadora = make_operadora()
+    operadora = OperadoraFactory()
     for data in ["{not json", "[1, 2]", "", "null", '"texto"']:
         for method, path in [("post", "/api/v1/operadoras"), ("patch", f"/api/v1/operadoras/{operadora.id}"),
                              ("post", "/api/v1/clientes")]:
@@ -231,8 +215,8 @@ def test_unknown_id_is_404(client, admin):
 
 def test_operadoras_list_filters_and_pagination(client, viewer):
     for codigo in ("A1", "B2", "C3", "D4"):
-        make_operadora(codigo)
-    make_operadora("ZZ", ativo=False)
+        OperadoraFactory(codigo=codigo)
+    OperadoraFactory(codigo="ZZ", ativo=False)
     body = client.get("/api/v1/operadoras?per_page=2&page=2", headers=viewer).get_json()
     assert (body["total"], body["page"], body["pages"]) == (5, 2, 3)
     assert [o["codigo"] for o in body["items"]] == ["C3", "D4"]
@@ -246,7 +230,7 @@ def test_operadoras_list_filters_and_pagination(client, viewer):
 # --- clientes ---------------------------------------------------------------------------
 
 def test_cliente_lifecycle(client, operador):
-    operadora = make_operadora()
+    operadora = OperadoraFactory()
     response = client.post("/api/v1/clientes", headers=operador, json={
         "nome": "Hotel Pampa", "cnpj": "12.abc.345/01de-35", "codigo": None, "operadora_id": str(operadora.id)})
     assert response.status_code == 201
@@ -264,12 +248,12 @@ def test_cliente_lifecycle(client, operador):
 
 
 def test_duplicate_cnpj_is_409(client, admin):
-    operadora = make_operadora()
-    make_cliente(operadora)
+    operadora = OperadoraFactory()
+    ClienteFactory(operadora=operadora, nome="Padaria", cnpj=CLASSIC)
     body = {"nome": "Outro", "cnpj": "11.222.333/0001-81", "operadora_id": str(operadora.id)}
     response = client.post("/api/v1/clientes", json=body, headers=admin)
     assert response.status_code == 409 and "cnpj" in response.get_json()["fields"]
-    other = make_cliente(operadora, "Outro", ALPHA)
+    other = ClienteFactory(operadora=operadora, nome="Outro", cnpj=ALPHA)
     response = client.patch(f"/api/v1/clientes/{other.id}", json={"cnpj": CLASSIC}, headers=admin)
     assert response.status_code == 409
 
@@ -291,7 +275,7 @@ CLIENTE_WRONG_TYPES = [
 
 
 def test_cliente_validation_is_422_naming_fields(client, admin):
-    ativa, inativa = make_operadora("VIVO"), make_operadora("OI", ativo=False)
+    ativa, inativa = OperadoraFactory(codigo="VIVO"), OperadoraFactory(codigo="OI", ativo=False)
     for body, fields in CLIENTE_INVALID:
         body = {"operadora_id": str(ativa.id), **body}
         if body["operadora_id"] == "inativa":
@@ -303,7 +287,7 @@ def test_cliente_validation_is_422_naming_fields(client, admin):
 
 
 def test_cliente_wrong_types_are_400(client, admin):
-    operadora = make_operadora()
+    operadora = OperadoraFactory()
     for body, field in CLIENTE_WRONG_TYPES:
         response = client.post("/api/v1/clientes", json={"operadora_id": str(operadora.id), **body}, headers=admin)
         assert response.status_code == 400, body
@@ -311,11 +295,11 @@ def test_cliente_wrong_types_are_400(client, admin):
 
 
 def test_clientes_list_filters_and_pagination(client, viewer):
-    vivo, oi = make_operadora("VIVO"), make_operadora("OI")
-    make_cliente(vivo, "Alfa", cnpj_for(1))
-    make_cliente(oi, "Bravo", cnpj_for(2))
-    make_cliente(oi, "Charlie", cnpj_for(3), ativo=False)
-    make_cliente(oi, "Delta", ALPHA)
+    vivo, oi = OperadoraFactory(codigo="VIVO"), OperadoraFactory(codigo="OI")
+    ClienteFactory(operadora=vivo, nome="Alfa", cnpj=cnpj_for(1))
+    ClienteFactory(operadora=oi, nome="Bravo", cnpj=cnpj_for(2))
+    ClienteFactory(operadora=oi, nome="Charlie", cnpj=cnpj_for(3), ativo=False)
+    ClienteFactory(operadora=oi, nome="Delta", cnpj=ALPHA)
 
     def nomes(query):
         response = client.get(f"/api/v1/clientes?{query}", headers=viewer)

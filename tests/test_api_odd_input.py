@@ -5,7 +5,7 @@ import json
 import pytest
 
 from apps.auth.models import Role
-from tests.test_state_machine import make_execucao, make_processo
+from tests.factories import ExecucaoFactory
 
 HUGE = "99999999999999999999999999"
 
@@ -22,13 +22,13 @@ def assert_400_in_portuguese(response, fragment):
 
 @pytest.mark.parametrize("after", [HUGE, "2147483648", "-1", "1.5", "²", "abc"])
 def test_logs_after_out_of_range_is_400(client, admin, after):
-    execucao = make_execucao(make_processo())
+    execucao = ExecucaoFactory()
     response = client.get(f"/api/v1/execucoes/{execucao.id}/logs?after={after}", headers=admin)
     assert_400_in_portuguese(response, "Parâmetro 'after' deve ser um inteiro")
 
 
 def test_logs_after_at_the_top_of_the_range_works(client, admin):
-    execucao = make_execucao(make_processo())
+    execucao = ExecucaoFactory()
     response = client.get(f"/api/v1/execucoes/{execucao.id}/logs?after=2147483647", headers=admin)
     assert response.status_code == 200 and response.get_json() == {"items": [], "next": 2147483647}
 

@@ -10,7 +10,7 @@ from apps.core.audit import AuditLog
 from apps.core.types import db, utcnow
 from tests.conftest import PASSWORD
 from tests.test_api_parity_processos import assert_documented
-from tests.test_rpa_token import SIM_PASSWORD, a_jwt, sim, sim_server  # noqa: F401 (fixtures)
+from tests.test_rpa_token import SIM_PASSWORD, a_jwt, sim, sim_knobs  # noqa: F401 (fixtures)
 
 NEW_PASSWORD = "Outra-Senha-Forte-42"  # noqa: S105
 

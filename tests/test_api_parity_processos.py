@@ -14,7 +14,7 @@ from apps.core.audit import AuditLog
 from apps.core.types import db
 from apps.processos.models import Execucao, Processo, StatusExecucao, TipoExecucao
 from apps.processos.models import StatusProcesso as S
-from tests.test_state_machine import PDF, make_execucao, make_fatura, make_operadora, make_processo
+from tests.factories import PDF, ExecucaoFactory, FaturaFactory, OperadoraFactory, ProcessoFactory
 
 SPEC_URI = "urn:rpa-dashboard:openapi"
 
@@ -71,10 +71,10 @@ def actions(action):
 # --- GET /api/v1/execucoes ---------------------------------------------------------------------
 
 def test_execucoes_list_filters_and_pages(client, viewer):
-    vivo, oi = make_processo(), make_processo(operadora=make_operadora("OI"))
-    falhou = make_execucao(vivo, status=StatusExecucao.FALHOU)
-    concluido = make_execucao(vivo, status=StatusExecucao.CONCLUIDO, tipo=TipoExecucao.ENVIO_SAT)
-    outra = make_execucao(oi, status=StatusExecucao.FALHOU)
+    vivo, oi = ProcessoFactory(), ProcessoFactory(cliente__operadora=OperadoraFactory(codigo="OI"))
+    falhou = ExecucaoFactory(processo=vivo, status=StatusExecucao.FALHOU)
+    concluido = ExecucaoFactory(processo=vivo, status=StatusExecucao.CONCLUIDO, tipo=TipoExecucao.ENVIO_SAT)
+    outra = ExecucaoFactory(processo=oi, status=StatusExecucao.FALHOU)
     response = client.get("/api/v1/execucoes", headers=viewer)
     body = assert_documented(response, "get", "/api/v1/execucoes")
     assert body["total"] == 3 and {i["id"] for i in body["items"]} == {str(falhou.id), str(concluido.id), str(outra.id)}
@@ -100,9 +100,9 @@ def test_execucoes_list_bad_filters_are_400(client, viewer, query, field):
 # --- faturas -----------------------------------------------------------------------------------
 
 def test_faturas_list_and_pdf(client, viewer):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
-    fatura = make_fatura(processo, numero="NF 2026/05 ção")
-    make_fatura(processo, numero="F-2", data=PDF + b"% outra\n", rejeitada=True, motivo_rejeicao="ilegível")
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    fatura = FaturaFactory(processo=processo, numero="NF 2026/05 ção")
+    FaturaFactory(processo=processo, numero="F-2", data=PDF + b"% outra\n", rejeitada=True, motivo_rejeicao="ilegível")
     response = client.get(f"/api/v1/processos/{processo.id}/faturas", headers=viewer)
     body = assert_documented(response, "get", "/api/v1/processos/{processo_id}/faturas")
     assert [(i["numero"], i["rejeitada"]) for i in body["items"]] == [("NF 2026/05 ção", False), ("F-2", True)]
@@ -115,11 +115,11 @@ def test_faturas_list_and_pdf(client, viewer):
 
 
 def test_faturas_unknown_ids_are_404_in_portuguese(client, viewer):
-    processo = make_processo()
+    processo = ProcessoFactory()
     missing = client.get("/api/v1/faturas/00000000-0000-0000-0000-000000000000/pdf", headers=viewer)
     assert missing.status_code == 404 and missing.get_json()["error"] == "Fatura não encontrada."
     assert client.get("/api/v1/processos/x/faturas", headers=viewer).status_code == 404
-    fatura = make_fatura(processo)
+    fatura = FaturaFactory(processo=processo)
     from apps.processos import storage
 
     storage.path_of(fatura.arquivo).unlink()
@@ -128,8 +128,8 @@ def test_faturas_unknown_ids_are_404_in_portuguese(client, viewer):
 
 
 def test_pdf_needs_a_token(client):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
-    assert client.get(f"/api/v1/faturas/{make_fatura(processo).id}/pdf").status_code == 401
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    assert client.get(f"/api/v1/faturas/{FaturaFactory(processo=processo).id}/pdf").status_code == 401
 
 
 def upload(*files, **overrides):
@@ -144,7 +144,7 @@ def upload(*files, **overrides):
 
 @pytest.fixture
 def manual_processo():
-    return make_processo(status=S.AGUARDANDO_DOWNLOAD, operadora=make_operadora("DIGITALNET", possui_rpa=False))
+    return ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD, cliente__operadora=OperadoraFactory(codigo="DIGITALNET", possui_rpa=False))
 
 
 def test_manual_upload(client, op, manual_processo):
@@ -178,7 +178,7 @@ def test_manual_upload_refusals(client, op, viewer, manual_processo):
     assert client.post(url, headers=viewer, data=upload((PDF, "a.pdf")),
                        content_type="multipart/form-data").status_code == 403
     assert client.post(url, headers=op, json={"faturas": []}).status_code == 415
-    aprovacao = make_processo(status=S.AGUARDANDO_APROVACAO, operadora=make_operadora("DIGITALNET", possui_rpa=False))
+    aprovacao = ProcessoFactory(status=S.AGUARDANDO_APROVACAO, cliente__operadora=OperadoraFactory(codigo="DIGITALNET", possui_rpa=False))
     wrong = client.post(f"/api/v1/processos/{aprovacao.id}/faturas", headers=op, data=upload((PDF, "a.pdf")),
                         content_type="multipart/form-data")
     assert wrong.status_code == 409 and "AGUARDANDO_APROVACAO" in wrong.get_json()["error"]
@@ -187,11 +187,11 @@ def test_manual_upload_refusals(client, op, viewer, manual_processo):
 # --- bulk actions ------------------------------------------------------------------------------
 
 def test_bulk_aprovar_reports_done_and_skipped(client, op):
-    ok = make_processo(status=S.AGUARDANDO_APROVACAO)
-    make_fatura(ok)
-    sem_faturas = make_processo(status=S.AGUARDANDO_APROVACAO)
-    baixando = make_processo(status=S.AGUARDANDO_DOWNLOAD)
-    make_fatura(baixando)
+    ok = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    FaturaFactory(processo=ok)
+    sem_faturas = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    baixando = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
+    FaturaFactory(processo=baixando)
     unknown = "00000000-0000-0000-0000-000000000001"
     response = client.post("/api/v1/processos/acoes", headers=op, json={
         "acao": "aprovar", "ids": [str(ok.id), str(sem_faturas.id), str(baixando.id), unknown]})
@@ -205,9 +205,9 @@ def test_bulk_aprovar_reports_done_and_skipped(client, op):
 
 
 def test_bulk_executar_starts_runs(client, op, enqueued):
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
-    ocupado = make_processo(status=S.AGUARDANDO_DOWNLOAD)
-    make_execucao(ocupado, status=StatusExecucao.EXECUTANDO)
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
+    ocupado = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
+    ExecucaoFactory(processo=ocupado, status=StatusExecucao.EXECUTANDO)
     response = client.post("/api/v1/processos/acoes", headers=op,
                            json={"acao": "executar", "ids": [str(processo.id), str(ocupado.id)]})
     body = assert_documented(response, "post", "/api/v1/processos/acoes")
@@ -229,8 +229,8 @@ def test_bulk_validation(client, op, payload, field):
 
 
 def test_bulk_needs_operate(client, viewer):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
-    make_fatura(processo)
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    FaturaFactory(processo=processo)
     response = client.post("/api/v1/processos/acoes", headers=viewer, json={"acao": "aprovar", "ids": [str(processo.id)]})
     assert response.status_code == 403
     assert client.post("/api/v1/processos/reexecutar-falhas", headers=viewer).status_code == 403
@@ -238,12 +238,12 @@ def test_bulk_needs_operate(client, viewer):
 
 
 def test_reexecutar_falhas_uses_the_list_filters(client, op, enqueued):
-    vivo = make_processo(competencia="2026-05")
-    make_execucao(vivo, status=StatusExecucao.FALHOU)
-    oi = make_processo(competencia="2026-05", operadora=make_operadora("OI"))
-    make_execucao(oi, status=StatusExecucao.FALHOU)
-    outro_mes = make_processo(competencia="2026-04")
-    make_execucao(outro_mes, status=StatusExecucao.FALHOU)
+    vivo = ProcessoFactory(competencia="2026-05")
+    ExecucaoFactory(processo=vivo, status=StatusExecucao.FALHOU)
+    oi = ProcessoFactory(competencia="2026-05", cliente__operadora=OperadoraFactory(codigo="OI"))
+    ExecucaoFactory(processo=oi, status=StatusExecucao.FALHOU)
+    outro_mes = ProcessoFactory(competencia="2026-04")
+    ExecucaoFactory(processo=outro_mes, status=StatusExecucao.FALHOU)
     response = client.post("/api/v1/processos/reexecutar-falhas", headers=op,
                            json={"competencia": "2026-05", "operadora_id": str(oi.cliente.operadora_id)})
     body = assert_documented(response, "post", "/api/v1/processos/reexecutar-falhas")
@@ -267,8 +267,8 @@ def test_reexecutar_falhas_validation(client, op, payload, status):
 # --- export ------------------------------------------------------------------------------------
 
 def test_export_is_the_pages_csv(client, viewer, admin_client):
-    processo = make_processo(competencia="2026-05")
-    make_fatura(processo, numero="NF-77")
+    processo = ProcessoFactory(competencia="2026-05")
+    FaturaFactory(processo=processo, numero="NF-77")
     response = client.get("/api/v1/processos/exportar.csv?competencia=2026-05", headers=viewer)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="processos-2026-05.csv"'

@@ -6,34 +6,17 @@ from sqlalchemy import event, select
 
 from apps.auth.models import Role
 from apps.clientes import services
-from apps.clientes.cnpj import check_digits
 from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
 from apps.core.records import RecordError
 from apps.core.types import db
-from apps.operadoras.models import Operadora
+from tests.factories import ClienteFactory, OperadoraFactory
+from tests.factories import valid_cnpj as cnpj_for
 
 CLASSIC = "11222333000181"
 ALPHA = "12ABC34501DE35"
 
 
-def make_operadora(codigo="VIVO", ativo=True):
-    operadora = Operadora(codigo=codigo, nome=codigo.title(), ativo=ativo)
-    db.session.add(operadora)
-    db.session.commit()
-    return operadora
-
-
-def cnpj_for(n: int) -> str:
-    base = f"{n:08d}0001"
-    return base + check_digits(base)
-
-
-def make_cliente(operadora, nome="Padaria Aurora", cnpj=CLASSIC, **fields):
-    cliente = Cliente(nome=nome, cnpj=cnpj, operadora_id=operadora.id, **fields)
-    db.session.add(cliente)
-    db.session.commit()
-    return cliente
 
 
 def audit_actions(entity_id):
@@ -49,7 +32,7 @@ def field_block(html, name, next_name=None):
 # --- services ---------------------------------------------------------------------------
 
 def test_create_normalizes_cnpj_and_audits(users):
-    operadora = make_operadora()
+    operadora = OperadoraFactory()
     cliente = services.create_cliente(
         {"nome": " Padaria ", "cnpj": "12.abc.345/01de-35", "codigo": " 123 ", "operadora_id": str(operadora.id)},
         by=users[Role.OPERADOR])
@@ -68,7 +51,7 @@ def test_create_normalizes_cnpj_and_audits(users):
     ({"nome": "X", "cnpj": CLASSIC, "operadora_id": "00000000-0000-0000-0000-000000000000"}, "operadora_id"),
 ])
 def test_invalid_values_name_the_field(users, data, field):
-    operadora = make_operadora()
+    operadora = OperadoraFactory()
     data = {"operadora_id": str(operadora.id), **data}
     with pytest.raises(RecordError) as info:
         services.create_cliente(data, by=users[Role.OPERADOR])
@@ -76,8 +59,8 @@ def test_invalid_values_name_the_field(users, data, field):
 
 
 def test_duplicate_cnpj_is_a_conflict_whatever_the_punctuation(users):
-    operadora = make_operadora()
-    make_cliente(operadora)
+    operadora = OperadoraFactory()
+    ClienteFactory(operadora=operadora, nome="Padaria Aurora", cnpj=CLASSIC)
     with pytest.raises(RecordError) as info:
         services.create_cliente({"nome": "Outro", "cnpj": "11.222.333/0001-81", "operadora_id": operadora.id},
                                 by=users[Role.OPERADOR])
@@ -85,13 +68,13 @@ def test_duplicate_cnpj_is_a_conflict_whatever_the_punctuation(users):
 
 
 def test_inactive_operadora_is_refused_but_kept_when_unchanged(users):
-    inativa = make_operadora("OI", ativo=False)
-    ativa = make_operadora("VIVO")
+    inativa = OperadoraFactory(codigo="OI", ativo=False)
+    ativa = OperadoraFactory(codigo="VIVO")
     with pytest.raises(RecordError) as info:
         services.create_cliente({"nome": "X", "cnpj": CLASSIC, "operadora_id": inativa.id}, by=users[Role.ADMIN])
     assert "inativa" in info.value.fields["operadora_id"]
     db.session.rollback()
-    cliente = make_cliente(inativa)
+    cliente = ClienteFactory(operadora=inativa, nome="Padaria Aurora", cnpj=CLASSIC)
     services.update_cliente(cliente, {"nome": "Nome corrigido"}, by=users[Role.ADMIN])
     assert cliente.nome == "Nome corrigido"
     assert services.set_active(cliente, False, by=users[Role.ADMIN]) is True
@@ -106,9 +89,9 @@ def test_inactive_operadora_is_refused_but_kept_when_unchanged(users):
 # --- list page --------------------------------------------------------------------------
 
 def test_list_search_by_nome_codigo_and_cnpj(admin_client):
-    operadora = make_operadora()
-    make_cliente(operadora, "Padaria Aurora", CLASSIC, codigo="C-77")
-    make_cliente(operadora, "Hotel Pampa", ALPHA)
+    operadora = OperadoraFactory()
+    ClienteFactory(operadora=operadora, nome="Padaria Aurora", cnpj=CLASSIC, codigo="C-77")
+    ClienteFactory(operadora=operadora, nome="Hotel Pampa", cnpj=ALPHA)
 
     def names(query):
         html = admin_client.get(f"/clientes?{query}").get_data(as_text=True)
@@ -124,10 +107,10 @@ def test_list_search_by_nome_codigo_and_cnpj(admin_client):
 
 
 def test_list_filters_operadora_and_ativo(admin_client):
-    vivo, oi = make_operadora("VIVO"), make_operadora("OI")
-    make_cliente(vivo, "A", cnpj_for(1))
-    make_cliente(oi, "B", cnpj_for(2))
-    make_cliente(oi, "C", cnpj_for(3), ativo=False)
+    vivo, oi = OperadoraFactory(codigo="VIVO"), OperadoraFactory(codigo="OI")
+    ClienteFactory(operadora=vivo, nome="A", cnpj=cnpj_for(1))
+    ClienteFactory(operadora=oi, nome="B", cnpj=cnpj_for(2))
+    ClienteFactory(operadora=oi, nome="C", cnpj=cnpj_for(3), ativo=False)
 
     def names(query):
         html = admin_client.get(f"/clientes?{query}").get_data(as_text=True)
@@ -140,9 +123,9 @@ def test_list_filters_operadora_and_ativo(admin_client):
 
 def test_list_shows_formatted_cnpj_sorted_and_paginated(app, admin_client, monkeypatch):
     monkeypatch.setitem(app.config, "ITEMS_PER_PAGE", 2)
-    operadora = make_operadora()
+    operadora = OperadoraFactory()
     for i, nome in enumerate(["Delta", "Alfa", "Charlie", "Bravo", "Eco"], start=1):
-        make_cliente(operadora, nome, cnpj_for(i))
+        ClienteFactory(operadora=operadora, nome=nome, cnpj=cnpj_for(i))
     first = admin_client.get("/clientes").get_data(as_text=True)
     assert first.index("<td>Alfa</td>") < first.index("<td>Bravo</td>")
     assert "<td>Charlie</td>" not in first and "5 registro(s)" in first
@@ -153,7 +136,7 @@ def test_list_shows_formatted_cnpj_sorted_and_paginated(app, admin_client, monke
 
 def test_list_loads_operadoras_without_one_query_per_row(app, admin_client):
     """The number of SQL statements does not grow with the number of clientes shown."""
-    operadoras = [make_operadora(f"OP{i}") for i in range(4)]
+    operadoras = [OperadoraFactory(codigo=f"OP{i}") for i in range(4)]
 
     def statements_for_list():
         db.session.expire_all()
@@ -169,15 +152,15 @@ def test_list_loads_operadoras_without_one_query_per_row(app, admin_client):
             event.remove(db.engine, "before_cursor_execute", listener)
         return len(seen)
 
-    make_cliente(operadoras[0], "Um", cnpj_for(1))
+    ClienteFactory(operadora=operadoras[0], nome="Um", cnpj=cnpj_for(1))
     few = statements_for_list()
     for i in range(2, 12):
-        make_cliente(operadoras[i % 4], f"Cliente {i}", cnpj_for(i))
+        ClienteFactory(operadora=operadoras[i % 4], nome=f"Cliente {i}", cnpj=cnpj_for(i))
     assert statements_for_list() == few
 
 
 def test_visualizador_sees_list_without_actions_and_cannot_write(client, users, login):
-    cliente = make_cliente(make_operadora())
+    cliente = ClienteFactory(operadora=OperadoraFactory(), nome="Padaria Aurora", cnpj=CLASSIC)
     login(users[Role.VISUALIZADOR])
     html = client.get("/clientes").get_data(as_text=True)
     assert "Padaria Aurora" in html and "11.222.333/0001-81" in html
@@ -195,14 +178,14 @@ def test_visualizador_sees_list_without_actions_and_cannot_write(client, users, 
 # --- create / edit / deactivate pages ---------------------------------------------------
 
 def test_create_page_lists_only_active_operadoras(operador_client):
-    make_operadora("VIVO")
-    make_operadora("OI", ativo=False)
+    OperadoraFactory(codigo="VIVO")
+    OperadoraFactory(codigo="OI", ativo=False)
     html = operador_client.get("/clientes/novo").get_data(as_text=True)
     assert "VIVO — Vivo" in html and "OI — Oi" not in html
 
 
 def test_operador_creates_cliente(operador_client):
-    operadora = make_operadora()
+    operadora = OperadoraFactory()
     response = operador_client.post("/clientes/novo", data={
         "nome": "Hotel Pampa", "cnpj": "12.abc.345/01de-35", "codigo": "998", "operadora_id": str(operadora.id)})
     assert response.status_code == 302
@@ -212,8 +195,8 @@ def test_operador_creates_cliente(operador_client):
 
 
 def test_create_errors_are_shown_next_to_each_field(operador_client):
-    operadora = make_operadora()
-    make_cliente(operadora)
+    operadora = OperadoraFactory()
+    ClienteFactory(operadora=operadora, nome="Padaria Aurora", cnpj=CLASSIC)
     response = operador_client.post("/clientes/novo", data={
         "nome": "", "cnpj": "11.222.333/0001-00", "codigo": "guardado", "operadora_id": ""})
     assert response.status_code == 422
@@ -230,8 +213,8 @@ def test_create_errors_are_shown_next_to_each_field(operador_client):
 
 
 def test_edit_shows_formatted_cnpj_and_saves(operador_client):
-    vivo, oi = make_operadora("VIVO"), make_operadora("OI")
-    cliente = make_cliente(vivo)
+    vivo, oi = OperadoraFactory(codigo="VIVO"), OperadoraFactory(codigo="OI")
+    cliente = ClienteFactory(operadora=vivo, nome="Padaria Aurora", cnpj=CLASSIC)
     page = operador_client.get(f"/clientes/{cliente.id}/editar").get_data(as_text=True)
     assert 'value="11.222.333/0001-81"' in page
     assert re.search(rf'<option selected value="{vivo.id}"|<option value="{vivo.id}" selected', page)
@@ -244,8 +227,8 @@ def test_edit_shows_formatted_cnpj_and_saves(operador_client):
 
 
 def test_deactivate_and_reactivate(operador_client):
-    operadora = make_operadora()
-    cliente = make_cliente(operadora)
+    operadora = OperadoraFactory()
+    cliente = ClienteFactory(operadora=operadora, nome="Padaria Aurora", cnpj=CLASSIC)
     html = operador_client.get("/clientes").get_data(as_text=True)
     assert re.search(r'action="/clientes/[^"]+/desativar" data-confirm="[^"]+"', html)
     assert operador_client.post(f"/clientes/{cliente.id}/desativar").status_code == 302

@@ -1,21 +1,20 @@
 """The home dashboard: aggregates checked against hand-made data, a fixed number of queries, the page."""
 import json
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event
 
 from apps.auth.models import Role
-from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
 from apps.core.types import db
 from apps.home import services
-from apps.operadoras.models import Operadora
-from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso, TipoExecucao
+from apps.processos.models import StatusExecucao, StatusProcesso, TipoExecucao
+from tests.factories import ClienteFactory, ExecucaoFactory, OperadoraFactory, ProcessoFactory
 
 NOW = datetime(2026, 5, 20, 15, 0, tzinfo=UTC)  # 12:00 in São Paulo
+MAY_1 = datetime(2026, 5, 1, tzinfo=UTC)
 S = StatusProcesso
 
 
@@ -23,25 +22,11 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def make_cliente(operadora, n: int) -> Cliente:
-    cliente = Cliente(nome=f"Cliente {operadora.codigo} {n}", cnpj=f"{uuid.uuid4().int % 10**14:014d}",
-                      operadora=operadora)
-    db.session.add(cliente)
-    return cliente
+class MayProcessoFactory(ProcessoFactory):
+    """A processo created (and, unless a test says otherwise, last touched) on 2026-05-01."""
 
-
-def make_processo(cliente, status=S.AGUARDANDO_DOWNLOAD, competencia="2026-05", updated_at=None) -> Processo:
-    processo = Processo(cliente=cliente, competencia=competencia, status=status,
-                        created_at=utc(2026, 5, 1), updated_at=updated_at or utc(2026, 5, 1))
-    db.session.add(processo)
-    return processo
-
-
-def make_execucao(processo, status, fim, segundos=60.0, tipo=TipoExecucao.DOWNLOAD) -> Execucao:
-    execucao = Execucao(processo=processo, tipo=tipo, status=status, created_at=fim - timedelta(seconds=segundos + 5),
-                        data_inicio=fim - timedelta(seconds=segundos), data_fim=fim)
-    db.session.add(execucao)
-    return execucao
+    created_at = MAY_1
+    updated_at = MAY_1
 
 
 def entered_approval(processo, when, action="processo_download_concluido"):
@@ -50,8 +35,8 @@ def entered_approval(processo, when, action="processo_download_concluido"):
 
 @pytest.fixture
 def operadoras():
-    vivo, claro = Operadora(codigo="VIVO", nome="Vivo S.A."), Operadora(codigo="CLARO", nome="Claro S.A.")
-    db.session.add_all([vivo, claro])
+    vivo = OperadoraFactory(codigo="VIVO", nome="Vivo S.A.")
+    claro = OperadoraFactory(codigo="CLARO", nome="Claro S.A.")
     return {"VIVO": vivo, "CLARO": claro}
 
 
@@ -59,17 +44,17 @@ def operadoras():
 def month(operadoras):
     """A month of hand-made data; the expected figures are written next to each test."""
     vivo, claro = operadoras["VIVO"], operadoras["CLARO"]
-    vivo_procs = [make_processo(make_cliente(vivo, i), status) for i, status in enumerate(
-        [S.AGUARDANDO_DOWNLOAD, S.AGUARDANDO_DOWNLOAD, S.UPLOAD_REALIZADO, S.AGUARDANDO_ENVIO_SAT])]
+    vivo_procs = [MayProcessoFactory(cliente__operadora=vivo, status=status) for status in
+                  [S.AGUARDANDO_DOWNLOAD, S.AGUARDANDO_DOWNLOAD, S.UPLOAD_REALIZADO, S.AGUARDANDO_ENVIO_SAT]]
     # Approval backlog: entered 05-15 12:00 by the audit trail (updated_at was touched later).
-    p1 = make_processo(make_cliente(vivo, 10), S.AGUARDANDO_APROVACAO, updated_at=utc(2026, 5, 19))
+    p1 = MayProcessoFactory(cliente__operadora=vivo, status=S.AGUARDANDO_APROVACAO, updated_at=utc(2026, 5, 19))
     # No audit entry: updated_at (05-17) is the fallback.
-    p2 = make_processo(make_cliente(claro, 11), S.AGUARDANDO_APROVACAO, updated_at=utc(2026, 5, 17))
+    p2 = MayProcessoFactory(cliente__operadora=claro, status=S.AGUARDANDO_APROVACAO, updated_at=utc(2026, 5, 17))
     # Entered twice (rejected in between): the newest entry (05-16) counts, not 05-01.
-    p3 = make_processo(make_cliente(claro, 12), S.AGUARDANDO_APROVACAO, competencia="2026-04",
-                       updated_at=utc(2026, 5, 16, 6))
+    p3 = MayProcessoFactory(cliente__operadora=claro, status=S.AGUARDANDO_APROVACAO, competencia="2026-04",
+                            updated_at=utc(2026, 5, 16, 6))
     # Not waiting any more: its old entry must not count.
-    p4 = make_processo(make_cliente(claro, 13), S.AGUARDANDO_ENVIO_SAT, updated_at=utc(2026, 5, 2))
+    p4 = MayProcessoFactory(cliente__operadora=claro, status=S.AGUARDANDO_ENVIO_SAT, updated_at=utc(2026, 5, 2))
     db.session.flush()
     entered_approval(p1, utc(2026, 5, 15, 12))
     entered_approval(p3, utc(2026, 5, 1), "processo_faturas_enviadas")
@@ -77,15 +62,17 @@ def month(operadoras):
     entered_approval(p4, utc(2026, 5, 1))
     # VIVO downloads: 10, 20, ..., 200 s, all ending 05-10 12:00 UTC (09:00 local).
     for i in range(20):
-        make_execucao(vivo_procs[i % 4], StatusExecucao.CONCLUIDO, utc(2026, 5, 10, 12), segundos=10.0 * (i + 1))
+        ExecucaoFactory(processo=vivo_procs[i % 4], status=StatusExecucao.CONCLUIDO, fim=utc(2026, 5, 10, 12),
+                        segundos=10.0 * (i + 1))
     # CLARO: one download of 42 s ending 05-18 02:30 UTC = 05-17 23:30 in São Paulo.
-    make_execucao(p2, StatusExecucao.CONCLUIDO, utc(2026, 5, 18, 2, 30), segundos=42)
+    ExecucaoFactory(processo=p2, status=StatusExecucao.CONCLUIDO, fim=utc(2026, 5, 18, 2, 30), segundos=42)
     # Failures (not in the durations): two on 05-18, one on 05-20; one success 40 days ago, outside.
-    make_execucao(p2, StatusExecucao.FALHOU, utc(2026, 5, 18, 15), segundos=5)
-    make_execucao(p2, StatusExecucao.FALHOU, utc(2026, 5, 18, 16), segundos=7)
-    make_execucao(p1, StatusExecucao.FALHOU, utc(2026, 5, 20, 10), segundos=9)
-    make_execucao(p1, StatusExecucao.CONCLUIDO, utc(2026, 4, 10, 12), segundos=9999)
-    make_execucao(p1, StatusExecucao.CONCLUIDO, utc(2026, 5, 12, 12), segundos=77, tipo=TipoExecucao.ENVIO_SAT)
+    ExecucaoFactory(processo=p2, status=StatusExecucao.FALHOU, fim=utc(2026, 5, 18, 15), segundos=5)
+    ExecucaoFactory(processo=p2, status=StatusExecucao.FALHOU, fim=utc(2026, 5, 18, 16), segundos=7)
+    ExecucaoFactory(processo=p1, status=StatusExecucao.FALHOU, fim=utc(2026, 5, 20, 10), segundos=9)
+    ExecucaoFactory(processo=p1, status=StatusExecucao.CONCLUIDO, fim=utc(2026, 4, 10, 12), segundos=9999)
+    ExecucaoFactory(processo=p1, status=StatusExecucao.CONCLUIDO, fim=utc(2026, 5, 12, 12), segundos=77,
+                    tipo=TipoExecucao.ENVIO_SAT)
     db.session.commit()
 
 
@@ -111,7 +98,8 @@ def test_approval_backlog_uses_the_audit_trail_then_updated_at(month):
 
 
 def test_backlog_falls_back_to_updated_at_without_audit_entries(operadoras):
-    make_processo(make_cliente(operadoras["VIVO"], 1), S.AGUARDANDO_APROVACAO, updated_at=utc(2026, 5, 20, 13, 50))
+    MayProcessoFactory(cliente__operadora=operadoras["VIVO"], status=S.AGUARDANDO_APROVACAO,
+                       updated_at=utc(2026, 5, 20, 13, 50))
     db.session.commit()
     backlog = services.approval_backlog(now=NOW)
     assert (backlog["total"], backlog["desde"], backlog["idade_texto"]) == (1, utc(2026, 5, 20, 13, 50), "1 h 10 min")
@@ -144,10 +132,10 @@ def test_mean_and_p95_duration_per_operadora_and_tipo(month):
 
 @pytest.mark.parametrize("values, expected", [([5, 1], 4.8), ([3, 1, 2], 2.9), ([7] * 4 + [100], 81.4)])
 def test_p95_interpolates_like_percentile_cont(operadoras, values, expected):
-    cliente = make_cliente(operadoras["VIVO"], 1)
-    processo = make_processo(cliente)
+    cliente = ClienteFactory(operadora=operadoras["VIVO"])
+    processo = MayProcessoFactory(cliente=cliente)
     for seconds in values:
-        make_execucao(processo, StatusExecucao.CONCLUIDO, utc(2026, 5, 19), segundos=seconds)
+        ExecucaoFactory(processo=processo, status=StatusExecucao.CONCLUIDO, fim=utc(2026, 5, 19), segundos=seconds)
     db.session.commit()
     (row,) = services.durations(now=NOW)
     assert row["p95"] == pytest.approx(expected, abs=0.01)
@@ -172,9 +160,9 @@ def test_the_dashboard_runs_the_same_four_queries_whatever_the_volume(operadoras
     db.session.commit()
     empty = _count_queries(lambda: services.dashboard(now=NOW))
     for i in range(30):
-        processo = make_processo(make_cliente(operadoras["VIVO" if i % 2 else "CLARO"], i), S.ALL[i % 4])
-        make_execucao(processo, StatusExecucao.CONCLUIDO if i % 3 else StatusExecucao.FALHOU,
-                      utc(2026, 5, 1 + i % 19, 12), segundos=i + 1)
+        processo = MayProcessoFactory(cliente__operadora=operadoras["VIVO" if i % 2 else "CLARO"], status=S.ALL[i % 4])
+        ExecucaoFactory(processo=processo, status=StatusExecucao.CONCLUIDO if i % 3 else StatusExecucao.FALHOU,
+                        fim=utc(2026, 5, 1 + i % 19, 12), segundos=i + 1)
     db.session.commit()
     assert empty == 4
     assert _count_queries(lambda: services.dashboard(now=NOW)) == 4
@@ -214,7 +202,7 @@ def test_the_page_reuses_the_figures_for_the_cache_period(app, client, users, lo
     app.extensions.pop("home_dashboard", None)
     login(users[Role.VISUALIZADOR])
     assert client.get("/dashboard.json").get_json()["aprovacao"]["total"] == 0
-    make_processo(make_cliente(operadoras["VIVO"], 1), S.AGUARDANDO_APROVACAO)
+    MayProcessoFactory(cliente__operadora=operadoras["VIVO"], status=S.AGUARDANDO_APROVACAO)
     db.session.commit()
     queries = _count_queries(lambda: client.get("/dashboard.json"))
     assert client.get("/dashboard.json").get_json()["aprovacao"]["total"] == 0  # still the cached figures

@@ -9,19 +9,14 @@ from werkzeug.datastructures import FileStorage
 from apps.auth.models import Role
 from apps.clientes import importacao as importacao_mod
 from apps.clientes import importer
-from apps.clientes.cnpj import check_digits
 from apps.clientes.importacao import Importacao
 from apps.clientes.models import Cliente
 from apps.core.types import db
-from apps.operadoras.models import Operadora
+from tests.factories import OperadoraFactory
+from tests.factories import valid_cnpj as cnpj_for
 
 HEADER = b"nome;cnpj;codigo;operadora;ativo\r\n"
 BIG = 19 * 1024 * 1024  # under the 20 MB upload limit, so it reaches the reader
-
-
-def cnpj_for(n: int) -> str:
-    base = f"{n:08d}0001"
-    return base + check_digits(base)
 
 
 def good_rows(n: int) -> bytes:
@@ -30,10 +25,7 @@ def good_rows(n: int) -> bytes:
 
 @pytest.fixture
 def vivo(app):
-    operadora = Operadora(codigo="VIVO", nome="Vivo")
-    db.session.add(operadora)
-    db.session.commit()
-    return operadora
+    return OperadoraFactory(codigo="VIVO")
 
 
 def stored_files(app) -> list:

@@ -74,7 +74,7 @@ def test_docs_page_uses_local_swagger_ui(admin_client):
 
 def _admin_headers(user) -> dict:
     """A fresh access token for the admin: POST /auth/revogar-tokens (fuzzed too) revokes the previous ones."""
-    from apps.api.tokens import issue_access
+    from apps.auth.tokens import issue_access
     from apps.core.types import db
 
     db.session.refresh(user)

@@ -11,6 +11,7 @@ from apps.core.types import db
 from apps.operadoras import credentials, services, url_validation
 from apps.operadoras.credentials import credential_for
 from apps.operadoras.models import Operadora
+from tests.factories import OperadoraFactory
 from tests.test_operadoras import fake_getaddrinfo
 
 SECRET = "robo-terceiro-chave-7f3a9c2e41d0b8"
@@ -21,13 +22,6 @@ URL = "https://robo.exemplo.com.br/api"
 @pytest.fixture(autouse=True)
 def fake_dns(monkeypatch):
     monkeypatch.setattr(url_validation.socket, "getaddrinfo", fake_getaddrinfo)
-
-
-def terceirizada(codigo="TERC", **fields) -> Operadora:
-    operadora = Operadora(codigo=codigo, nome=codigo.title(), rpa_terceirizado=True, url_endpoint_rpa=URL, **fields)
-    db.session.add(operadora)
-    db.session.commit()
-    return operadora
 
 
 def stored_column(operadora) -> str | None:
@@ -47,7 +41,7 @@ def admin_of(users):
 # --- credentials.py ---------------------------------------------------------------------------
 
 def test_stored_encrypted_and_decrypted_by_credential_for(app, users):
-    operadora = terceirizada()
+    operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     services.update_operadora(operadora, {"credencial_rpa": f"  Bearer {SECRET} "}, by=admin_of(users))
     db.session.commit()
     raw = stored_column(operadora)
@@ -56,11 +50,11 @@ def test_stored_encrypted_and_decrypted_by_credential_for(app, users):
 
 
 def test_no_credential_is_none(app):
-    assert credential_for(terceirizada()) is None
+    assert credential_for(OperadoraFactory(codigo="TERC", terceirizada=True)) is None
 
 
 def test_a_credential_that_cannot_be_decrypted_is_none_and_logs_without_the_secret(app, users, caplog, monkeypatch):
-    operadora = terceirizada()
+    operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     services.update_operadora(operadora, {"credencial_rpa": SECRET}, by=admin_of(users))
     db.session.commit()
     monkeypatch.setitem(app.config, "SECRET_KEY", "another-secret-key-of-more-than-32-characters")
@@ -75,7 +69,7 @@ def test_a_credential_that_cannot_be_decrypted_is_none_and_logs_without_the_secr
 def test_credentials_key_setting_is_used_when_set(app, users, monkeypatch):
     key = Fernet.generate_key().decode()
     monkeypatch.setitem(app.config, "CREDENTIALS_KEY", key)
-    operadora = terceirizada()
+    operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     services.update_operadora(operadora, {"credencial_rpa": SECRET}, by=admin_of(users))
     assert Fernet(key.encode()).decrypt(operadora.credencial_rpa_cifrada.encode()).decode() == SECRET
     assert credential_for(operadora) == SECRET
@@ -93,7 +87,7 @@ def test_a_bad_credentials_key_is_refused_in_portuguese(app, users, monkeypatch)
 
 def test_set_replace_and_remove_are_audited_without_the_secret(app, users):
     admin = admin_of(users)
-    operadora = terceirizada()
+    operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     services.update_operadora(operadora, {"credencial_rpa": SECRET}, by=admin)
     services.update_operadora(operadora, {"credencial_rpa": SECRET}, by=admin)  # the same: nothing happens
     services.update_operadora(operadora, {"credencial_rpa": OTHER}, by=admin)
@@ -111,7 +105,7 @@ def test_set_replace_and_remove_are_audited_without_the_secret(app, users):
 
 
 def test_only_an_admin_may_send_a_credential(app, users):
-    operadora = terceirizada()
+    operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     for role in (Role.OPERADOR, Role.VISUALIZADOR):
         with pytest.raises(services.RecordError) as exc:
             services.update_operadora(operadora, {"credencial_rpa": SECRET}, by=users[role])
@@ -123,16 +117,14 @@ def test_only_an_admin_may_send_a_credential(app, users):
     ("x" * 4097, "no máximo 4096"),
 ])
 def test_malformed_credentials_are_refused(app, users, value, message):
-    operadora = terceirizada()
+    operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     with pytest.raises(services.RecordError) as exc:
         services.update_operadora(operadora, {"credencial_rpa": value}, by=admin_of(users))
     assert message in exc.value.fields["credencial_rpa"] and exc.value.status == 422
 
 
 def test_a_credential_needs_an_outsourced_robot(app, users):
-    propria = Operadora(codigo="VIVO", nome="Vivo")
-    db.session.add(propria)
-    db.session.commit()
+    propria = OperadoraFactory(codigo="VIVO")
     with pytest.raises(services.RecordError) as exc:
         services.update_operadora(propria, {"credencial_rpa": SECRET}, by=admin_of(users))
     assert "só é usada por RPA terceirizado" in exc.value.fields["credencial_rpa"]
@@ -145,7 +137,7 @@ def test_a_credential_needs_an_outsourced_robot(app, users):
 def test_moving_the_url_to_another_server_asks_for_the_credential_again(app, users):
     """Nobody can read the credential back, so nobody may send it to a server of their choosing either."""
     admin = admin_of(users)
-    operadora = terceirizada()
+    operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     services.update_operadora(operadora, {"credencial_rpa": SECRET}, by=admin)
     db.session.commit()
     services.update_operadora(operadora, {"url_endpoint_rpa": "https://robo.exemplo.com.br/v2"}, by=admin)  # same origin
@@ -169,7 +161,7 @@ def form_data(operadora, **extra):
 
 
 def test_admin_form_sets_keeps_and_removes_the_credential_and_never_shows_it(admin_client):
-    operadora = terceirizada()
+    operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     url = f"/operadoras/{operadora.id}/editar"
     page = admin_client.get(url).get_data(as_text=True)
     assert "Credencial do RPA terceirizado" in page and 'type="password"' in page
@@ -197,7 +189,7 @@ def test_admin_form_sets_keeps_and_removes_the_credential_and_never_shows_it(adm
 
 
 def test_a_refused_credential_is_not_echoed_back(admin_client):
-    operadora = terceirizada()
+    operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     response = admin_client.post(f"/operadoras/{operadora.id}/editar",
                                  data=form_data(operadora, credencial_rpa="tem espaco " + SECRET))
     page = response.get_data(as_text=True)
@@ -205,7 +197,7 @@ def test_a_refused_credential_is_not_echoed_back(admin_client):
 
 
 def test_operador_sees_only_whether_one_is_configured_and_cannot_send_one(client, users, login):
-    operadora = terceirizada()
+    operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     services.update_operadora(operadora, {"credencial_rpa": SECRET}, by=admin_of(users))
     db.session.commit()
     login(users[Role.OPERADOR])
@@ -242,7 +234,7 @@ def test_api_admin_writes_the_credential_and_reads_only_a_flag(client, api_heade
 
 
 def test_api_non_admin_cannot_write_the_credential(client, api_headers):
-    operadora = terceirizada()
+    operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     response = client.patch(f"/api/v1/operadoras/{operadora.id}", headers=api_headers(Role.OPERADOR),
                             json={"credencial_rpa": SECRET})
     assert response.status_code == 403 and "credencial_rpa" in response.get_json()["fields"]

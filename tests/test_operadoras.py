@@ -12,6 +12,7 @@ from apps.core.types import db
 from apps.operadoras import services, url_validation
 from apps.operadoras.models import Operadora
 from apps.operadoras.url_validation import validate_rpa_url
+from tests.factories import OperadoraFactory
 
 REAL_GETADDRINFO = socket.getaddrinfo
 
@@ -46,13 +47,6 @@ def fake_getaddrinfo(host, port, *args, **kwargs):
 def fake_dns(monkeypatch):
     monkeypatch.setattr(url_validation.socket, "getaddrinfo", fake_getaddrinfo)
 
-
-def make_operadora(codigo="VIVO", **fields):
-    fields.setdefault("nome", codigo.title())
-    operadora = Operadora(codigo=codigo, **fields)
-    db.session.add(operadora)
-    db.session.commit()
-    return operadora
 
 
 def audit_actions(entity_id):
@@ -157,7 +151,7 @@ def test_private_rpa_url_allowed_by_config(app, users, monkeypatch):
 
 
 def test_operador_cannot_change_rpa_settings_in_the_service(users):
-    operadora = make_operadora("OI")
+    operadora = OperadoraFactory(codigo="OI")
     with pytest.raises(services.RecordError) as info:
         services.update_operadora(operadora, {"limite_concorrencia": 50}, by=users[Role.OPERADOR])
     assert info.value.status == 403
@@ -166,7 +160,7 @@ def test_operador_cannot_change_rpa_settings_in_the_service(users):
 
 
 def test_unchanged_url_is_not_resolved_again(users, monkeypatch):
-    operadora = make_operadora("EMBRATEL", rpa_terceirizado=True, url_endpoint_rpa="https://sumiu.exemplo.com.br/")
+    operadora = OperadoraFactory(codigo="EMBRATEL", rpa_terceirizado=True, url_endpoint_rpa="https://sumiu.exemplo.com.br/")
 
     def no_dns(*args, **kwargs):
         raise AssertionError("DNS consulted for an unchanged URL")
@@ -179,9 +173,9 @@ def test_unchanged_url_is_not_resolved_again(users, monkeypatch):
 # --- pages ------------------------------------------------------------------------------
 
 def test_list_search_filter_and_sort(admin_client):
-    make_operadora("VIVO", nome="Telefônica Brasil")
-    make_operadora("EMBRATEL")
-    make_operadora("OI", ativo=False)
+    OperadoraFactory(codigo="VIVO", nome="Telefônica Brasil")
+    OperadoraFactory(codigo="EMBRATEL")
+    OperadoraFactory(codigo="OI", ativo=False)
     html = admin_client.get("/operadoras").get_data(as_text=True)
     assert html.index('data-operadora="EMBRATEL"') < html.index('data-operadora="OI"') < html.index('data-operadora="VIVO"')
     html = admin_client.get("/operadoras?q=telef").get_data(as_text=True)
@@ -193,7 +187,7 @@ def test_list_search_filter_and_sort(admin_client):
 
 
 def test_list_search_treats_percent_literally(admin_client):
-    make_operadora("VIVO")
+    OperadoraFactory(codigo="VIVO")
     html = admin_client.get("/operadoras?q=%25").get_data(as_text=True)
     assert 'data-operadora="VIVO"' not in html
 
@@ -201,7 +195,7 @@ def test_list_search_treats_percent_literally(admin_client):
 def test_list_pagination(app, admin_client, monkeypatch):
     monkeypatch.setitem(app.config, "ITEMS_PER_PAGE", 2)
     for codigo in ("A1", "B2", "C3", "D4", "E5"):
-        make_operadora(codigo)
+        OperadoraFactory(codigo=codigo)
     first = admin_client.get("/operadoras").get_data(as_text=True)
     assert 'data-operadora="A1"' in first and 'data-operadora="C3"' not in first
     assert "5 registro(s)" in first
@@ -210,7 +204,7 @@ def test_list_pagination(app, admin_client, monkeypatch):
 
 
 def test_visualizador_sees_list_without_actions(client, users, login):
-    operadora = make_operadora("VIVO")
+    operadora = OperadoraFactory(codigo="VIVO")
     login(users[Role.VISUALIZADOR])
     html = client.get("/operadoras").get_data(as_text=True)
     assert 'data-operadora="VIVO"' in html
@@ -236,7 +230,7 @@ def test_admin_creates_with_rpa_settings(admin_client):
 
 
 def test_form_errors_are_shown_and_nothing_is_lost(admin_client):
-    make_operadora("VIVO")
+    OperadoraFactory(codigo="VIVO")
     response = admin_client.post("/operadoras/nova", data={
         "codigo": "vivo", "nome": "Nome que não se perde", "possui_rpa": "y", "rpa_terceirizado": "y",
         "url_endpoint_rpa": "http://10.0.0.1/", "limite_concorrencia": "abc"})
@@ -249,7 +243,7 @@ def test_form_errors_are_shown_and_nothing_is_lost(admin_client):
 
 
 def test_service_errors_are_shown_next_to_each_field(admin_client):
-    make_operadora("VIVO")
+    OperadoraFactory(codigo="VIVO")
     response = admin_client.post("/operadoras/nova", data={
         "codigo": "vivo", "nome": "Outra Vivo", "possui_rpa": "y", "limite_concorrencia": "5"})
     assert response.status_code == 422
@@ -266,7 +260,7 @@ def test_service_errors_are_shown_next_to_each_field(admin_client):
 
 
 def test_edit_changes_and_audits(admin_client):
-    operadora = make_operadora("VIVO")
+    operadora = OperadoraFactory(codigo="VIVO")
     page = admin_client.get(f"/operadoras/{operadora.id}/editar")
     assert page.status_code == 200 and 'name="limite_concorrencia"' in page.get_data(as_text=True)
     response = admin_client.post(f"/operadoras/{operadora.id}/editar", data={
@@ -278,7 +272,7 @@ def test_edit_changes_and_audits(admin_client):
 
 
 def test_operador_cannot_change_rpa_fields_on_the_page(client, users, login):
-    operadora = make_operadora("VIVO")
+    operadora = OperadoraFactory(codigo="VIVO")
     login(users[Role.OPERADOR])
     page = client.get(f"/operadoras/{operadora.id}/editar").get_data(as_text=True)
     assert 'name="nome"' in page
@@ -304,7 +298,7 @@ def test_operador_creates_with_default_rpa_settings(client, users, login):
 
 
 def test_deactivate_and_reactivate(admin_client):
-    operadora = make_operadora("VIVO")
+    operadora = OperadoraFactory(codigo="VIVO")
     html = admin_client.get("/operadoras").get_data(as_text=True)
     assert re.search(r'action="/operadoras/[^"]+/desativar" data-confirm="[^"]+"', html)
     response = admin_client.post(f"/operadoras/{operadora.id}/desativar", data={"next": "/operadoras?ativo=1"})
@@ -318,7 +312,7 @@ def test_deactivate_and_reactivate(admin_client):
 
 
 def test_deactivate_needs_csrf_and_known_id(admin_client):
-    operadora = make_operadora("VIVO")
+    operadora = OperadoraFactory(codigo="VIVO")
     assert admin_client.post(f"/operadoras/{operadora.id}/desativar", no_csrf=True).status_code == 400
     assert admin_client.post("/operadoras/nao-e-uuid/desativar").status_code == 404
     assert admin_client.get("/operadoras/00000000-0000-0000-0000-000000000000/editar").status_code == 404

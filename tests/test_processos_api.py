@@ -9,11 +9,18 @@ from sqlalchemy import func, select
 from apps.auth.models import Role
 from apps.core.queues import QueueUnavailable, get_queue, get_redis
 from apps.core.types import db, utcnow
-from apps.processos.models import Execucao, ExecucaoLog, Fatura, Processo, StatusExecucao
+from apps.processos.models import Execucao, Fatura, Processo, StatusExecucao
 from apps.processos.models import StatusProcesso as S
 from apps.processos.state import WRONG_STATUS
 from apps.realtime.events import channel_for
-from tests.test_state_machine import make_cliente, make_execucao, make_fatura, make_operadora, make_processo
+from tests.factories import (
+    ClienteFactory,
+    ExecucaoFactory,
+    ExecucaoLogFactory,
+    FaturaFactory,
+    OperadoraFactory,
+    ProcessoFactory,
+)
 
 PROCESSO_KEYS = {"id", "cliente_id", "cliente_nome", "operadora_id", "competencia", "status", "protocolo_sat",
                  "created_at", "updated_at"}
@@ -52,7 +59,7 @@ def test_v1_needs_a_bearer_token_even_with_a_session(client, users, login):
     ("post", "/api/v1/processos/{id}/aprovar"), ("post", "/api/v1/processos/{id}/rejeitar"),
 ])
 def test_writes_need_operate(client, viewer, enqueued, method, path):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
     response = getattr(client, method)(path.format(id=processo.id), json={"motivo": "x"}, headers=viewer)
     assert response.status_code == 403
     assert db.session.get(Processo, processo.id).status == S.AGUARDANDO_APROVACAO and enqueued == []
@@ -61,7 +68,7 @@ def test_writes_need_operate(client, viewer, enqueued, method, path):
 # --- gerar, list, get -------------------------------------------------------------------------
 
 def test_gerar(client, op):
-    make_cliente(), make_cliente(), make_cliente(ativo=False)
+    ClienteFactory(), ClienteFactory(), ClienteFactory(ativo=False)
     db.session.commit()
     first = client.post("/api/v1/processos/gerar", json={"competencia": "2026-09"}, headers=op)
     assert first.status_code == 200
@@ -78,10 +85,10 @@ def test_gerar_bad_competencia_is_422(client, op, body):
 
 
 def test_list_shape_filters_and_pagination(client, viewer):
-    vivo, oi = make_operadora("VIVO"), make_operadora("OI")
-    a = make_processo(operadora=vivo, competencia="2026-05", nome="A Ltda")
-    make_processo(operadora=oi, competencia="2026-05", status=S.AGUARDANDO_APROVACAO, nome="B Ltda")
-    make_processo(operadora=vivo, competencia="2026-04", nome="C Ltda")
+    vivo, oi = OperadoraFactory(codigo="VIVO"), OperadoraFactory(codigo="OI")
+    a = ProcessoFactory(cliente__operadora=vivo, competencia="2026-05", cliente__nome="A Ltda")
+    ProcessoFactory(cliente__operadora=oi, competencia="2026-05", status=S.AGUARDANDO_APROVACAO, cliente__nome="B Ltda")
+    ProcessoFactory(cliente__operadora=vivo, competencia="2026-04", cliente__nome="C Ltda")
     body = client.get("/api/v1/processos", headers=viewer).get_json()
     assert set(body) == {"items", "total", "page", "pages"} and body["total"] == 3
     assert set(body["items"][0]) == PROCESSO_KEYS
@@ -105,9 +112,9 @@ def test_list_bad_filters_are_400(client, viewer, query):
 
 
 def test_get_with_faturas_and_execucoes(client, viewer):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
-    fatura = make_fatura(processo, numero="NF-9", valor="123.4")
-    execucao = make_execucao(processo, status=StatusExecucao.CONCLUIDO, job_id="job-1")
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    fatura = FaturaFactory(processo=processo, numero="NF-9", valor="123.4")
+    execucao = ExecucaoFactory(processo=processo, status=StatusExecucao.CONCLUIDO, job_id="job-1")
     body = client.get(f"/api/v1/processos/{processo.id}", headers=viewer).get_json()
     assert set(body) == PROCESSO_KEYS | {"faturas", "execucoes"}
     assert body["status"] == S.AGUARDANDO_APROVACAO and body["operadora_id"] == str(processo.cliente.operadora_id)
@@ -130,7 +137,7 @@ def test_unknown_ids_are_404(client, viewer, path, bad):
 # --- executar, aprovar, rejeitar --------------------------------------------------------------
 
 def test_executar_202_then_409_while_active(client, op, enqueued):
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
     first = client.post(f"/api/v1/processos/{processo.id}/executar", headers=op)
     assert first.status_code == 202
     execucao_id = first.get_json()["execucao_id"]
@@ -143,7 +150,8 @@ def test_executar_202_then_409_while_active(client, op, enqueued):
 @pytest.mark.parametrize("status,possui_rpa", [(S.AGUARDANDO_APROVACAO, True), (S.UPLOAD_REALIZADO, True),
                                                (S.AGUARDANDO_DOWNLOAD, False)])
 def test_executar_when_nothing_can_run_is_409(client, op, enqueued, status, possui_rpa):
-    processo = make_processo(status=status, operadora=make_operadora("X" + str(possui_rpa), possui_rpa=possui_rpa))
+    operadora = OperadoraFactory(codigo="X" + str(possui_rpa), possui_rpa=possui_rpa)
+    processo = ProcessoFactory(status=status, cliente__operadora=operadora)
     response = client.post(f"/api/v1/processos/{processo.id}/executar", headers=op)
     assert response.status_code == 409 and response.get_json()["error"]
     assert enqueued == []
@@ -154,7 +162,7 @@ def test_executar_with_the_queue_down_is_503_and_changes_nothing(client, op, mon
         raise QueueUnavailable()
 
     monkeypatch.setattr("apps.processos.services.ensure_available", down)
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
     response = client.post(f"/api/v1/processos/{processo.id}/executar", headers=op)
     assert response.status_code == 503
     assert response.get_json()["error"] == QueueUnavailable.MESSAGE
@@ -162,18 +170,18 @@ def test_executar_with_the_queue_down_is_503_and_changes_nothing(client, op, mon
 
 
 def test_aprovar(client, op):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
-    make_fatura(processo)
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    FaturaFactory(processo=processo)
     response = client.post(f"/api/v1/processos/{processo.id}/aprovar", json={"comentario": "ok"}, headers=op)
     assert response.status_code == 200 and response.get_json()["status"] == S.AGUARDANDO_ENVIO_SAT
-    without_body = make_processo(status=S.AGUARDANDO_APROVACAO)
-    make_fatura(without_body, data=b"%PDF-1.7 other")
+    without_body = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    FaturaFactory(processo=without_body, data=b"%PDF-1.7 other")
     assert client.post(f"/api/v1/processos/{without_body.id}/aprovar", headers=op, no_csrf=True).status_code == 200
 
 
 def test_illegal_move_is_409_with_the_state_machine_message(client, op):
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
-    make_fatura(processo)
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
+    FaturaFactory(processo=processo)
     response = client.post(f"/api/v1/processos/{processo.id}/aprovar", headers=op, no_csrf=True)
     assert response.status_code == 409
     assert response.get_json()["error"] == f"{WRONG_STATUS['aprovar']} O processo está em AGUARDANDO_DOWNLOAD."
@@ -183,7 +191,7 @@ def test_illegal_move_is_409_with_the_state_machine_message(client, op):
 
 
 def test_aprovar_with_a_non_object_body_is_400(client, op):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
     response = client.post(f"/api/v1/processos/{processo.id}/aprovar", data="[1]",
                            content_type="application/json", headers=op)
     assert response.status_code == 400
@@ -191,15 +199,15 @@ def test_aprovar_with_a_non_object_body_is_400(client, op):
 
 @pytest.mark.parametrize("body", [{}, {"motivo": ""}, {"motivo": "   "}, {"motivo": 3}])
 def test_rejeitar_without_motivo_is_422(client, op, body):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
     response = client.post(f"/api/v1/processos/{processo.id}/rejeitar", json=body, headers=op)
     assert response.status_code == 422 and response.get_json()["fields"] == {"motivo": "obrigatório"}
     assert db.session.get(Processo, processo.id).status == S.AGUARDANDO_APROVACAO
 
 
 def test_rejeitar(client, op):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
-    make_fatura(processo)
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    FaturaFactory(processo=processo)
     body = client.post(f"/api/v1/processos/{processo.id}/rejeitar", json={"motivo": "duplicada"}, headers=op).get_json()
     assert body["status"] == S.AGUARDANDO_DOWNLOAD
     assert [(f["rejeitada"], f["motivo_rejeicao"]) for f in body["faturas"]] == [(True, "duplicada")]
@@ -208,10 +216,9 @@ def test_rejeitar(client, op):
 # --- execucoes and logs -----------------------------------------------------------------------
 
 def test_execucao_and_its_logs(client, viewer):
-    execucao = make_execucao(make_processo(), status=StatusExecucao.EXECUTANDO, job_id="job-7")
+    execucao = ExecucaoFactory(status=StatusExecucao.EXECUTANDO, job_id="job-7")
     for seq in (1, 2, 3):
-        db.session.add(ExecucaoLog(execucao_id=execucao.id, seq=seq, level="INFO", message=f"linha {seq}"))
-    db.session.commit()
+        ExecucaoLogFactory(execucao=execucao, seq=seq, message=f"linha {seq}")
     body = client.get(f"/api/v1/execucoes/{execucao.id}", headers=viewer).get_json()
     assert set(body) == EXECUCAO_KEYS and body["status"] == "EXECUTANDO" and body["data_fim"] is None
     logs = client.get(f"/api/v1/execucoes/{execucao.id}/logs?after=1", headers=viewer).get_json()
@@ -227,10 +234,6 @@ def test_execucao_and_its_logs(client, viewer):
 V2 = "/api/v2/logs-tempo-real"
 
 
-def running(job_id="job-v2"):
-    return make_execucao(make_processo(), status=StatusExecucao.EXECUTANDO, job_id=job_id)
-
-
 def next_message(pubsub, timeout=2.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -241,7 +244,7 @@ def next_message(pubsub, timeout=2.0):
 
 
 def test_v2_failed_fails_the_run_and_publishes(client, op):
-    execucao = running()
+    execucao = ExecucaoFactory(status=StatusExecucao.EXECUTANDO, job_id="job-v2")
     pubsub = get_redis().pubsub()
     pubsub.subscribe(channel_for(execucao.id))
     pubsub.get_message(timeout=1)  # the subscribe confirmation
@@ -257,7 +260,7 @@ def test_v2_failed_fails_the_run_and_publishes(client, op):
 
 
 def test_v2_completed_wakes_the_follower_and_makes_up_no_faturas(client, op):
-    execucao = running()
+    execucao = ExecucaoFactory(status=StatusExecucao.EXECUTANDO, job_id="job-v2")
     response = client.post(f"{V2}/atualizar-status/job-v2", json={"status": "COMPLETED"}, headers=op)
     assert response.status_code == 202
     db.session.expire_all()
@@ -269,7 +272,7 @@ def test_v2_completed_wakes_the_follower_and_makes_up_no_faturas(client, op):
 
 
 def test_v2_completed_with_the_queue_down_is_503(client, op, monkeypatch):
-    execucao = running()
+    execucao = ExecucaoFactory(status=StatusExecucao.EXECUTANDO, job_id="job-v2")
 
     def down(*args, **kwargs):
         raise QueueUnavailable()
@@ -285,13 +288,13 @@ def test_v2_completed_with_the_queue_down_is_503(client, op, monkeypatch):
     ("FAILED", "FALHOU", 200), ("COMPLETED", "CONCLUIDO", 200), ("FAILED", "CONCLUIDO", 409),
 ])
 def test_v2_on_a_finished_run(client, op, reported, current, expected):
-    make_execucao(make_processo(), status=current, job_id="job-done")
+    ExecucaoFactory(status=current, job_id="job-done")
     response = client.post(f"{V2}/atualizar-status/job-done", json={"status": reported}, headers=op)
     assert response.status_code == expected
 
 
 def test_v2_errors(client, op, viewer):
-    running()
+    ExecucaoFactory(status=StatusExecucao.EXECUTANDO, job_id="job-v2")
     # first: in tests, requests share the test's app context, so `g.api_user` outlives a Bearer request
     assert client.get(f"{V2}/status-job/job-v2").status_code == 401
     assert client.post(f"{V2}/atualizar-status/nao-existe", json={"status": "FAILED"}, headers=op).status_code == 404
@@ -301,7 +304,7 @@ def test_v2_errors(client, op, viewer):
 
 
 def test_v2_accepts_the_session_cookie_with_csrf(client, users, login):
-    execucao = running()
+    execucao = ExecucaoFactory(status=StatusExecucao.EXECUTANDO, job_id="job-v2")
     login(users[Role.OPERADOR])
     no_token = client.post(f"{V2}/atualizar-status/job-v2", json={"status": "FAILED"})
     assert no_token.status_code == 400
@@ -314,10 +317,10 @@ def test_v2_accepts_the_session_cookie_with_csrf(client, users, login):
 
 def test_v2_status_job(client, users, login, api_headers, app, monkeypatch):
     monkeypatch.setitem(app.config, "API_EXTERNA_URL", "http://127.0.0.1:9")  # the RPA API is unreachable
-    old = make_execucao(make_processo(), status=StatusExecucao.FALHOU, job_id="job-x")
+    old = ExecucaoFactory(status=StatusExecucao.FALHOU, job_id="job-x")
     old.created_at = utcnow() - timedelta(hours=1)
     db.session.commit()
-    newest = running("job-x")
+    newest = ExecucaoFactory(status=StatusExecucao.EXECUTANDO, job_id="job-x")
     login(users[Role.VISUALIZADOR])  # the session cookie first (a Bearer identity would linger in tests)
     assert client.get(f"{V2}/status-job/job-x").status_code == 200
     assert client.get(f"{V2}/status-job/other").status_code == 404

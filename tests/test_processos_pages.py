@@ -13,7 +13,7 @@ from apps.core.types import db
 from apps.processos import storage
 from apps.processos.models import Execucao, Fatura, Processo, StatusExecucao, TipoExecucao
 from apps.processos.models import StatusProcesso as S
-from tests.test_state_machine import PDF, make_execucao, make_fatura, make_operadora, make_processo
+from tests.factories import PDF, ExecucaoFactory, FaturaFactory, OperadoraFactory, ProcessoFactory
 
 HTML_AS_PDF = b"<!doctype html><html><body><script>alert(1)</script></body></html>"
 
@@ -64,7 +64,7 @@ def test_anonymous_is_sent_to_login(client):
 
 @pytest.mark.parametrize("role,bulk", [(Role.VISUALIZADOR, False), (Role.OPERADOR, True), (Role.ADMIN, True)])
 def test_list_by_role(as_role, role, bulk):
-    make_processo(nome="Padaria Aurora Ltda")
+    ProcessoFactory(cliente__nome="Padaria Aurora Ltda")
     html = page(as_role(role), "/processos?competencia=")
     assert "Padaria Aurora Ltda" in html
     assert ("Aprovar selecionados" in html) is bulk
@@ -74,10 +74,10 @@ def test_list_by_role(as_role, role, bulk):
 
 
 def test_list_filters(as_role):
-    vivo, oi = make_operadora("VIVO"), make_operadora("OI")
-    a = make_processo(nome="Alfa Transportes", operadora=vivo, competencia="2026-05")
-    b = make_processo(nome="Beta Clinica", operadora=oi, competencia="2026-05", status=S.AGUARDANDO_APROVACAO)
-    make_processo(nome="Gama Escola", operadora=vivo, competencia="2026-04")
+    vivo, oi = OperadoraFactory(codigo="VIVO"), OperadoraFactory(codigo="OI")
+    a = ProcessoFactory(cliente__nome="Alfa Transportes", cliente__operadora=vivo, competencia="2026-05")
+    b = ProcessoFactory(cliente__nome="Beta Clinica", cliente__operadora=oi, competencia="2026-05", status=S.AGUARDANDO_APROVACAO)
+    ProcessoFactory(cliente__nome="Gama Escola", cliente__operadora=vivo, competencia="2026-04")
     client = as_role(Role.VISUALIZADOR)
 
     def names(query):
@@ -95,9 +95,9 @@ def test_list_filters(as_role):
 
 
 def test_list_sorted_by_competencia_desc_then_cliente(as_role):
-    make_processo(nome="Zeta", competencia="2026-05")
-    make_processo(nome="Alfa", competencia="2026-04")
-    make_processo(nome="Beta", competencia="2026-05")
+    ProcessoFactory(cliente__nome="Zeta", competencia="2026-05")
+    ProcessoFactory(cliente__nome="Alfa", competencia="2026-04")
+    ProcessoFactory(cliente__nome="Beta", competencia="2026-05")
     html = page(as_role(Role.VISUALIZADOR), "/processos?competencia=")
     assert html.index("Beta") < html.index("Zeta") < html.index("Alfa")
 
@@ -105,7 +105,7 @@ def test_list_sorted_by_competencia_desc_then_cliente(as_role):
 def test_list_paginates(as_role, app, monkeypatch):
     monkeypatch.setitem(app.config, "ITEMS_PER_PAGE", 2)
     for name in ("Cli A", "Cli B", "Cli C"):
-        make_processo(nome=name)
+        ProcessoFactory(cliente__nome=name)
     client = as_role(Role.VISUALIZADOR)
     first, second = page(client, "/processos?competencia="), page(client, "/processos?competencia=&page=2")
     assert "Cli A" in first and "Cli C" not in first
@@ -114,12 +114,12 @@ def test_list_paginates(as_role, app, monkeypatch):
 
 def test_list_query_count_does_not_grow_with_rows(as_role, app, monkeypatch):
     monkeypatch.setitem(app.config, "ITEMS_PER_PAGE", 100)
-    operadoras = [make_operadora(c) for c in ("VIVO", "OI", "EMBRATEL")]
+    operadoras = [OperadoraFactory(codigo=c) for c in ("VIVO", "OI", "EMBRATEL")]
     client = as_role(Role.OPERADOR)
 
     def add(n):
         for i in range(n):
-            make_processo(operadora=operadoras[i % 3], competencia=f"2026-0{1 + i % 5}")
+            ProcessoFactory(cliente__operadora=operadoras[i % 3], competencia=f"2026-0{1 + i % 5}")
 
     add(5)
     with count_queries() as few:
@@ -136,11 +136,10 @@ def test_list_query_count_does_not_grow_with_rows(as_role, app, monkeypatch):
 # --- detail and fragment ----------------------------------------------------------------------
 
 def test_detail_shows_cliente_faturas_execucoes_and_history(as_role):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO, nome="Hotel Serra Azul")
-    make_fatura(processo, numero="NF-100", valor="1234.5")
-    make_fatura(processo, numero="NF-099", valor="10", rejeitada=True, motivo_rejeicao="valor em dobro",
-                data=PDF + b"x")
-    execucao = make_execucao(processo, status=StatusExecucao.CONCLUIDO, job_id="job-42", mensagem="1 fatura(s)")
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO, cliente__nome="Hotel Serra Azul")
+    FaturaFactory(processo=processo, numero="NF-100", valor="1234.5")
+    FaturaFactory(processo=processo, numero="NF-099", valor="10", rejeitada=True, motivo_rejeicao="valor em dobro", data=PDF + b"x")
+    execucao = ExecucaoFactory(processo=processo, status=StatusExecucao.CONCLUIDO, job_id="job-42", mensagem="1 fatura(s)")
     db.session.add(AuditLog(action="processo_download_concluido", entity_type="processos",
                             entity_id=str(processo.id), detail="AGUARDANDO_DOWNLOAD → AGUARDANDO_APROVACAO"))
     db.session.commit()
@@ -170,8 +169,8 @@ def test_detail_of_unknown_processo_is_404(as_role):
     (S.UPLOAD_REALIZADO, True, ["PROTO-778"], ['data-action="executar"', 'data-action="enviar-sat"']),
 ])
 def test_detail_actions_by_status_for_an_operador(as_role, status, possui_rpa, present, absent):
-    operadora = make_operadora("OI" if possui_rpa else "DIGITALNET", possui_rpa=possui_rpa)
-    processo = make_processo(status=status, operadora=operadora)
+    operadora = OperadoraFactory(codigo="OI" if possui_rpa else "DIGITALNET", possui_rpa=possui_rpa)
+    processo = ProcessoFactory(status=status, cliente__operadora=operadora)
     processo.protocolo_sat = "PROTO-778" if status == S.UPLOAD_REALIZADO else None
     db.session.commit()
     html = page(as_role(Role.OPERADOR), f"/processos/{processo.id}")
@@ -183,7 +182,7 @@ def test_detail_actions_by_status_for_an_operador(as_role, status, possui_rpa, p
 
 @pytest.mark.parametrize("status", [S.AGUARDANDO_DOWNLOAD, S.AGUARDANDO_APROVACAO, S.AGUARDANDO_ENVIO_SAT])
 def test_visualizador_sees_no_action_buttons(as_role, status):
-    processo = make_processo(status=status, operadora=make_operadora("DIGITALNET", possui_rpa=False))
+    processo = ProcessoFactory(status=status, cliente__operadora=OperadoraFactory(codigo="DIGITALNET", possui_rpa=False))
     html = page(as_role(Role.VISUALIZADOR), f"/processos/{processo.id}")
     for marker in ('data-action="executar"', 'data-action="aprovar"', 'id="enviar-faturas"', 'id="modal-rejeitar"',
                    "Executar Novamente"):
@@ -191,8 +190,8 @@ def test_visualizador_sees_no_action_buttons(as_role, status):
 
 
 def test_executar_novamente_only_when_the_status_allows_a_run(as_role):
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
-    make_execucao(processo, status=StatusExecucao.FALHOU, mensagem="portal fora do ar")
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
+    ExecucaoFactory(processo=processo, status=StatusExecucao.FALHOU, mensagem="portal fora do ar")
     client = as_role(Role.OPERADOR)
     assert "Executar Novamente" in page(client, f"/processos/{processo.id}")
     processo.status = S.AGUARDANDO_APROVACAO
@@ -201,17 +200,17 @@ def test_executar_novamente_only_when_the_status_allows_a_run(as_role):
 
 
 def test_active_run_shows_a_spinner_and_hides_executar(as_role):
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
-    make_execucao(processo, status=StatusExecucao.FALHOU)
-    make_execucao(processo, status=StatusExecucao.EXECUTANDO, job_id="job-run")
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
+    ExecucaoFactory(processo=processo, status=StatusExecucao.FALHOU)
+    ExecucaoFactory(processo=processo, status=StatusExecucao.EXECUTANDO, job_id="job-run")
     html = page(as_role(Role.OPERADOR), f"/processos/{processo.id}")
     assert "spinner-border" in html
     assert 'data-action="executar"' not in html and "Executar Novamente" not in html
 
 
 def test_fragment_has_only_the_live_parts(as_role):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
-    make_fatura(processo, numero="NF-7")
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    FaturaFactory(processo=processo, numero="NF-7")
     html = page(as_role(Role.VISUALIZADOR), f"/processos/{processo.id}/fragmento")
     for element in ('id="processo-status"', 'id="execucoes-table"', 'id="faturas-table"'):
         assert html.count(element) == 1
@@ -221,7 +220,7 @@ def test_fragment_has_only_the_live_parts(as_role):
 # --- actions ----------------------------------------------------------------------------------
 
 def test_executar_starts_exactly_one_run_on_double_click(as_role, enqueued):
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
     client = as_role(Role.OPERADOR)
     first = client.post(f"/processos/{processo.id}/executar", follow_redirects=True)
     second = client.post(f"/processos/{processo.id}/executar", follow_redirects=True)
@@ -233,7 +232,7 @@ def test_executar_starts_exactly_one_run_on_double_click(as_role, enqueued):
 
 
 def test_executar_enviar_ao_sat(as_role, enqueued):
-    processo = make_processo(status=S.AGUARDANDO_ENVIO_SAT)
+    processo = ProcessoFactory(status=S.AGUARDANDO_ENVIO_SAT)
     as_role(Role.ADMIN).post(f"/processos/{processo.id}/executar")
     assert db.session.scalar(select(Execucao.tipo).where(Execucao.processo_id == processo.id)) == TipoExecucao.ENVIO_SAT
 
@@ -243,14 +242,14 @@ def test_executar_when_the_queue_is_down_changes_nothing(as_role, monkeypatch):
         raise QueueUnavailable()
 
     monkeypatch.setattr("apps.rpa.follow.enqueue_start", down)
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
     response = as_role(Role.OPERADOR).post(f"/processos/{processo.id}/executar", follow_redirects=True)
     assert "fila de tarefas (Redis) está indisponível" in flashes_after(response)
     assert db.session.scalar(select(func.count()).select_from(Execucao)) == 0
 
 
 def test_executar_refused_without_robot_shows_the_reason(as_role, enqueued):
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD, operadora=make_operadora("DIGITALNET", possui_rpa=False))
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD, cliente__operadora=OperadoraFactory(codigo="DIGITALNET", possui_rpa=False))
     response = as_role(Role.OPERADOR).post(f"/processos/{processo.id}/executar", follow_redirects=True)
     assert "não tem robô" in flashes_after(response)
     assert enqueued == []
@@ -258,21 +257,21 @@ def test_executar_refused_without_robot_shows_the_reason(as_role, enqueued):
 
 @pytest.mark.parametrize("endpoint", ["executar", "aprovar", "rejeitar", "faturas"])
 def test_visualizador_cannot_post(as_role, enqueued, endpoint):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
     response = as_role(Role.VISUALIZADOR).post(f"/processos/{processo.id}/{endpoint}", data={"motivo": "x"})
     assert response.status_code == 403
     assert db.session.get(Processo, processo.id).status == S.AGUARDANDO_APROVACAO
 
 
 def test_post_without_csrf_token_is_refused(as_role, enqueued):
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
     response = as_role(Role.OPERADOR).post(f"/processos/{processo.id}/executar", no_csrf=True)
     assert response.status_code == 400 and enqueued == []
 
 
 def test_aprovar_with_comment(as_role):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
-    make_fatura(processo)
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    FaturaFactory(processo=processo)
     response = as_role(Role.OPERADOR).post(f"/processos/{processo.id}/aprovar",
                                            data={"comentario": "conferido"}, follow_redirects=True)
     assert "Processo aprovado" in flashes_after(response)
@@ -282,15 +281,15 @@ def test_aprovar_with_comment(as_role):
 
 
 def test_aprovar_in_the_wrong_status_flashes_the_state_machine_message(as_role):
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
-    make_fatura(processo)
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
+    FaturaFactory(processo=processo)
     response = as_role(Role.OPERADOR).post(f"/processos/{processo.id}/aprovar", follow_redirects=True)
     assert "Só é possível aprovar um processo em AGUARDANDO_APROVACAO." in flashes_after(response)
 
 
 def test_rejeitar_requires_a_reason_then_works(as_role):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO)
-    fatura = make_fatura(processo)
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO)
+    fatura = FaturaFactory(processo=processo)
     client = as_role(Role.OPERADOR)
     response = client.post(f"/processos/{processo.id}/rejeitar", data={"motivo": "  "}, follow_redirects=True)
     assert "Informe o motivo da rejeição." in flashes_after(response)
@@ -305,11 +304,11 @@ def test_rejeitar_requires_a_reason_then_works(as_role):
 # --- bulk -------------------------------------------------------------------------------------
 
 def test_bulk_approve_with_mixed_statuses(as_role):
-    ready = [make_processo(status=S.AGUARDANDO_APROVACAO, nome=f"Pronto {i}") for i in range(3)]
+    ready = [ProcessoFactory(status=S.AGUARDANDO_APROVACAO, cliente__nome=f"Pronto {i}") for i in range(3)]
     for processo in ready:
-        make_fatura(processo, data=PDF + str(processo.id).encode())
-    downloading = make_processo(status=S.AGUARDANDO_DOWNLOAD, nome="Baixando Ltda")
-    empty = make_processo(status=S.AGUARDANDO_APROVACAO, nome="Sem Faturas Ltda")
+        FaturaFactory(processo=processo, data=PDF + str(processo.id).encode())
+    downloading = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD, cliente__nome="Baixando Ltda")
+    empty = ProcessoFactory(status=S.AGUARDANDO_APROVACAO, cliente__nome="Sem Faturas Ltda")
     ids = [str(p.id) for p in (*ready, downloading, empty)]
     response = as_role(Role.OPERADOR).post("/processos/acoes", data={"action": "aprovar", "ids": ids,
                                                                      "next": "/processos?status=AGUARDANDO_APROVACAO"})
@@ -324,9 +323,9 @@ def test_bulk_approve_with_mixed_statuses(as_role):
 
 
 def test_bulk_executar_starts_the_runnable_ones(as_role, enqueued):
-    runnable = make_processo(status=S.AGUARDANDO_DOWNLOAD)
-    approved = make_processo(status=S.AGUARDANDO_ENVIO_SAT)
-    waiting = make_processo(status=S.AGUARDANDO_APROVACAO, nome="Esperando Ltda")
+    runnable = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
+    approved = ProcessoFactory(status=S.AGUARDANDO_ENVIO_SAT)
+    waiting = ProcessoFactory(status=S.AGUARDANDO_APROVACAO, cliente__nome="Esperando Ltda")
     response = as_role(Role.OPERADOR).post("/processos/acoes", data={
         "action": "executar", "ids[]": [str(runnable.id), str(approved.id), str(waiting.id)]}, follow_redirects=True)
     html = flashes_after(response)
@@ -339,7 +338,7 @@ def test_bulk_executar_with_the_queue_down_says_so(as_role, monkeypatch):
         raise QueueUnavailable()
 
     monkeypatch.setattr("apps.rpa.follow.enqueue_start", down)
-    processo = make_processo(status=S.AGUARDANDO_DOWNLOAD)
+    processo = ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD)
     response = as_role(Role.OPERADOR).post("/processos/acoes", data={"action": "executar", "ids": [str(processo.id)]},
                                            follow_redirects=True)
     assert "fila de tarefas (Redis) está indisponível" in flashes_after(response)
@@ -375,7 +374,7 @@ def upload_data(*files):
 
 @pytest.fixture
 def manual_processo():
-    return make_processo(status=S.AGUARDANDO_DOWNLOAD, operadora=make_operadora("DIGITALNET", possui_rpa=False))
+    return ProcessoFactory(status=S.AGUARDANDO_DOWNLOAD, cliente__operadora=OperadoraFactory(codigo="DIGITALNET", possui_rpa=False))
 
 
 def stored_files(processo):
@@ -462,7 +461,7 @@ def test_manual_upload_refuses_too_many_files_instead_of_dropping_some(as_role, 
 
 
 def test_manual_upload_in_the_wrong_status_is_refused(as_role):
-    processo = make_processo(status=S.AGUARDANDO_APROVACAO, operadora=make_operadora("DIGITALNET", possui_rpa=False))
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO, cliente__operadora=OperadoraFactory(codigo="DIGITALNET", possui_rpa=False))
     response = as_role(Role.OPERADOR).post(f"/processos/{processo.id}/faturas", data=upload_data((PDF, "a.pdf")),
                                            content_type="multipart/form-data", follow_redirects=True)
     assert "Faturas manuais só podem ser enviadas com o processo em AGUARDANDO_DOWNLOAD." in flashes_after(response)
@@ -472,7 +471,7 @@ def test_manual_upload_in_the_wrong_status_is_refused(as_role):
 # --- PDF and em-execucao ----------------------------------------------------------------------
 
 def test_fatura_pdf_is_served_inline_with_safe_headers(as_role):
-    fatura = make_fatura(make_processo(), numero="NF nº 2026/01")
+    fatura = FaturaFactory(numero="NF nº 2026/01")
     response = as_role(Role.VISUALIZADOR).get(f"/faturas/{fatura.id}/pdf")
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
@@ -482,7 +481,7 @@ def test_fatura_pdf_is_served_inline_with_safe_headers(as_role):
 
 
 def test_fatura_pdf_missing_or_unknown_is_404(as_role, client):
-    fatura = make_fatura(make_processo())
+    fatura = FaturaFactory()
     storage.path_of(fatura.arquivo).unlink()
     as_role(Role.VISUALIZADOR)
     assert client.get(f"/faturas/{fatura.id}/pdf").status_code == 404
@@ -490,14 +489,14 @@ def test_fatura_pdf_missing_or_unknown_is_404(as_role, client):
 
 
 def test_fatura_pdf_needs_login(client):
-    fatura = make_fatura(make_processo())
+    fatura = FaturaFactory()
     assert client.get(f"/faturas/{fatura.id}/pdf").status_code == 302
 
 
 def test_em_execucao_lists_only_active_runs(as_role):
-    running = make_execucao(make_processo(nome="Rodando SA"), status=StatusExecucao.EXECUTANDO, job_id="job-r")
-    waiting = make_execucao(make_processo(nome="Na Fila SA"), status=StatusExecucao.PENDENTE)
-    make_execucao(make_processo(nome="Terminou SA"), status=StatusExecucao.CONCLUIDO)
+    running = ExecucaoFactory(processo__cliente__nome="Rodando SA", status=StatusExecucao.EXECUTANDO, job_id="job-r")
+    waiting = ExecucaoFactory(processo__cliente__nome="Na Fila SA", status=StatusExecucao.PENDENTE)
+    ExecucaoFactory(processo__cliente__nome="Terminou SA", status=StatusExecucao.CONCLUIDO)
     with count_queries() as statements:
         html = page(as_role(Role.VISUALIZADOR), "/em-execucao")
     assert "Rodando SA" in html and "Na Fila SA" in html and "Terminou SA" not in html
@@ -509,7 +508,7 @@ def test_em_execucao_lists_only_active_runs(as_role):
 def test_list_opens_on_the_current_month(as_role):
     from apps.core.clock import current_competencia
 
-    make_processo(nome="Deste Mes", competencia=current_competencia())
-    make_processo(nome="Mes Antigo", competencia="2020-01")
+    ProcessoFactory(cliente__nome="Deste Mes", competencia=current_competencia())
+    ProcessoFactory(cliente__nome="Mes Antigo", competencia="2020-01")
     html = page(as_role(Role.VISUALIZADOR), "/processos")
     assert "Deste Mes" in html and "Mes Antigo" not in html

@@ -22,24 +22,14 @@ from apps.rpa.client import (
     RpaUnavailable,
     retry_after_seconds,
 )
-from simulator import serve_in_thread
 
 SIM_PASSWORD = "senha-do-simulador"
 CLIENTE = {"id": "cli-1", "nome": "ACME Ltda", "cnpj": "12ABC34501DE35", "codigo": None}
 
 
 @pytest.fixture(scope="module")
-def sim_server():
-    server = serve_in_thread(password=SIM_PASSWORD, job_duration=0, queue_wait=0, log_lines=2, hang_seconds=2)
-    yield server
-    server.shutdown()
-
-
-@pytest.fixture
-def sim(sim_server):
-    sim_server.reset()
-    yield sim_server
-    sim_server.reset()
+def sim_knobs():
+    return {"password": SIM_PASSWORD, "job_duration": 0, "queue_wait": 0, "log_lines": 2, "hang_seconds": 2}
 
 
 class StaticToken:

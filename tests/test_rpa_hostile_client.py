@@ -10,7 +10,7 @@ from apps.operadoras import credentials
 from apps.operadoras.models import Operadora
 from apps.rpa import answers, connect
 from apps.rpa.client import RpaBadAnswer, RpaClient, RpaUnavailable
-from simulator import serve_in_thread
+from tests.factories import ExecucaoFactory
 from tests.support.hostile import HostileServer, Script, fatura_meta, line
 
 
@@ -139,10 +139,8 @@ def test_an_outsourced_operadora_gets_its_own_credential_or_none_never_the_globa
 
 
 @pytest.fixture(scope="module")
-def sim_server():
-    server = serve_in_thread(host="127.0.0.1", port=0, job_duration=0, queue_wait=0, log_lines=2)
-    yield server
-    server.shutdown()
+def sim_knobs():
+    return {"job_duration": 0, "queue_wait": 0, "log_lines": 2}
 
 
 def test_v2_teste_conexao_tells_a_revoked_token_and_never_shows_it(client, app, sim_server, users, api_headers,
@@ -167,14 +165,12 @@ def test_v2_teste_conexao_tells_a_revoked_token_and_never_shows_it(client, app, 
 
 def test_v2_status_job_carries_the_rpa_apis_own_answer_or_why_it_has_none(client, app, sim_server, users,
                                                                           api_headers, monkeypatch):
-    from tests.test_processos_api import make_execucao, make_processo
-
     monkeypatch.setitem(app.config, "API_EXTERNA_URL", sim_server.url)
     token = sim_server.issue_token()
     job = connect.RpaClient(sim_server.url, token_provider=connect.StaticCredential(token)).start_download(
         "VIVO", processo_id="p", cliente={"id": "c", "nome": "N", "cnpj": "11222333000181"}, competencia="2026-11",
         idempotency_key="k-status-job")
-    make_execucao(make_processo(), status="EXECUTANDO", job_id=job["job_id"])
+    ExecucaoFactory(status="EXECUTANDO", job_id=job["job_id"])
     users[Role.ADMIN].api_externa_token = token
     db.session.commit()
     url = f"/api/v2/logs-tempo-real/status-job/{job['job_id']}"

@@ -13,29 +13,24 @@ from apps.core.audit import AuditLog
 from apps.core.types import db
 from apps.rpa import token as global_token
 from apps.rpa.client import RpaAuthError, RpaError
-from simulator import serve_in_thread
 from tests.conftest import make_user
 
 SIM_PASSWORD = "senha-do-simulador"
 
 
 @pytest.fixture(scope="module")
-def sim_server():
-    server = serve_in_thread(password=SIM_PASSWORD, job_duration=0, queue_wait=0, log_lines=2, hang_seconds=2)
-    yield server
-    server.shutdown()
+def sim_knobs():
+    return {"password": SIM_PASSWORD, "job_duration": 0, "queue_wait": 0, "log_lines": 2, "hang_seconds": 2}
 
 
 @pytest.fixture
-def sim(sim_server, app, monkeypatch):
+def sim(sim, app, monkeypatch):
     """The simulator, reset, as the app's RPA API with its refresh password configured."""
-    sim_server.reset()
-    monkeypatch.setitem(app.config, "API_EXTERNA_URL", sim_server.url)
+    monkeypatch.setitem(app.config, "API_EXTERNA_URL", sim.url)
     monkeypatch.setitem(app.config, "BRM_TOKEN_PASSWORD", SIM_PASSWORD)
     monkeypatch.setitem(app.config, "API_EXTERNA_TOKEN", "")
     monkeypatch.setitem(app.config, "RPA_READ_TIMEOUT", 1)
-    yield sim_server
-    sim_server.reset()
+    return sim
 
 
 def a_jwt(days=30, **claims):

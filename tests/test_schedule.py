@@ -6,14 +6,12 @@ import pytest
 from sqlalchemy import func, select
 
 from apps.auth.models import Role
-from apps.clientes.cnpj import check_digits
-from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
 from apps.core.types import db
-from apps.operadoras.models import Operadora
 from apps.processos import schedule
 from apps.processos.models import Processo
 from tests.conftest import repo_root
+from tests.factories import ClienteFactory
 
 SP = ZoneInfo("America/Sao_Paulo")
 FBD = schedule.FIRST_BUSINESS_DAY
@@ -101,15 +99,6 @@ def test_settings_are_parsed():
     assert schedule.parse_time("7:30") == time(7, 30)
 
 
-def _clientes(n=3, inactive=1):
-    op = Operadora(codigo="VIVO", nome="Vivo", possui_rpa=True)
-    db.session.add(op)
-    for i in range(n + inactive):
-        base = f"{11222333 + i:08d}0001"
-        db.session.add(Cliente(nome=f"Cliente {i}", cnpj=base + check_digits(base), operadora=op, ativo=i < n))
-    db.session.commit()
-
-
 def _count(competencia):
     return db.session.scalar(select(func.count()).select_from(Processo).where(Processo.competencia == competencia))
 
@@ -119,7 +108,8 @@ def _audit_count():
 
 
 def test_monthly_job_creates_the_month_once(app):
-    _clientes()
+    ClienteFactory.create_batch(3)
+    ClienteFactory(ativo=False)
     # A past month, so the audit entry (stamped with the real clock) is after its moment.
     moment = sp(2024, 11, 1, 3, 0)  # Friday 1 November 2024 was a business day
     assert schedule.monthly_job(now=moment - timedelta(minutes=5)) == {"executado": False, "competencia": "2024-11"}
@@ -136,7 +126,7 @@ def test_monthly_job_creates_the_month_once(app):
 
 
 def test_monthly_job_catches_up_a_missed_month(app):
-    _clientes(n=2, inactive=0)
+    ClienteFactory.create_batch(2)
     result = schedule.monthly_job(now=sp(2024, 11, 20, 16, 0))  # long after the 1st
     assert result["executado"] is True and result["criados"] == 2
 
@@ -144,7 +134,8 @@ def test_monthly_job_catches_up_a_missed_month(app):
 def test_monthly_job_does_nothing_while_another_run_holds_the_lock(app):
     from apps.core.queues import get_redis
 
-    _clientes()
+    ClienteFactory.create_batch(3)
+    ClienteFactory(ativo=False)
     get_redis().set("schedule:monthly:2024-11", "1", ex=60)
     assert schedule.monthly_job(now=sp(2024, 11, 5, 12, 0))["executado"] is False
     assert _count("2024-11") == 0
@@ -175,7 +166,8 @@ def test_cron_config_registers_the_reconcilers_and_the_monthly_check(app):
 
 
 def test_page_shows_rule_next_run_and_history(client, users, login):
-    _clientes()
+    ClienteFactory.create_batch(3)
+    ClienteFactory(ativo=False)
     login(users[Role.ADMIN])
     assert client.post("/agendamentos/executar", data={"competencia": "2026-03"}).status_code == 302
     body = client.get("/agendamentos").get_data(as_text=True)
@@ -189,7 +181,8 @@ def test_page_shows_rule_next_run_and_history(client, users, login):
 
 
 def test_executar_agora_is_idempotent_and_says_what_it_did(admin_client):
-    _clientes()
+    ClienteFactory.create_batch(3)
+    ClienteFactory(ativo=False)
     first = admin_client.post("/agendamentos/executar", data={"competencia": "2026-12"}, follow_redirects=True)
     assert "Competência 2026-12: 3 processo(s) criado(s), 0 já existia(m)." in first.get_data(as_text=True)
     second = admin_client.post("/agendamentos/executar", data={"competencia": "2026-12"}, follow_redirects=True)
@@ -198,7 +191,8 @@ def test_executar_agora_is_idempotent_and_says_what_it_did(admin_client):
 
 
 def test_executar_agora_rejects_a_bad_competencia_next_to_the_field(admin_client):
-    _clientes()
+    ClienteFactory.create_batch(3)
+    ClienteFactory(ativo=False)
     response = admin_client.post("/agendamentos/executar", data={"competencia": "2026-13"})
     assert response.status_code == 422
     assert "Competência inválida" in response.get_data(as_text=True)

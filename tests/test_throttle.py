@@ -4,13 +4,13 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from apps.clientes.cnpj import check_digits
 from apps.clientes.models import Cliente
 from apps.core.types import db
 from apps.operadoras.models import Operadora
 from apps.processos import services
 from apps.processos.models import Execucao, Processo, StatusExecucao
 from apps.rpa import throttle
+from tests.factories import OperadoraFactory
 
 
 @pytest.fixture
@@ -20,24 +20,14 @@ def started(monkeypatch):
     return calls
 
 
-def _operadora(codigo, limite, n):
-    op = Operadora(codigo=codigo, nome=codigo, possui_rpa=True, limite_concorrencia=limite)
-    db.session.add(op)
-    db.session.flush()
-    for i in range(n):
-        base = f"{abs(hash(codigo)) % 10**6:06d}{i:02d}0001"
-        db.session.add(Cliente(nome=f"{codigo} {i}", cnpj=base + check_digits(base), operadora_id=op.id))
-    db.session.commit()
-    return op
-
-
 def _processos(op):
     return db.session.scalars(select(Processo).join(Cliente).where(Cliente.operadora_id == op.id)
                               .order_by(Cliente.nome)).all()
 
 
 def test_each_operadora_is_kept_at_its_limit_and_the_rest_wait_in_order(started):
-    vivo, oi = _operadora("VIVO", 2, 5), _operadora("OI", 1, 2)
+    vivo = OperadoraFactory(codigo="VIVO", limite_concorrencia=2, clientes=5)
+    oi = OperadoraFactory(codigo="OI", limite_concorrencia=1, clientes=2)
     services.gerar_processos("2026-11")
     order = []
     for processo in _processos(vivo) + _processos(oi):
@@ -55,7 +45,7 @@ def test_each_operadora_is_kept_at_its_limit_and_the_rest_wait_in_order(started)
 
 
 def test_concurrent_dispatchers_never_exceed_the_limit(app, started):
-    vivo = _operadora("VIVO", 3, 12)
+    vivo = OperadoraFactory(codigo="VIVO", limite_concorrencia=3, clientes=12)
     services.gerar_processos("2026-11")
     for processo in _processos(vivo):
         db.session.add(Execucao(processo_id=processo.id, tipo="DOWNLOAD", status=StatusExecucao.PENDENTE))
@@ -76,7 +66,7 @@ def test_concurrent_dispatchers_never_exceed_the_limit(app, started):
 
 
 def test_reconcile_admits_waiting_runs_when_slots_free(started):
-    vivo = _operadora("VIVO", 1, 3)
+    vivo = OperadoraFactory(codigo="VIVO", limite_concorrencia=1, clientes=3)
     services.gerar_processos("2026-11")
     for processo in _processos(vivo):
         db.session.add(Execucao(processo_id=processo.id, tipo="DOWNLOAD", status=StatusExecucao.PENDENTE))
@@ -88,7 +78,8 @@ def test_reconcile_admits_waiting_runs_when_slots_free(started):
 
 
 def test_gerar_mensal_executar_queues_downloads_within_limits(runner, started):
-    vivo, _ = _operadora("VIVO", 2, 4), _operadora("SEMROBO", 5, 2)
+    vivo = OperadoraFactory(codigo="VIVO", limite_concorrencia=2, clientes=4)
+    _ = OperadoraFactory(codigo="SEMROBO", limite_concorrencia=5, clientes=2)
     db.session.get(Operadora, _.id).possui_rpa = False
     db.session.commit()
     result = runner.invoke(args=["processos", "gerar-mensal", "--competencia", "2026-11", "--executar"])
@@ -101,7 +92,7 @@ def test_gerar_mensal_executar_queues_downloads_within_limits(runner, started):
 
 
 def test_reexecutar_falhas_of_a_filter_reruns_only_failed_steps(operador_client, started):
-    vivo = _operadora("VIVO", 10, 3)
+    vivo = OperadoraFactory(codigo="VIVO", limite_concorrencia=10, clientes=3)
     services.gerar_processos("2026-11")
     a, b, c = _processos(vivo)
     db.session.add_all([

@@ -3,10 +3,10 @@ from flask import g, jsonify
 
 from apps.api.blueprint import bp
 from apps.api.helpers import json_body
-from apps.api.tokens import TokenError, issue_access, issue_refresh, revoke_all, user_from_token
 from apps.auth import services
 from apps.auth.limits import LoginThrottled, refresh_limit, throttled_response
 from apps.auth.policy import PUBLIC, VIEW, access
+from apps.auth.tokens import issue_access, issue_refresh, revoke_all, user_from_token
 from apps.core import audit
 from apps.core.errors import ApiError
 from apps.core.types import db
@@ -39,10 +39,7 @@ def auth_refresh():
     token = data.get("refresh")
     if not isinstance(token, str) or not token:
         raise ApiError(400, "Informe o token de renovação (refresh).", {"refresh": "obrigatório"})
-    try:
-        user = user_from_token(token, "refresh")
-    except TokenError as exc:
-        raise ApiError(401, str(exc)) from exc
+    user = user_from_token(token, "refresh")
     return jsonify(access=issue_access(user))
 
 

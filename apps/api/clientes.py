@@ -3,7 +3,7 @@ from flask import jsonify, request, url_for
 
 from apps.api.blueprint import bp
 from apps.api.helpers import bool_arg, get_or_404, json_body, list_envelope, uuid_arg, with_location
-from apps.api.serializers import CLIENTE_FIELDS, check_payload, service_errors
+from apps.api.serializers import CLIENTE_FIELDS, check_payload
 from apps.auth.policy import OPERATE, VIEW, access, current_identity
 from apps.clientes import services
 from apps.clientes.models import Cliente
@@ -23,9 +23,8 @@ def clientes_list():
 def clientes_create():
     """Create a cliente: 201 with the new record."""
     data = check_payload(json_body(), CLIENTE_FIELDS)
-    with service_errors():
-        cliente = services.create_cliente(data, by=current_identity())
-        db.session.commit()
+    cliente = services.create_cliente(data, by=current_identity())
+    db.session.commit()
     return with_location(services.serialize(cliente), url_for("api.clientes_get", cliente_id=cliente.id))
 
 
@@ -42,9 +41,8 @@ def clientes_update(cliente_id):
     """Change some fields of a cliente."""
     cliente = get_or_404(Cliente, cliente_id, "Cliente")
     data = check_payload(json_body(), CLIENTE_FIELDS)
-    with service_errors():
-        services.update_cliente(cliente, data, by=current_identity())
-        db.session.commit()
+    services.update_cliente(cliente, data, by=current_identity())
+    db.session.commit()
     return jsonify(services.serialize(cliente))
 
 

@@ -6,7 +6,7 @@ from apps.api.helpers import get_or_404, with_location
 from apps.auth.policy import OPERATE, access, current_identity
 from apps.clientes import importacao as imports
 from apps.clientes import importer
-from apps.clientes.importacao import Importacao, ImportFailed, StatusImportacao
+from apps.clientes.importacao import Importacao, StatusImportacao
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
 
@@ -25,10 +25,7 @@ def _dry_run() -> bool:
 
 def _store_upload() -> str:
     """The multipart field `arquivo`, stored and its header checked; 400 or 422 otherwise."""
-    try:
-        return imports.save_upload(request.files.get("arquivo"))
-    except importer.ImportFileError as exc:
-        raise ApiError(exc.status, str(exc), exc.fields) from exc
+    return imports.save_upload(request.files.get("arquivo"))
 
 
 def serialize(importacao) -> dict:
@@ -48,8 +45,6 @@ def serialize(importacao) -> dict:
 def _preview(token: str) -> dict:
     try:
         result = importer.preview(imports.path_for(token), limit=MAX_ERROS)
-    except importer.ImportFileError as exc:
-        raise ApiError(exc.status, str(exc), exc.fields) from exc
     finally:
         imports.delete_upload(token)
     return {"validas": result.validas, "invalidas": result.invalidas, "importadas": 0,
@@ -71,8 +66,6 @@ def clientes_importar():
     except QueueUnavailable as exc:
         imports.delete_upload(token)
         raise ApiError(503, str(exc)) from exc
-    except ImportFailed as exc:
-        raise ApiError(409, str(exc)) from exc
     if importacao.status == StatusImportacao.PROCESSANDO:
         return with_location({"importacao_id": str(importacao.id), "status": importacao.status,
                               "progresso": importacao.progresso},

@@ -11,7 +11,6 @@ from apps.processos import manual
 from apps.processos import routes as pages
 from apps.processos.forms import EnviarFaturasForm
 from apps.processos.models import Fatura, Processo
-from apps.processos.state import ProcessoError
 
 
 @bp.get("/v1/processos/<processo_id>/faturas")
@@ -58,11 +57,5 @@ def api_processo_enviar_faturas(processo_id):
         data=entry.arquivo.data.read(), nome_original=entry.arquivo.data.filename or "",
         numero=entry.numero.data, valor=entry.valor.data, vencimento=entry.vencimento.data,
         emissao=entry.emissao.data) for entry in form.faturas]
-    try:
-        manual.enviar_faturas(processo, entries, by=g.api_user)
-    except manual.UploadError as exc:
-        fields = {f"faturas-{exc.index}-arquivo": exc.message} if exc.index is not None else {}
-        raise ApiError(exc.status, exc.message, fields) from exc
-    except ProcessoError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    manual.enviar_faturas(processo, entries, by=g.api_user)
     return jsonify(processo_detail_json(processo)), 201

@@ -3,7 +3,7 @@ from flask import jsonify, request, url_for
 
 from apps.api.blueprint import bp
 from apps.api.helpers import bool_arg, get_or_404, json_body, list_envelope, with_location
-from apps.api.serializers import OPERADORA_FIELDS, check_payload, service_errors
+from apps.api.serializers import OPERADORA_FIELDS, check_payload
 from apps.auth.policy import OPERATE, VIEW, access, current_identity
 from apps.core.types import db
 from apps.operadoras import services
@@ -27,9 +27,8 @@ def operadoras_list():
 def operadoras_create():
     """Create an operadora: 201 with the new record."""
     data = check_payload(json_body(), FIELDS)
-    with service_errors():
-        operadora = services.create_operadora(data, by=current_identity())
-        db.session.commit()
+    operadora = services.create_operadora(data, by=current_identity())
+    db.session.commit()
     return with_location(services.serialize(operadora), url_for("api.operadoras_get", operadora_id=operadora.id))
 
 
@@ -46,9 +45,8 @@ def operadoras_update(operadora_id):
     """Change some fields of an operadora."""
     operadora = get_or_404(Operadora, operadora_id, "Operadora")
     data = check_payload(json_body(), FIELDS)
-    with service_errors():
-        services.update_operadora(operadora, data, by=current_identity())
-        db.session.commit()
+    services.update_operadora(operadora, data, by=current_identity())
+    db.session.commit()
     return jsonify(services.serialize(operadora))
 
 

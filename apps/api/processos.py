@@ -38,10 +38,6 @@ def processo_detail_json(p) -> dict:
             "execucoes": [execucao_json(e) for e in p.execucoes]}
 
 
-def _service_error(exc: ProcessoError):
-    return ApiError(exc.status, exc.message)
-
-
 @bp.post("/v1/processos/gerar")
 @access(OPERATE)
 def api_processos_gerar():
@@ -88,8 +84,6 @@ def api_processo_executar(processo_id):
     processo = get_or_404(Processo, processo_id, "Processo")
     try:
         execucao = services.executar(processo, by=g.api_user)
-    except ProcessoError as exc:
-        raise _service_error(exc) from exc
     except QueueUnavailable as exc:
         raise ApiError(503, str(exc)) from exc
     return jsonify(execucao_id=str(execucao.id)), 202
@@ -103,10 +97,7 @@ def api_processo_aprovar(processo_id):
     comentario = optional_json_body().get("comentario")
     if comentario is not None and not isinstance(comentario, str):
         raise ApiError(422, "O comentário deve ser um texto.", {"comentario": "texto"})
-    try:
-        services.aprovar(processo, by=g.api_user, comentario=comentario)
-    except ProcessoError as exc:
-        raise _service_error(exc) from exc
+    services.aprovar(processo, by=g.api_user, comentario=comentario)
     return jsonify(processo_detail_json(processo))
 
 
@@ -118,10 +109,7 @@ def api_processo_rejeitar(processo_id):
     motivo = optional_json_body().get("motivo")
     if not isinstance(motivo, str) or not motivo.strip():
         raise ApiError(422, "Informe o motivo da rejeição.", {"motivo": "obrigatório"})
-    try:
-        services.rejeitar(processo, by=g.api_user, motivo=motivo)
-    except ProcessoError as exc:
-        raise _service_error(exc) from exc
+    services.rejeitar(processo, by=g.api_user, motivo=motivo)
     return jsonify(processo_detail_json(processo))
 
 

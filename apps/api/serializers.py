@@ -1,9 +1,5 @@
-"""Payload checks shared by the API v1 resources: JSON types (400), unknown keys (422),
-and the translation of a service's RecordError into an API error."""
-from contextlib import contextmanager
-
+"""Payload checks shared by the API v1 resources: JSON types (400), unknown keys (422)."""
 from apps.core.errors import ApiError
-from apps.core.records import RecordError
 
 READ_ONLY = frozenset({"id", "cnpj_formatado"})
 TYPE_LABELS = {str: "texto", bool: "booleano (true/false)", int: "número inteiro"}
@@ -40,14 +36,3 @@ def check_payload(data: dict, fields: dict) -> dict:
         raise ApiError(422, "Campos não aceitos: " + ", ".join(sorted(unknown)) + ".", unknown)
     return data
 
-
-@contextmanager
-def service_errors():
-    """Turn a service's RecordError into the API's {"error", "fields"} with its status."""
-    try:
-        yield
-    except RecordError as exc:
-        from apps.core.types import db
-
-        db.session.rollback()
-        raise ApiError(exc.status, str(exc), exc.fields) from exc

@@ -40,10 +40,7 @@ def api_token_global_put():
         raise ApiError(422, "Cole o token.", {"token": "obrigatório"})
     if motivo is not None and (not isinstance(motivo, str) or len(motivo) > MAX_MOTIVO):
         raise ApiError(422, f"O motivo deve ser um texto de no máximo {MAX_MOTIVO} caracteres.", {"motivo": "texto"})
-    try:
-        global_token.save_token(token, by_user=g.api_user, reason=motivo or "token enviado pela API")
-    except global_token.TokenError as exc:
-        raise ApiError(422, str(exc), {"token": str(exc)}) from exc
+    global_token.save_token(token, by_user=g.api_user, reason=motivo or "token enviado pela API")
     return jsonify(_state())
 
 

@@ -68,11 +68,6 @@ def _commit_or_error():
         raise ApiError(409, "Nome de usuário ou e-mail já em uso.") from exc
 
 
-def _user_error(exc: services.UserError) -> ApiError:
-    db.session.rollback()
-    return ApiError(exc.status, str(exc), {exc.field: str(exc)} if exc.field else {})
-
-
 @bp.get("/v1/usuarios")
 @access(ADMIN)
 def api_usuarios_list():
@@ -92,12 +87,9 @@ def api_usuarios_create():
     missing = {k: "obrigatório" for k in ("username", "email", "password") if k not in data}
     if missing:
         raise ApiError(422, "Informe username, email e password.", missing)
-    try:
-        user = services.create_user(data["username"], data["email"], data["password"],
-                                    role=data.get("role", Role.VISUALIZADOR), nome=data.get("nome") or None,
-                                    by=g.api_user)
-    except services.UserError as exc:
-        raise _user_error(exc) from exc
+    user = services.create_user(data["username"], data["email"], data["password"],
+                                role=data.get("role", Role.VISUALIZADOR), nome=data.get("nome") or None,
+                                by=g.api_user)
     _commit_or_error()
     return with_location(usuario_json(user), url_for("api.api_usuario_get", user_id=user.id))
 
@@ -116,14 +108,11 @@ def api_usuario_update(user_id):
     password end the user's sessions and tokens)."""
     user = get_or_404(User, user_id, "Usuário")
     data = _checked(json_body(), UPDATE_FIELDS)
-    try:
-        if data.keys() - {"password"}:
-            services.update_user(user, email=data.get("email", user.email), role=data.get("role", user.role),
-                                 nome=(data["nome"] or None) if "nome" in data else user.nome,
-                                 ativo=data.get("ativo", user.ativo), by=g.api_user)
-        if "password" in data:
-            services.reset_password(user, data["password"], by=g.api_user)
-    except services.UserError as exc:
-        raise _user_error(exc) from exc
+    if data.keys() - {"password"}:
+        services.update_user(user, email=data.get("email", user.email), role=data.get("role", user.role),
+                             nome=(data["nome"] or None) if "nome" in data else user.nome,
+                             ativo=data.get("ativo", user.ativo), by=g.api_user)
+    if "password" in data:
+        services.reset_password(user, data["password"], by=g.api_user)
     _commit_or_error()
     return jsonify(usuario_json(user))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from apps.core.audit import AuditLog
 from apps.core.excel_csv import excel_lines
 from apps.core.records import contains
+from apps.core.templating import local_dt
 from apps.core.types import db
 
 ACTION_LABELS = {
@@ -55,8 +56,6 @@ def actions_in_use() -> list[str]:
 
 def csv_rows(query, batch: int = 1000):
     """The filtered trail as Excel-friendly CSV chunks, reading it in batches."""
-    from apps.core.templating import local_dt
-
     header = ("Data/hora", "Usuário", "Ação", "Registro", "Identificador", "Detalhe", "Endereço IP")
     return excel_lines(header, ((local_dt(row.created_at, "%d/%m/%Y %H:%M:%S"), row.username or "sistema",
                                  row.action, row.entity_type, row.entity_id, row.detail, row.ip)

@@ -5,6 +5,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
 from apps.auth.models import Role
+from apps.auth.services import authenticate
 
 EMAIL_RULES = [DataRequired(message="Informe o e-mail."), Email(message="E-mail inválido.", check_deliverability=False)]
 ROLE_CHOICES = [SelectChoice(r, Role.LABELS[r]) for r in Role.ALL]
@@ -18,8 +19,6 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Lembrar de mim")
 
     def validate(self, extra_validators=None):
-        from apps.auth.services import authenticate
-
         if not super().validate(extra_validators):
             return False
         self.user = authenticate(self.login.data, self.password.data)

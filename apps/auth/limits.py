@@ -25,6 +25,7 @@ import redis
 from flask import current_app, request
 from limits import parse
 
+from apps.auth.tokens import subject_of
 from apps.core.queues import get_redis
 from apps.extensions import limiter
 
@@ -175,8 +176,6 @@ def _address_key() -> str:
 
 def _api_identity_key() -> str:
     """The user a valid Bearer token names (every token of one user shares a budget), else the address."""
-    from apps.api.tokens import subject_of
-
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():

@@ -8,6 +8,7 @@ from flask_login import current_user
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from apps.auth.models import Role
+from apps.core.errors import is_api_request
 
 PUBLIC = "public"      # anyone, logged in or not
 VIEW = "view"          # any active user (Visualizador and up)
@@ -67,10 +68,6 @@ def view_level(endpoint: str | None):
         return PUBLIC
     view = current_app.view_functions.get(endpoint)
     return getattr(view, "access_level", None)
-
-
-def is_api_request() -> bool:
-    return request.path.startswith("/api/")
 
 
 def enforce_access():

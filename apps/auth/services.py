@@ -7,16 +7,17 @@ from apps.auth import limits, passwords
 from apps.auth.models import Role, User
 from apps.auth.passwords import password_problems
 from apps.core import audit
+from apps.core.errors import ServiceError
 from apps.core.types import db, parse_uuid, utcnow
 
 
-class UserError(ValueError):
+class UserError(ServiceError, ValueError):
     """A user change that breaks a rule; `field` names the form field concerned, `status` the API's answer
     (409 for a username or e-mail already in use)."""
 
     def __init__(self, message, field=None, status=422):
-        super().__init__(message)
-        self.field, self.status = field, status
+        super().__init__(message, status, {field: message} if field else None)
+        self.field = field
 
 
 def load_session_user(identity: str):

@@ -17,9 +17,9 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 
 from apps.auth.forms import ConfirmForm
 from apps.auth.policy import OPERATE, access
+from apps.clientes import importacao as imports
 from apps.clientes import importer
 from apps.clientes.blueprint import bp
-from apps.clientes import importacao as imports
 from apps.clientes.importacao import Importacao, ImportFailed, StatusImportacao
 from apps.core.excel_csv import excel_lines
 from apps.core.queues import QueueUnavailable

@@ -39,6 +39,7 @@ from apps.clientes import importer
 from apps.clientes.importer import ImportFileError
 from apps.clientes.models import Cliente
 from apps.core import audit
+from apps.core.errors import ServiceError
 from apps.core.queues import QueueUnavailable, ensure_available, get_queue, get_redis
 from apps.core.types import Timestamps, UTCDateTime, UUIDPk, db, get_by_id, utcnow
 
@@ -102,8 +103,10 @@ class ImportacaoErro(db.Model):
     motivo: Mapped[str] = mapped_column(Text, nullable=False)
 
 
-class ImportFailed(RuntimeError):
+class ImportFailed(ServiceError, RuntimeError):
     """The run stopped and wrote no cliente; the message is for the user."""
+
+    status = 409
 
 
 # --- the stored upload: instance/imports/<token>.csv from the preview until the run ends ---

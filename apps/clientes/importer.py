@@ -17,6 +17,7 @@ from sqlalchemy import ARRAY, String, any_, bindparam, select
 
 from apps.clientes import cnpj as cnpj_rules
 from apps.clientes.models import Cliente
+from apps.core.errors import ServiceError
 from apps.core.types import db
 from apps.operadoras.models import Operadora
 
@@ -42,12 +43,8 @@ OTHER_SEPARATORS = "\t|"
 OperadoraRef = namedtuple("OperadoraRef", "id codigo ativo")
 
 
-class ImportFileError(ValueError):
+class ImportFileError(ServiceError, ValueError):
     """A file that cannot be read as a CSV of clientes: 400 (not a CSV) or 422 (bad header)."""
-
-    def __init__(self, message: str, status: int = 422, fields: dict | None = None):
-        super().__init__(message)
-        self.status, self.fields = status, fields or {}
 
 
 # --- reading ----------------------------------------------------------------------------

@@ -4,7 +4,11 @@ import secrets
 import click
 from flask.cli import AppGroup
 
+from apps.auth.models import Role
+from apps.auth.services import UserError, create_user, find_by_login
+from apps.core.demo import seed_demo
 from apps.core.types import db
+from apps.processos import commands as processos_commands
 
 users_cli = AppGroup("users", help="Gerenciar usuários.")
 demo_cli = AppGroup("demo", help="Dados de demonstração.")
@@ -17,9 +21,6 @@ demo_cli = AppGroup("demo", help="Dados de demonstração.")
 @click.option("--if-missing", is_flag=True, help="Não faz nada se o usuário já existir.")
 def create_admin(username, email, password, if_missing):
     """Create an admin user (password generated and printed when not given)."""
-    from apps.auth.models import Role
-    from apps.auth.services import UserError, create_user, find_by_login
-
     if find_by_login(username):
         if if_missing:
             click.echo(f"Usuário {username} já existe; nada a fazer.")
@@ -39,8 +40,6 @@ def create_admin(username, email, password, if_missing):
 @click.option("--clientes", "n_clientes", default=40, show_default=True, help="Quantos clientes criar.")
 def seed(n_clientes):
     """Create VIVO, EMBRATEL, OI and DIGITALNET, demo clientes and this month's processos."""
-    from apps.core.demo import seed_demo
-
     created = seed_demo(n_clientes)
     click.echo(f"Demonstração: {created['operadoras']} operadora(s), {created['clientes']} cliente(s), "
                f"{created['processos']} processo(s) criados.")
@@ -49,11 +48,4 @@ def seed(n_clientes):
 def init_app(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
-    for module in ("apps.processos.commands", "apps.rpa.commands"):
-        try:
-            mod = __import__(module, fromlist=["init_app"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.init_app(app)
+    processos_commands.init_app(app)

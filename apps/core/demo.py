@@ -5,8 +5,10 @@ from sqlalchemy import select
 
 from apps.clientes.cnpj import check_digits
 from apps.clientes.models import Cliente
+from apps.core.clock import current_competencia
 from apps.core.types import db
 from apps.operadoras.models import Operadora
+from apps.processos.services import gerar_processos
 
 OPERADORAS = [
     ("VIVO", "Vivo (Telefônica Brasil)", True),
@@ -52,11 +54,6 @@ def seed_demo(n_clientes: int = 40, seed: int = 2026) -> dict:
                                operadora=operadoras[i % len(operadoras)]))
         created["clientes"] += 1
     db.session.commit()
-    try:
-        from apps.core.clock import current_competencia
-        from apps.processos.services import gerar_processos
-    except ImportError:
-        return created
     result = gerar_processos(current_competencia())
     created["processos"] = result["criados"]
     return created

@@ -1,10 +1,15 @@
-"""Error pages in Portuguese and JSON errors for the API; never a stack trace."""
-from flask import jsonify, render_template, request
+"""Error pages in Portuguese and JSON errors for the API; never a stack trace.
+
+A service refuses with ServiceError (or a domain subclass): pages show it on the form
+(apps/core/form_errors.py), and an API view lets it through to one handler here, which answers
+{"error", "fields"} with its status.
+"""
+from flask import current_app, g, jsonify, render_template, request
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from apps.auth.policy import is_api_request
 from apps.extensions import db
 
 MESSAGES = {
@@ -22,12 +27,29 @@ MESSAGES = {
 }
 
 
+class ServiceError(Exception):
+    """A service's refusal, for people: `message`, the HTTP `status` it means (each domain subclass has
+    its own default) and `fields`, the messages by form or JSON field."""
+
+    status = 422
+
+    def __init__(self, message: str, status: int | None = None, fields: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = type(self).status if status is None else status
+        self.fields = dict(fields or {})
+
+
 class ApiError(Exception):
     """An error the JSON API answers as {"error", "fields"} with a status."""
 
     def __init__(self, status: int, error: str, fields: dict | None = None):
         super().__init__(error)
         self.status, self.error, self.fields = status, error, fields or {}
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
 
 
 def _respond(status: int, message: str, fields=None):
@@ -57,10 +79,16 @@ def handle_api_error(exc: ApiError):
     return _respond(exc.status, exc.error, exc.fields)
 
 
-def handle_db_down(exc: OperationalError):
-    from flask import current_app, g
-    from flask_login import AnonymousUserMixin
+def handle_service_error(exc: ServiceError):
+    """The API's answer to a refusal its view let through; a page shows its own (save_record), so one
+    that reaches here from a page is a bug, answered as such."""
+    if not is_api_request():
+        return handle_unexpected(exc)
+    db.session.rollback()
+    return _respond(exc.status, exc.message, exc.fields)
 
+
+def handle_db_down(exc: OperationalError):
     try:
         db.session.rollback()
     except OperationalError:
@@ -72,8 +100,6 @@ def handle_db_down(exc: OperationalError):
 
 
 def handle_unexpected(exc: Exception):
-    from flask import current_app
-
     if isinstance(exc, HTTPException):
         return handle_http(exc)
     db.session.rollback()
@@ -84,6 +110,7 @@ def handle_unexpected(exc: Exception):
 def init_app(app):
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(ServiceError, handle_service_error)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(OperationalError, handle_db_down)
     app.register_error_handler(Exception, handle_unexpected)

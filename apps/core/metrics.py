@@ -8,15 +8,16 @@ counts to files there, and each scrape builds a fresh registry whose MultiProces
 them (a dead worker's counters stay summed, so counters never go backwards). Without the variable
 (tests, `flask run`) the counters live in the app's own registry.
 
-Execucoes, processos and queues are NOT counted where they happen: the RQ worker is another
-process, a job can die half-way or run twice (Retry), and a restart would zero the counts. The
-database is the truth, so a Collector reads it when Prometheus scrapes: counts by operadora, tipo
-and status, a duration histogram from data_inicio/data_fim, processos of the current competência
-by status, plus queue depths from Redis. A few GROUP BY queries per scrape (cached for
-METRICS_CACHE_SECONDS); the counters only go down when rows are deleted, which Prometheus reads as
-a reset. In multiprocess mode that cache is one file in PROMETHEUS_MULTIPROC_DIR shared by the
-workers: a per-process cache would let a scrape on a worker with an older copy read less than the
-scrape before it on another worker.
+Execucoes, processos and queues are NOT counted where they happen: the RQ worker is another process,
+a job can die half-way or run twice (Retry), and a restart would zero the counts. The database is
+the truth, so a Collector reads it when Prometheus scrapes: counts by operadora, tipo and status, a
+duration histogram from data_inicio/data_fim (apps.home.services.duration_seconds), processos of the
+current competência by status (processo_totais, apps.processos.totais), plus queue depths from Redis
+(apps.home.filas). Like the rest of the app's wiring, this module reads the domain. A few GROUP BY
+queries per scrape (cached for METRICS_CACHE_SECONDS); the counters only go down when rows are
+deleted, which Prometheus reads as a reset. In multiprocess mode that cache is one file in
+PROMETHEUS_MULTIPROC_DIR shared by the workers: a per-process cache would let a scrape on a worker
+with an older copy read less than the scrape before it on another worker.
 
 Access: a Bearer METRICS_TOKEN, or a client address inside METRICS_ALLOWED_IPS (comma-separated
 CIDRs, empty by default: token only). Behind a proxy, set PROXY_FIX so remote_addr is the client's.
@@ -31,15 +32,23 @@ from pathlib import Path
 
 import redis
 from flask import Response, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client import values as prometheus_values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
+from rq import Worker
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from apps.auth.policy import PUBLIC, access
+from apps.clientes.models import Cliente
+from apps.core.clock import current_competencia
 from apps.core.types import db
+from apps.home.filas import REGISTRIES, queue_depths
+from apps.home.services import duration_seconds
+from apps.operadoras.models import Operadora
+from apps.processos.models import Execucao, Processo, StatusExecucao
+from apps.processos.totais import by_status
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 DURATION_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0, 21600.0)
@@ -123,10 +132,6 @@ def _up(dependency: str, ok: bool) -> GaugeMetricFamily:
 
 
 def _execucao_families() -> list:
-    from apps.clientes.models import Cliente
-    from apps.operadoras.models import Operadora
-    from apps.processos.models import Execucao, Processo, StatusExecucao
-
     labels = ["operadora", "tipo"]
     started = CounterMetricFamily("rpa_execucoes_iniciadas", "Execuções criadas (todas).", labels=labels)
     done = CounterMetricFamily("rpa_execucoes_concluidas", "Execuções concluídas.", labels=labels)
@@ -154,11 +159,6 @@ def _execucao_families() -> list:
 
 
 def _duration_family() -> HistogramMetricFamily:
-    from apps.clientes.models import Cliente
-    from apps.home.services import duration_seconds
-    from apps.operadoras.models import Operadora
-    from apps.processos.models import Execucao, Processo, StatusExecucao
-
     duration = duration_seconds()
     family = HistogramMetricFamily("rpa_execucao_duracao_segundos", "Duração das execuções encerradas.",
                                    labels=["operadora", "tipo", "status"])
@@ -178,9 +178,6 @@ def _duration_family() -> HistogramMetricFamily:
 
 
 def _processo_family() -> GaugeMetricFamily:
-    from apps.core.clock import current_competencia
-    from apps.processos.totais import by_status
-
     competencia = current_competencia()
     counts = by_status(competencia)  # processo_totais: a few rows, whatever the month's size
     family = GaugeMetricFamily("rpa_processos", "Processos da competência atual por status.",
@@ -201,10 +198,6 @@ def _database_families() -> list:
 
 
 def _queue_families() -> list:
-    from rq import Worker
-
-    from apps.home.filas import REGISTRIES, queue_depths
-
     connection = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2)
     try:
         depths, workers = queue_depths(connection), len(Worker.all(connection=connection))
@@ -270,8 +263,6 @@ class AppMetrics:
         """The app's registry; in multiprocess mode a fresh one summing every process's files."""
         if self.registry is not None:
             return self.registry
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=self.multiproc_dir)
         registry.register(self.domain)  # read once per scrape, not per process

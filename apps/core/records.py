@@ -1,18 +1,17 @@
-"""What every record service and page shares: the refusal a service raises, the LIKE pattern of a
+"""What every record service and page shares: the refusal a record service raises, the LIKE pattern of a
 search, and the page's lookup by id."""
 from flask import abort
 from sqlalchemy import or_
 
+from apps.core.errors import ServiceError
 from apps.core.types import get_by_id
 
 
-class RecordError(ValueError):
+class RecordError(ServiceError, ValueError):
     """A change that breaks a rule: `status` 422 (invalid), 409 (duplicate) or 403 (not allowed)."""
 
     def __init__(self, message: str, fields: dict | None = None, status: int = 422):
-        super().__init__(message)
-        self.fields = fields or {}
-        self.status = status
+        super().__init__(message, status, fields)
 
 
 def like_pattern(text: str) -> str:

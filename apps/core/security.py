@@ -2,8 +2,9 @@
 from flask import g, request
 from werkzeug.exceptions import Unauthorized
 
-from apps.api.tokens import TokenError, user_from_token
-from apps.auth.policy import PUBLIC, enforce_access, is_api_request, view_level
+from apps.auth.policy import PUBLIC, enforce_access, view_level
+from apps.auth.tokens import TokenError, user_from_token
+from apps.core.errors import is_api_request
 from apps.extensions import csrf
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

@@ -14,6 +14,7 @@ from rq.job import JOB_ID_PATTERN, Job
 from rq.results import Result
 
 from apps.core import audit
+from apps.core.errors import ServiceError
 from apps.core.queues import get_redis
 from apps.core.types import db
 
@@ -23,8 +24,10 @@ REGISTRIES = ("queued", "scheduled", "started", "deferred", "failed")
 WORKER_STATES = {"idle": "Ocioso", "busy": "Ocupado", "started": "Iniciando", "suspended": "Suspenso"}
 
 
-class FilaError(Exception):
+class FilaError(ServiceError):
     """An action on a job that cannot be done (unknown job, not among the failures)."""
+
+    status = 409
 
 
 @dataclass

@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
+from apps.core.errors import ServiceError
+
 log = logging.getLogger(__name__)
 
 MAX_LENGTH = 4096  # like the global token: a JWT or an API key, never a document
@@ -21,7 +23,7 @@ HKDF_SALT = b"rpa-dashboard"
 HKDF_INFO = b"operadoras.credencial_rpa.v1"
 
 
-class CredentialError(ValueError):
+class CredentialError(ServiceError, ValueError):
     """A credential that may not be stored (the message is for the admin), or a bad key setting."""
 
 

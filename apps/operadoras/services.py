@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from apps.auth.policy import ADMIN, allows
+from apps.clientes.models import Cliente
 from apps.core import audit
 from apps.core.records import RecordError, contains
 from apps.core.types import db
@@ -44,8 +45,6 @@ def active_operadoras():
 
 def clientes_count(operadora_ids) -> dict:
     """{operadora_id: number of active clientes} in one query."""
-    from apps.clientes.models import Cliente
-
     if not operadora_ids:
         return {}
     rows = db.session.execute(

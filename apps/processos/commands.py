@@ -3,8 +3,13 @@ import click
 from flask.cli import AppGroup
 from redis import RedisError
 
+from apps.core import clock
 from apps.core.queues import QueueUnavailable
+from apps.processos.schedule import due_competencia
+from apps.processos.services import enfileirar_downloads, gerar_processos
 from apps.processos.state import ProcessoError
+from apps.processos.totais import recount
+from apps.rpa.jobs import reconcile
 
 processos_cli = AppGroup("processos", help="Processos mensais e execuções do robô.")
 
@@ -18,12 +23,7 @@ processos_cli = AppGroup("processos", help="Processos mensais e execuções do r
               help="Também enfileira os downloads, respeitando o limite de robôs simultâneos de cada operadora.")
 def gerar_mensal(competencia, se_devido, executar):
     """Create one processo per active cliente for the month (idempotent)."""
-    from apps.core.clock import current_competencia
-    from apps.processos.services import gerar_processos
-
     if se_devido:
-        from apps.processos.schedule import due_competencia
-
         if competencia:
             raise click.UsageError("Use --competencia ou --se-devido, não os dois.")
         try:
@@ -34,14 +34,12 @@ def gerar_mensal(competencia, se_devido, executar):
             click.echo("Nada a fazer: a criação mensal não está devida agora.")
             return
     try:
-        result = gerar_processos(competencia or current_competencia())
+        result = gerar_processos(competencia or clock.current_competencia())
     except ProcessoError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"Competência {result['competencia']}: {result['criados']} processo(s) criado(s), "
                f"{result['existentes']} já existente(s).")
     if executar:
-        from apps.processos.services import enfileirar_downloads
-
         try:
             queued = enfileirar_downloads(result["competencia"])
         except (ProcessoError, QueueUnavailable) as exc:
@@ -53,16 +51,12 @@ def gerar_mensal(competencia, se_devido, executar):
 @processos_cli.command("recontar-totais")
 def recontar_totais():
     """Rebuild the processo counts (processo_totais) from the processos themselves."""
-    from apps.processos.totais import recount
-
     click.echo(f"Totais refeitos: {recount()} processo(s) contados.")
 
 
 @processos_cli.command("reconciliar")
 def reconciliar():
     """Resume following active runs whose follower is gone; fail those past the time limit."""
-    from apps.rpa.jobs import reconcile
-
     try:
         result = reconcile()
     except (QueueUnavailable, RedisError) as exc:

@@ -10,6 +10,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from apps.core import audit
+from apps.core.errors import ServiceError
 from apps.core.types import db, utcnow
 from apps.processos import state, storage
 from apps.processos.models import Execucao, ExecucaoLog, Fatura, StatusExecucao, TipoExecucao
@@ -17,7 +18,7 @@ from apps.processos.state import ProcessoError
 from apps.rpa.answers import clean_lines, clean_text, is_final_line
 
 
-class FaturaInvalida(ValueError):
+class FaturaInvalida(ServiceError, ValueError):
     """An invoice the robot reported that we refuse to record (bad hash, bad data)."""
 
 

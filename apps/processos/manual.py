@@ -29,6 +29,8 @@ class UploadError(ProcessoError):
     def __init__(self, message: str, index: int | None = None):
         super().__init__(message, 422)
         self.index = index
+        if index is not None:
+            self.fields = {f"faturas-{index}-arquivo": message}  # the upload form's field of that file
 
 
 def _check_processo(processo: Processo) -> None:

@@ -9,7 +9,7 @@ from apps.core.pagination import count
 from apps.core.types import db
 from apps.operadoras.models import Operadora
 from apps.processos import totais
-from apps.processos.models import Execucao, ExecucaoLog, Processo, StatusExecucao
+from apps.processos.models import Execucao, ExecucaoLog, Processo, StatusExecucao, StatusProcesso, TipoExecucao
 
 LOG_PAGE = 500
 
@@ -116,8 +116,6 @@ def falhas_query(competencia=None, status=None, operadora_id=None, q=None):
     Driven by the failed runs (few, found through ix_execucoes_status_created), not by every
     processo of the filter, so its cost grows with failures rather than with the month's size.
     """
-    from apps.processos.models import StatusProcesso, TipoExecucao
-
     step = or_((Processo.status == StatusProcesso.AGUARDANDO_DOWNLOAD) & (Execucao.tipo == TipoExecucao.DOWNLOAD),
                (Processo.status == StatusProcesso.AGUARDANDO_ENVIO_SAT) & (Execucao.tipo == TipoExecucao.ENVIO_SAT))
     active = aliased(Execucao)

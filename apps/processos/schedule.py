@@ -19,7 +19,9 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from apps.core.audit import AuditLog
+from apps.core.queues import get_redis
 from apps.core.types import db
+from apps.processos.services import gerar_processos
 
 log = logging.getLogger(__name__)
 
@@ -183,9 +185,6 @@ def due_competencia(now: datetime | None = None) -> str | None:
 
 def monthly_job(now: datetime | None = None) -> dict:
     """RQ job (every few minutes): generate this month's processos once the schedule says so."""
-    from apps.core.queues import get_redis
-    from apps.processos.services import gerar_processos
-
     now = now or datetime.now(UTC)
     competencia = competencia_of(now, current_rule().tz)
     redis, key = get_redis(), f"schedule:monthly:{competencia}"

@@ -9,9 +9,11 @@ from apps.clientes.models import Cliente
 from apps.core import audit
 from apps.core.queues import QueueUnavailable, ensure_available
 from apps.core.types import db, utcnow
+from apps.operadoras.models import Operadora
 from apps.processos import state
 from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso, TipoExecucao
 from apps.processos.state import ProcessoError
+from apps.rpa.throttle import dispatch, dispatch_all
 
 COMPETENCIA_FORMAT = "%Y-%m"
 
@@ -74,9 +76,6 @@ def gerar_processos(competencia: str, by=None) -> dict:
 def enfileirar_downloads(competencia: str, by=None) -> dict:
     """A waiting DOWNLOAD run for every processo of the competência still to download (operadora
     with a robot), in one INSERT … SELECT; then admit what each operadora's limit allows."""
-    from apps.operadoras.models import Operadora
-    from apps.rpa.throttle import dispatch_all
-
     competencia = parse_competencia(competencia)
     ensure_available()
     now = utcnow()
@@ -129,8 +128,6 @@ def executar(processo: Processo, by=None) -> Execucao:
         raise ProcessoError("Já existe uma execução em andamento para este processo.") from exc
     db.session.commit()
     try:
-        from apps.rpa.throttle import dispatch
-
         dispatch(processo.cliente.operadora_id)  # starts it now, or it waits for a free slot
     except QueueUnavailable:
         _undo_execucao(execucao.id)

@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from apps.auth.policy import OPERATE, allows
 from apps.core import audit
+from apps.core.errors import ServiceError
 from apps.core.types import db, utcnow
 from apps.processos.models import Processo
 from apps.processos.models import StatusProcesso as S
@@ -17,12 +18,10 @@ from apps.processos.models import StatusProcesso as S
 SYSTEM = "system"  # moves made by the robots' jobs, not by a person
 
 
-class ProcessoError(Exception):
+class ProcessoError(ServiceError):
     """A move the rules refuse; `status` is the HTTP status the API answers with."""
 
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.message, self.status = message, status
+    status = 409
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from flask import current_app
 
+from apps.core.errors import ServiceError
+
 PDF_MAGIC = b"%PDF-"
 PDF_TRAILER = b"%%EOF"
 TRAILER_WINDOW = 1024  # like Acrobat, accept up to 1 KB of padding after the last %%EOF
@@ -23,7 +25,7 @@ HEX_ESCAPE_RE = re.compile(rb"#([0-9A-Fa-f]{2})")
 STREAM_RE = re.compile(rb"\bstream(?:\r\n|\n|\r)")
 
 
-class StorageError(ValueError):
+class StorageError(ServiceError, ValueError):
     """A file that may not be stored (not a PDF, too large, or a bad name)."""
 
 

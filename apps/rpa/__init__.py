@@ -1,1 +1,1 @@
-"""The RPA API: HTTP client, RQ jobs, the global token page."""
+"""The RPA API: HTTP client and contract shapes, connection, global token, follower, runs, RQ jobs, throttle."""

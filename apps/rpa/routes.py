@@ -6,8 +6,8 @@ from apps.auth.forms import ConfirmForm
 from apps.auth.policy import ADMIN, access
 from apps.core.templating import local_dt
 from apps.core.types import utcnow
-from apps.rpa.blueprint import bp
 from apps.rpa import token as global_token
+from apps.rpa.blueprint import bp
 from apps.rpa.client import RpaError
 from apps.rpa.forms import GlobalTokenForm
 

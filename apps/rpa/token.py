@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from apps.auth.models import Role, User
 from apps.core import audit
+from apps.core.errors import ServiceError
 from apps.core.templating import mask_secret
 from apps.core.types import db, utcnow
 from apps.rpa.client import RpaAuthError, RpaClient, RpaError, RpaRejected, RpaUnavailable
@@ -29,8 +30,11 @@ LOCK_TTL = 120   # seconds: longer than one refresh call with its retries
 LOCK_WAIT = 130  # seconds a second worker waits for the first one's refresh
 
 
-class TokenError(ValueError):
-    """A token we refuse to store (the message is for the admin)."""
+class TokenError(ServiceError, ValueError):
+    """A token we refuse to store (the message is for the admin, and for the form's token field)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, fields={"token": message})
 
 
 def _holder_query():

@@ -15,14 +15,10 @@ from pathlib import Path
 import pytest
 import redis
 from rq import Worker
-from sqlalchemy import select
 
-from apps.clientes.cnpj import check_digits
-from apps.clientes.models import Cliente
 from apps.core.types import db
-from apps.operadoras.models import Operadora
 from apps.processos.models import Processo, StatusProcesso
-from simulator import serve_in_thread
+from tests.factories import ProcessoFactory, valid_cnpj
 
 REPO = Path(__file__).resolve().parents[2]
 SIM_KNOBS = {"job_duration": 0.5, "queue_wait": 0, "log_lines": 6, "seed": 2026}
@@ -154,19 +150,9 @@ class Cycle:
 
 
 @pytest.fixture(scope="module")
-def sim_server():
-    """One RPA simulator per test module, on 127.0.0.1 and a free port."""
-    server = serve_in_thread(host="127.0.0.1", port=0, **SIM_KNOBS)
-    yield server
-    server.shutdown()
-
-
-@pytest.fixture
-def sim(sim_server):
-    """The module's simulator with no jobs, faults or stats, and its start-up knobs."""
-    sim_server.reset()
-    yield sim_server
-    sim_server.reset()
+def sim_knobs():
+    """The knobs of each module's simulator (tests/support/sim.py): jobs that take half a second."""
+    return SIM_KNOBS
 
 
 @pytest.fixture
@@ -179,16 +165,9 @@ def cycle(app, database_url, redis_url, sim, tmp_path, request):
 
 def make_processo(codigo="VIVO", nome="Padaria Aurora & Filhos <Ltda>", n=1) -> Processo:
     """An operadora with a robot, a cliente with a valid CNPJ and its processo of COMPETENCIA."""
-    operadora = db.session.scalar(select(Operadora).where(Operadora.codigo == codigo))
-    if operadora is None:
-        operadora = Operadora(codigo=codigo, nome=codigo.title(), possui_rpa=True)
-        db.session.add(operadora)
-    base = f"{11222333 + n:08d}0001"
-    cliente = Cliente(nome=nome, cnpj=base + check_digits(base), codigo=f"C{n}", operadora=operadora)
-    processo = Processo(cliente=cliente, competencia=COMPETENCIA, status=StatusProcesso.AGUARDANDO_DOWNLOAD)
-    db.session.add_all([cliente, processo])
-    db.session.commit()
-    return processo
+    return ProcessoFactory(competencia=COMPETENCIA, status=StatusProcesso.AGUARDANDO_DOWNLOAD,
+                           cliente__nome=nome, cliente__cnpj=valid_cnpj(n, 11222333), cliente__codigo=f"C{n}",
+                           cliente__operadora__codigo=codigo)
 
 
 @pytest.fixture

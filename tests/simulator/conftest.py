@@ -11,8 +11,6 @@ import requests
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
-from simulator import serve_in_thread
-
 SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "rpa-api" / "openapi.yaml"
 TERMINAL = {"COMPLETED", "FAILED"}
 
@@ -176,20 +174,10 @@ def contract() -> Contract:
     return Contract(SPEC_PATH)
 
 
-@pytest.fixture(scope="session")
-def sim_server():
-    """One simulator (control API on) for the whole session."""
-    server = serve_in_thread(control=True, seed=7, password="segredo", **FAST)
-    yield server
-    server.shutdown()
-
-
-@pytest.fixture
-def sim(sim_server):
-    """The session simulator, reset to fast knobs before each test."""
-    sim_server.reset()
-    yield sim_server
-    sim_server.reset()
+@pytest.fixture(scope="module")
+def sim_knobs():
+    """Each module's simulator (tests/support/sim.py): control API on, fast knobs; `sim` resets it per test."""
+    return {"control": True, "seed": 7, "password": "segredo", **FAST}
 
 
 @pytest.fixture

@@ -5,14 +5,18 @@ from datetime import timedelta
 import jwt
 from flask import current_app
 
+from apps.auth.models import User
+from apps.core.errors import ServiceError
 from apps.core.types import db, parse_uuid, utcnow
 
 ALGORITHM = "HS256"
 ISSUER = "rpa-dashboard"
 
 
-class TokenError(Exception):
+class TokenError(ServiceError):
     """A token that is missing, malformed, expired, of the wrong type or revoked."""
+
+    status = 401
 
 
 def _key() -> str:
@@ -69,8 +73,6 @@ def revoke_all(user) -> None:
 
 def user_from_token(token: str, kind: str):
     """The active user a valid token of `kind` belongs to; TokenError otherwise."""
-    from apps.auth.models import User
-
     try:
         claims = _claims(token)
     except jwt.ExpiredSignatureError as exc:
