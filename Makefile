@@ -10,10 +10,9 @@ export FLASK_APP := apps:create_app
 run: setup ## Start web, worker, scheduler, Redis and the RPA simulator; Ctrl-C stops them all
 	$(PY) scripts/run_all.py
 
-test: setup ## ruff, then every test on SQLite and again on a real PostgreSQL
+test: setup ## ruff, then every test on SQLite and on a real PostgreSQL (the two lanes at once)
 	$(VENV)/bin/ruff check .
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgres
+	PY=$(PY) bash scripts/test_lanes.sh
 
 test-sqlite:
 	$(PY) -m pytest $(PYTEST_ARGS)

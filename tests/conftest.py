@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from apps import create_app
 from apps.auth.models import Role
+from apps.core.audit import AuditLog
 from apps.core.types import db
 from tests.factories import PASSWORD, UserFactory
 from tests.support.servers import postgres_server, redis_server
@@ -161,3 +162,28 @@ def api_headers(client, users):
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def viewer(api_headers):
+    """A Visualizador's Bearer headers."""
+    return api_headers(Role.VISUALIZADOR)
+
+
+@pytest.fixture
+def op(api_headers):
+    """An Operador's Bearer headers."""
+    return api_headers(Role.OPERADOR)
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Replaces the real enqueue with a recorder: the execucao ids it was asked to start."""
+    calls = []
+    monkeypatch.setattr("apps.rpa.follow.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
+    return calls
+
+
+def actions(action):
+    """The audit entries of one action."""
+    return db.session.scalars(select(AuditLog).where(AuditLog.action == action)).all()

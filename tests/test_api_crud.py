@@ -55,11 +55,6 @@ def operador(api_headers):
     return api_headers(Role.OPERADOR)
 
 
-@pytest.fixture
-def viewer(api_headers):
-    return api_headers(Role.VISUALIZADOR)
-
-
 
 
 # --- authentication and roles -----------------------------------------------------------

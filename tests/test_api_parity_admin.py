@@ -8,15 +8,11 @@ from sqlalchemy import select
 from apps.auth.models import Role, User
 from apps.core.audit import AuditLog
 from apps.core.types import db, utcnow
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, actions
 from tests.test_api_parity_processos import assert_documented
 from tests.test_rpa_token import SIM_PASSWORD, a_jwt, sim, sim_knobs  # noqa: F401 (fixtures)
 
 NEW_PASSWORD = "Outra-Senha-Forte-42"  # noqa: S105
-
-
-def actions(action):
-    return db.session.scalars(select(AuditLog).where(AuditLog.action == action)).all()
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ from referencing import Registry, Resource
 from sqlalchemy import select
 
 from apps.api.docs import load_spec
-from apps.auth.models import Role
-from apps.core.audit import AuditLog
 from apps.core.types import db
 from apps.processos.models import Execucao, Processo, StatusExecucao, TipoExecucao
 from apps.processos.models import StatusProcesso as S
+from tests.conftest import actions
 from tests.factories import PDF, ExecucaoFactory, FaturaFactory, OperadoraFactory, ProcessoFactory
 
 SPEC_URI = "urn:rpa-dashboard:openapi"
@@ -45,27 +44,6 @@ def _absolute_refs(schema):
     if isinstance(schema, list):
         return [_absolute_refs(v) for v in schema]
     return schema
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-    monkeypatch.setattr("apps.rpa.follow.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
-    return calls
-
-
-@pytest.fixture
-def viewer(api_headers):
-    return api_headers(Role.VISUALIZADOR)
-
-
-@pytest.fixture
-def op(api_headers):
-    return api_headers(Role.OPERADOR)
-
-
-def actions(action):
-    return db.session.scalars(select(AuditLog).where(AuditLog.action == action)).all()
 
 
 # --- GET /api/v1/execucoes ---------------------------------------------------------------------

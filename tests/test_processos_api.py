@@ -28,23 +28,6 @@ EXECUCAO_KEYS = {"id", "processo_id", "tipo", "status", "job_id", "data_inicio",
 FATURA_KEYS = {"id", "numero", "valor", "emissao", "vencimento", "sha256", "tamanho", "rejeitada", "motivo_rejeicao"}
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-    monkeypatch.setattr("apps.rpa.follow.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
-    return calls
-
-
-@pytest.fixture
-def op(api_headers):
-    return api_headers(Role.OPERADOR)
-
-
-@pytest.fixture
-def viewer(api_headers):
-    return api_headers(Role.VISUALIZADOR)
-
-
 # --- authentication ---------------------------------------------------------------------------
 
 def test_v1_needs_a_bearer_token_even_with_a_session(client, users, login):

@@ -19,14 +19,6 @@ HTML_AS_PDF = b"<!doctype html><html><body><script>alert(1)</script></body></htm
 
 
 @pytest.fixture
-def enqueued(monkeypatch):
-    """Replaces the real enqueue with a recorder: the execucao ids it was asked to start."""
-    calls = []
-    monkeypatch.setattr("apps.rpa.follow.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
-    return calls
-
-
-@pytest.fixture
 def as_role(users, login):
     return lambda role: login(users[role])
 

@@ -84,6 +84,21 @@ def historico(processo) -> list:
     ))
 
 
+def execucoes_query(processo_id=None, status=None, tipo=None, operadora_id=None):
+    """Execucoes, newest first, filtered by processo, status, tipo and the cliente's operadora."""
+    query = select(Execucao).order_by(Execucao.created_at.desc(), Execucao.id)
+    if processo_id:
+        query = query.where(Execucao.processo_id == processo_id)
+    if status:
+        query = query.where(Execucao.status == status)
+    if tipo:
+        query = query.where(Execucao.tipo == tipo)
+    if operadora_id:
+        query = (query.join(Processo, Processo.id == Execucao.processo_id)
+                 .join(Cliente, Cliente.id == Processo.cliente_id).where(Cliente.operadora_id == operadora_id))
+    return query
+
+
 def execucao_por_job(job_id: str):
     """The newest execucao that followed this RPA job id, or None."""
     return db.session.scalar(
