@@ -13,7 +13,7 @@ from sqlalchemy import String, cast, func, select, type_coerce
 
 from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
-from apps.core.clock import current_competencia, local_tz
+from apps.core.clock import competencia_of, current_competencia, local_tz
 from apps.core.types import UTCDateTime, db, utcnow
 from apps.operadoras.models import Operadora
 from apps.processos import totais
@@ -211,7 +211,7 @@ def _interpolate(rows) -> list[dict]:
 def dashboard(now: datetime | None = None) -> dict:
     """Everything the home page shows (four queries)."""
     now = now or utcnow()
-    competencia = now.astimezone(local_tz()).strftime("%Y-%m")
+    competencia = competencia_of(now, local_tz())
     por_operadora = status_by_operadora(competencia)
     return {"summary": month_summary(competencia, por_operadora), "por_operadora": por_operadora,
             "backlog": approval_backlog(now), "por_dia": executions_per_day(now),

@@ -3,7 +3,6 @@
 Cells a spreadsheet would run as a formula (starting with = + - @, tab or carriage return)
 get a leading apostrophe, so a cliente named "=HYPERLINK(...)" stays text (OWASP CSV injection).
 """
-import re
 
 from flask import Response, stream_with_context
 from sqlalchemy import select
@@ -15,13 +14,8 @@ from apps.core.types import db
 from apps.operadoras.models import Operadora
 from apps.processos.models import Fatura, Processo, StatusProcesso
 
-COMPETENCIA = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 HEADER = ("Competência", "Cliente", "CNPJ", "Operadora", "Status", "Número da fatura", "Valor", "Emissão",
           "Vencimento", "Rejeitada", "Protocolo SAT")
-
-
-def valid_competencia(value: str | None) -> bool:
-    return bool(value and COMPETENCIA.match(value))
 
 
 def month_query(competencia: str):

@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from apps.core.audit import AuditLog
+from apps.core.clock import DEFAULT_TIMEZONE, as_tz, competencia_of  # noqa: F401 (competencia_of: the schedule speaks of it)
 from apps.core.queues import get_redis
 from apps.core.types import db
 from apps.processos.services import gerar_processos
@@ -26,7 +27,7 @@ from apps.processos.services import gerar_processos
 log = logging.getLogger(__name__)
 
 FIRST_BUSINESS_DAY = "first_business_day"
-DEFAULT_TZ = "America/Sao_Paulo"
+DEFAULT_TZ = DEFAULT_TIMEZONE
 ACTION = "processos_gerados"
 LOCK_SECONDS = 600
 WEEKDAYS = ("segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira", "sábado", "domingo")
@@ -97,13 +98,9 @@ def scheduled_at(year: int, month: int, day_rule, at: time, tz: ZoneInfo) -> dat
     return datetime.combine(scheduled_date(year, month, day_rule), at, tzinfo=tz)
 
 
-def _tz(tz) -> ZoneInfo:
-    return tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz or DEFAULT_TZ)
-
-
 def next_run(after: datetime, day_rule=FIRST_BUSINESS_DAY, at: time = time(3, 0), tz=DEFAULT_TZ) -> datetime:
     """The first scheduled moment strictly after `after` (an aware datetime)."""
-    tz = _tz(tz)
+    tz = as_tz(tz)
     local = after.astimezone(tz)
     candidate = scheduled_at(local.year, local.month, day_rule, at, tz)
     if candidate > after:
@@ -112,15 +109,10 @@ def next_run(after: datetime, day_rule=FIRST_BUSINESS_DAY, at: time = time(3, 0)
     return scheduled_at(year, month, day_rule, at, tz)
 
 
-def competencia_of(moment: datetime, tz=DEFAULT_TZ) -> str:
-    """The competência ('YYYY-MM') of a moment, in the office's timezone."""
-    return moment.astimezone(_tz(tz)).strftime("%Y-%m")
-
-
 def is_due(now: datetime, last_run: datetime | None, day_rule=FIRST_BUSINESS_DAY,
            at: time = time(3, 0), tz=DEFAULT_TZ) -> bool:
     """This month's moment has passed and `last_run` (of this competência) is older than it."""
-    tz = _tz(tz)
+    tz = as_tz(tz)
     local = now.astimezone(tz)
     moment = scheduled_at(local.year, local.month, day_rule, at, tz)
     return now >= moment and (last_run is None or last_run < moment)
@@ -149,7 +141,7 @@ def current_rule() -> Rule:
     """The rule from MONTHLY_SCHEDULE_DAY, MONTHLY_SCHEDULE_TIME and TIMEZONE."""
     return Rule(day=parse_day(_setting("MONTHLY_SCHEDULE_DAY", FIRST_BUSINESS_DAY)),
                 at=parse_time(_setting("MONTHLY_SCHEDULE_TIME", "03:00")),
-                tz=_tz(current_app.config.get("TIMEZONE")))
+                tz=as_tz(current_app.config.get("TIMEZONE")))
 
 
 def check_interval() -> int:

@@ -11,6 +11,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 
 from apps.auth.policy import ADMIN, VIEW, access
+from apps.core.clock import competencia_of
 from apps.core.types import db
 from apps.processos import schedule
 from apps.processos.blueprint import bp
@@ -65,7 +66,7 @@ def _schedule_context(now: datetime) -> dict:
         intervalo = _minutes(schedule.check_interval())
     except ValueError as exc:
         return {"erro": str(exc)}
-    competencia = schedule.competencia_of(now, rule.tz)
+    competencia = competencia_of(now, rule.tz)
     proxima = schedule.next_run(now, rule.day, rule.at, rule.tz)
     return {"regra": schedule.describe(rule), "proxima": proxima, "dia_semana": schedule.weekday_name(proxima),
             "competencia": competencia, "ultima": schedule.last_run(competencia), "intervalo": intervalo,
@@ -84,7 +85,7 @@ def agendamentos():
     """The monthly schedule, the next run and the last runs."""
     form = ExecutarForm()
     if not form.competencia.data:
-        form.competencia.data = schedule.competencia_of(datetime.now(UTC), current_app.config.get("TIMEZONE"))
+        form.competencia.data = competencia_of(datetime.now(UTC), current_app.config.get("TIMEZONE"))
     return _render(form)
 
 

@@ -1,12 +1,11 @@
 """What people (and the API, CLI and cron) do to processos: create the month, run, approve, reject."""
 import uuid
-from datetime import datetime
 
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from apps.clientes.models import Cliente
-from apps.core import audit
+from apps.core import audit, clock
 from apps.core.queues import QueueUnavailable, ensure_available
 from apps.core.types import db, utcnow
 from apps.operadoras.models import Operadora
@@ -15,16 +14,10 @@ from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProc
 from apps.processos.state import ProcessoError
 from apps.rpa.throttle import dispatch, dispatch_all
 
-COMPETENCIA_FORMAT = "%Y-%m"
-
 
 def parse_competencia(value: str) -> str:
     """'2026-11' as given, or ProcessoError(422) for anything else."""
-    try:
-        datetime.strptime(value or "", COMPETENCIA_FORMAT)
-    except ValueError as exc:
-        raise ProcessoError("Competência inválida: use o formato AAAA-MM (ex.: 2026-11).", 422) from exc
-    if len(value) != 7:
+    if not clock.is_competencia(value):
         raise ProcessoError("Competência inválida: use o formato AAAA-MM (ex.: 2026-11).", 422)
     return value
 
