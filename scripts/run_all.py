@@ -348,6 +348,14 @@ def banner(env: dict, url: str, login: tuple, simulated: bool) -> None:
         print("=" * 72 + "\n" + "\n".join(f"  {line}" for line in lines) + "\n" + "=" * 72, flush=True)
 
 
+def seed_demo(env: dict) -> None:
+    """Demo data on an empty database only (DEMO=1: any), never a month the schedule would not open
+    (apps/core/demo_on_start.py); DEMO_SEED=0 skips it altogether."""
+    if env.get("DEMO_SEED", "1").strip().lower() in {"0", "false", "no", "off", "nao", "não"}:
+        return
+    run_step("demo", [sys.executable, "-m", "apps.core.demo_on_start"], env)
+
+
 def start_all(env: dict) -> None:
     simulated = not env.get("API_EXTERNA_URL")
     explicit_port = bool(env.get("PORT"))
@@ -361,8 +369,7 @@ def start_all(env: dict) -> None:
     start_simulator(env)
     run_step("migrate", [sys.executable, "-m", "flask", "db", "upgrade"], env)
     login = admin_login(env)
-    if env.get("DEMO_SEED", "1").strip().lower() not in {"0", "false", "no", "off", "nao", "não"}:
-        run_step("demo", [sys.executable, "-m", "flask", "demo", "seed"], env)
+    seed_demo(env)
     for number in range(1, workers + 1):
         Child(f"worker-{number}", worker_command(f"worker-{number}"), env, restart=True)
     rq_bin = BIN / "rq" if (BIN / "rq").exists() else shutil.which("rq") or "rq"

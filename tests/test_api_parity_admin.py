@@ -67,7 +67,8 @@ def test_token_global_put_and_get_never_show_the_token(client, users, admin, app
     empty = assert_documented(client.get("/api/v1/token-global", headers=admin), "get", "/api/v1/token-global")
     assert empty["configurado"] is False and empty["token_mascarado"] is None
     token = a_jwt(days=10)
-    response = client.put("/api/v1/token-global", headers=admin, json={"token": f"  {token}\n", "motivo": "rotação"})
+    response = client.put("/api/v1/token-global", headers=admin, json={"token": f"  {token}\n", "motivo": "rotação",
+                                                                        "forcar": True})  # no RPA API to test it
     body = assert_documented(response, "put", "/api/v1/token-global")
     assert token not in response.get_data(as_text=True)
     assert body["configurado"] and body["jwt"] and not body["expirado"] and body["token_mascarado"].endswith(token[-6:])

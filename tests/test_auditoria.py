@@ -17,7 +17,7 @@ def _entries(users):
 def test_admin_filters_by_action_and_user(admin_client, users):
     _entries(users)
     html = admin_client.get("/auditoria?acao=processo_aprovar").get_data(as_text=True)
-    assert "Aprovação" in html and "p-1" in html and "u-1" not in html
+    assert "Processo aprovado" in html and "p-1" in html and "u-1" not in html
     html = admin_client.get("/auditoria?usuario=admin").get_data(as_text=True)
     assert "u-1" in html and "p-1" not in html
 

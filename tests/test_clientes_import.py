@@ -148,7 +148,7 @@ def test_preview_writes_nothing_and_confirm_imports_exactly_the_valid_rows(app, 
 
     report = operador_client.get(preview_url + "/relatorio.csv")
     rows = read_excel_csv(report.data)
-    assert rows[0] == ["Linha", "Motivo"] and [int(r[0]) for r in rows[1:]] == sorted(EXPECTED_ERRORS)
+    assert rows[0] == ["Linha", "Motivo", "Linha original"] and [int(r[0]) for r in rows[1:]] == sorted(EXPECTED_ERRORS)
 
     done = operador_client.post(preview_url + "/confirmar")
     assert done.status_code == 302

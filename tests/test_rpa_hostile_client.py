@@ -200,3 +200,26 @@ def test_the_reconciler_sweeps_downloads_a_killed_worker_left_half_way(app):
 
     assert not old.exists() and fresh.exists()
     fresh.unlink()
+
+
+def test_a_run_cancelled_while_its_start_is_posted_gets_its_robot_job_cancelled_too(app, hostile, monkeypatch):
+    from apps.processos import execucoes as lifecycle
+    from apps.processos import services
+    from apps.rpa import jobs
+    from tests.factories import ProcessoFactory
+
+    monkeypatch.setitem(app.config, "API_EXTERNA_URL", hostile.url)
+    execucao = services.executar(ProcessoFactory())
+    posting = jobs._post_start
+
+    def cancelled_meanwhile(client, run):  # a person presses Cancelar while the POST is on the wire
+        answer = posting(client, run)
+        lifecycle.falhar(db.session.get(type(run), run.id), "Execução cancelada por operador.")
+        return answer
+
+    monkeypatch.setattr(jobs, "_post_start", cancelled_meanwhile)
+
+    assert jobs.start_execucao(str(execucao.id)) == "cancelada durante o início"
+    assert ("POST", "/jobs/hostil-1/cancel") in hostile.requests
+    row = db.session.get(type(execucao), execucao.id, populate_existing=True)
+    assert row.status == "FALHOU" and row.job_id is None

@@ -13,6 +13,7 @@ from apps.core.audit import AuditLog
 from apps.core.types import db
 from apps.rpa import token as global_token
 from apps.rpa.client import RpaAuthError, RpaError
+from apps.rpa.routes import time_left
 from tests.conftest import make_user
 
 SIM_PASSWORD = "senha-do-simulador"
@@ -205,15 +206,17 @@ def test_page_flags_an_expired_token(admin_client, users):
     assert ">expirado<" in admin_client.get("/token-global").get_data(as_text=True)
 
 
-def test_paste_a_token(admin_client, users, monkeypatch, caplog):
+def test_paste_a_token(admin_client, sim, users, monkeypatch, caplog):
     for name in ("apps", "apps.rpa.token", "werkzeug"):
         monkeypatch.setattr(logging.getLogger(name), "disabled", False)
     caplog.set_level(logging.DEBUG)
-    token = a_jwt()
+    token = sim.issue_token()
     response = admin_client.post("/token-global", data={"token": f"  {token} ", "motivo": "novo contrato"},
                                  follow_redirects=True)
     html = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Token global atualizado." in html and token not in html
+    assert response.status_code == 200 and "Token global atualizado: a API RPA o aceitou." in html
+    assert token not in html
+    assert sim.stats()["requests"]["GET /jobs/{job_id}"] == 1  # tested as a candidate, before it was stored
     db.session.refresh(users[Role.ADMIN])
     assert users[Role.ADMIN].api_externa_token == token
     (entry,) = audits("token_global_alterado")
@@ -221,15 +224,99 @@ def test_paste_a_token(admin_client, users, monkeypatch, caplog):
     assert token not in caplog.text
 
 
-@pytest.mark.parametrize("pasted, warning", [
-    ("token-opaco-sem-jwt", "não é um JWT"),
-    (a_jwt(days=-1), "já está expirado"),
-])
-def test_paste_warns_about_non_jwt_or_expired(admin_client, users, pasted, warning):
-    html = admin_client.post("/token-global", data={"token": pasted}, follow_redirects=True).get_data(as_text=True)
-    assert warning in html
+def _stored(users):
     db.session.refresh(users[Role.ADMIN])
-    assert users[Role.ADMIN].api_externa_token == pasted
+    return users[Role.ADMIN].api_externa_token
+
+
+def test_paste_an_expired_token_is_refused_without_asking_the_api(admin_client, sim, users):
+    for data in ({"token": a_jwt(days=-1)}, {"token": a_jwt(days=-1), "forcar": "y"}):
+        response = admin_client.post("/token-global", data=data)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422 and "Este token já expirou" in html and "Token global atualizado" not in html
+    assert _stored(users) is None and audits("token_global_alterado") == []
+    assert sim.stats()["requests"].get("GET /jobs/{job_id}", 0) == 0
+
+
+def test_paste_a_token_the_api_refuses_is_not_saved_even_when_forced_later(admin_client, sim, users):
+    refused = a_jwt(days=30)  # a JWT the simulator did not sign: 401
+    response = admin_client.post("/token-global", data={"token": refused})
+    assert response.status_code == 422 and "A API RPA recusou este token" in response.get_data(as_text=True)
+    assert _stored(users) is None
+
+
+def test_paste_an_untestable_token_asks_then_saves_when_confirmed(admin_client, sim, users, app, monkeypatch):
+    monkeypatch.setitem(app.config, "API_EXTERNA_URL", "http://127.0.0.1:9")  # the API is down
+    token = a_jwt(days=30)
+    first = admin_client.post("/token-global", data={"token": token})
+    html = first.get_data(as_text=True)
+    assert first.status_code == 422 and "Não foi possível testar o token" in html and "/health" in html
+    assert "Salvar mesmo assim, sem o teste" in html and 'name="forcar"' in html and token not in html
+    assert _stored(users) is None and audits("token_global_alterado") == []
+    second = admin_client.post("/token-global", data={"token": token, "forcar": "y"}, follow_redirects=True)
+    assert "Token global atualizado sem teste" in second.get_data(as_text=True)
+    assert _stored(users) == token and len(audits("token_global_alterado")) == 1
+
+
+def test_paste_a_non_jwt_the_api_accepts_still_asks(admin_client, sim, users):
+    """Not a JWT: its expiry cannot be checked, so the admin confirms it (and is warned again)."""
+    first = admin_client.post("/token-global", data={"token": "token-opaco-sem-jwt"})
+    html = first.get_data(as_text=True)
+    if first.status_code == 422 and "recusou este token" in html:  # the simulator wants its own JWTs
+        assert _stored(users) is None
+        return
+    assert first.status_code == 422 and "não é um JWT" in html and 'name="forcar"' in html
+    second = admin_client.post("/token-global", data={"token": "token-opaco-sem-jwt", "forcar": "y"},
+                               follow_redirects=True)
+    assert "não é um JWT" in second.get_data(as_text=True) and _stored(users) == "token-opaco-sem-jwt"
+
+
+def test_paste_a_non_jwt_with_the_api_down_is_saved_only_when_confirmed(admin_client, users, app, monkeypatch):
+    monkeypatch.setitem(app.config, "API_EXTERNA_URL", "http://127.0.0.1:9")
+    assert admin_client.post("/token-global", data={"token": "token-opaco"}).status_code == 422
+    assert _stored(users) is None
+    html = admin_client.post("/token-global", data={"token": "token-opaco", "forcar": "y"},
+                             follow_redirects=True).get_data(as_text=True)
+    assert "não é um JWT" in html and _stored(users) == "token-opaco"
+
+
+def test_a_token_expiring_tomorrow_shows_its_hours_not_today(admin_client, users):
+    users[Role.ADMIN].api_externa_token = a_jwt(days=1)
+    db.session.commit()
+    html = admin_client.get("/token-global").get_data(as_text=True)
+    assert "expira hoje" not in html and ("expira em 23 h" in html or "expira em 24 h" in html)
+
+
+def test_time_left_in_words():
+    now = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
+    assert time_left(now + timedelta(hours=23, minutes=59), now) == ("em 23 h", "warning")
+    assert time_left(now + timedelta(minutes=40), now) == ("em 40 min", "danger")
+    assert time_left(now + timedelta(days=3, hours=1), now) == ("em 3 dias", "warning")
+    assert time_left(now + timedelta(days=40), now) == ("em 40 dias", "success")
+
+
+def test_candidate_is_tested_without_touching_the_stored_token(app, sim, users):
+    users[Role.ADMIN].api_externa_token = sim.issue_token()
+    db.session.commit()
+    assert global_token.test_candidate(sim.issue_token(ttl_seconds=-5))["token_ok"] is False
+    assert global_token.test_candidate(sim.issue_token())["ok"] is True
+    assert audits("token_global_testado") == []
+
+
+def test_api_put_follows_the_same_rules(client, api_headers, sim, users, app, monkeypatch):
+    admin = api_headers(Role.ADMIN)
+    expired = client.put("/api/v1/token-global", headers=admin, json={"token": a_jwt(days=-1), "forcar": True})
+    assert expired.status_code == 422 and "token" in expired.get_json()["fields"]
+    good = sim.issue_token()
+    assert client.put("/api/v1/token-global", headers=admin, json={"token": good}).status_code == 200
+    monkeypatch.setitem(app.config, "API_EXTERNA_URL", "http://127.0.0.1:9")
+    other = a_jwt(days=30)
+    untested = client.put("/api/v1/token-global", headers=admin, json={"token": other})
+    assert untested.status_code == 422 and "forcar" in untested.get_json()["fields"]
+    assert client.put("/api/v1/token-global", headers=admin, json={"token": other, "forcar": "sim"}).status_code == 422
+    forced = client.put("/api/v1/token-global", headers=admin, json={"token": other, "forcar": True})
+    assert forced.status_code == 200 and forced.get_json()["jwt"]
+    assert _stored(users) == other and len(audits("token_global_alterado")) == 2
 
 
 def test_paste_refuses_whitespace_without_echoing_it(admin_client, users):
@@ -300,3 +387,9 @@ def test_slow_api_test_is_bounded(admin_client, sim, users, app, monkeypatch):
     html = admin_client.post("/token-global/testar", follow_redirects=True).get_data(as_text=True)
     assert time.monotonic() - started < 3
     assert "falhou ao testar o token" in html
+
+
+@pytest.mark.parametrize("token", ["tökên", "abc\u00addef", "a\ud800b", "abc<def>"])
+def test_a_token_an_authorization_header_cannot_carry_is_refused_in_portuguese(token):
+    with pytest.raises(global_token.TokenError, match="caracteres que um token Bearer não tem"):
+        global_token.check_token(token)

@@ -321,6 +321,35 @@ def test_the_web_server_exiting_is_not_restarted_but_stops_the_run(monkeypatch):
         child.stop()
 
 
+def test_the_demo_seed_step_runs_the_guarded_entry_point_and_demo_seed_0_skips_it(monkeypatch):
+    run_all = _run_all_module()
+    steps = []
+    monkeypatch.setattr(run_all, "run_step", lambda name, cmd, env: steps.append((name, cmd[1:])))
+    run_all.seed_demo({})
+    run_all.seed_demo({"DEMO_SEED": "0"})
+    assert steps == [("demo", ["-m", "apps.core.demo_on_start"])]
+
+
+def test_restarting_make_run_on_a_database_with_data_seeds_nothing(tmp_path):
+    """The demo step itself, run twice on one SQLite file as two starts of `make run` would."""
+    env = _env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/demo.db", FLASK_APP="apps:create_app",
+               SECRET_KEY="chave-dos-testes-do-make-run-0123456789abcdef", DEMO="")
+
+    def step(*args, **extra):
+        result = subprocess.run([sys.executable, *args], cwd=repo_root(), env={**env, **extra},
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    step("-m", "flask", "db", "upgrade")
+    first = step("-m", "apps.core.demo_on_start")
+    assert re.search(r"4 operadora\(s\), 40 cliente\(s\)", first)
+    second = step("-m", "apps.core.demo_on_start")
+    assert "o banco já tem dados; nada foi criado" in second
+    forced = step("-m", "apps.core.demo_on_start", DEMO="1")
+    assert "0 cliente(s)" in forced and "0 processo(s)" in forced or "nenhum processo" in forced
+
+
 def test_rq_workers_is_a_small_positive_number():
     run_all = _run_all_module()
     assert run_all.rq_workers({}) == 2 and run_all.rq_workers({"RQ_WORKERS": "4"}) == 4

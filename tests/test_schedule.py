@@ -177,7 +177,7 @@ def test_page_shows_rule_next_run_and_history(client, users, login):
     assert next_run.strftime("%d/%m/%Y às 03:00") in body
     assert "processos gerar-mensal" in body
     row = body.split('id="execucoes-agendadas"')[1]
-    assert "admin" in row and "2026-03" in row and '<td class="text-end">3</td>' in row
+    assert "admin" in row and "2026-03" in row and '<td class="text-end" data-label="Criados">3</td>' in row
 
 
 def test_executar_agora_is_idempotent_and_says_what_it_did(admin_client):

@@ -196,7 +196,7 @@ def test_log_txt_shows_control_characters_as_escapes(app, viewer):
     lines = text.split("\n")
     assert lines[-1] == "" and len(lines) == 1 + len(HOSTILE) + 1  # header, one per message, final newline
     body = lines[1:-1]
-    assert all(re.match(r"^\S+ #\d+ \[INFO\] ", line) for line in body)
+    assert all(re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d #\d+ \[INFO\] ", line) for line in body)
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]", text)
     assert "\t" not in text
     joined = "\n".join(body)

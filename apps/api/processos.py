@@ -2,7 +2,7 @@
 from flask import g, jsonify, request
 
 from apps.api.blueprint import bp
-from apps.api.helpers import get_or_404, int_arg, json_body, list_envelope, optional_json_body, uuid_arg
+from apps.api.helpers import bool_arg, get_or_404, int_arg, json_body, list_envelope, optional_json_body, uuid_arg
 from apps.auth.policy import OPERATE, VIEW, access
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
@@ -55,7 +55,7 @@ def api_processos_gerar():
 @bp.get("/v1/processos")
 @access(VIEW)
 def api_processos_list():
-    """Processos filtered by competencia, status, operadora_id and cliente_id, paginated."""
+    """Processos filtered by competencia, status, operadora_id, cliente_id and ultima_falhou, paginated."""
     status = request.args.get("status") or None
     if status and status not in StatusProcesso.ALL:
         raise ApiError(400, "Status desconhecido.", {"status": "um de " + ", ".join(StatusProcesso.ALL)})
@@ -66,7 +66,7 @@ def api_processos_list():
         except ProcessoError as exc:
             raise ApiError(400, exc.message, {"competencia": "AAAA-MM"}) from exc
     filters = dict(competencia=competencia, status=status, operadora_id=uuid_arg("operadora_id"),
-                   cliente_id=uuid_arg("cliente_id"))
+                   cliente_id=uuid_arg("cliente_id"), ultima_falhou=bool(bool_arg("ultima_falhou")))
     return jsonify(list_envelope(queries.processos_query(**filters), processo_json, total=queries.processos_total(**filters)))
 
 

@@ -33,14 +33,21 @@ def api_token_global_get():
 @bp.put("/v1/token-global")
 @access(ADMIN)
 def api_token_global_put():
-    """Store {"token", "motivo"?} as the global token (audited as token_global_alterado)."""
+    """Store {"token", "motivo"?, "forcar"?} as the global token once the RPA API accepts it, like the page.
+
+    422 with fields.token for an expired or refused token; 422 with fields.forcar when it cannot be
+    tested (API down, not a JWT): send again with "forcar": true to save it untested.
+    """
     data = json_body()
-    token, motivo = data.get("token"), data.get("motivo")
+    token, motivo, forcar = data.get("token"), data.get("motivo"), data.get("forcar", False)
     if not isinstance(token, str):
         raise ApiError(422, "Cole o token.", {"token": "obrigatório"})
     if motivo is not None and (not isinstance(motivo, str) or len(motivo) > MAX_MOTIVO):
         raise ApiError(422, f"O motivo deve ser um texto de no máximo {MAX_MOTIVO} caracteres.", {"motivo": "texto"})
-    global_token.save_token(token, by_user=g.api_user, reason=motivo or "token enviado pela API")
+    if not isinstance(forcar, bool):
+        raise ApiError(422, "forcar deve ser true ou false.", {"forcar": "booleano"})
+    global_token.save_checked_token(token, by_user=g.api_user, reason=motivo or "token enviado pela API",
+                                    force=forcar)
     return jsonify(_state())
 
 

@@ -72,10 +72,10 @@ def _commit_or_error():
 @access(ADMIN)
 def api_usuarios_list():
     """Users by username, searched by ?q in username, e-mail and nome, paginated."""
-    query = select(User).order_by(User.username, User.id)
+    query = select(User).order_by(User.busca, User.username, User.id)  # the username's key first: Portuguese order
     q = (request.args.get("q") or "").strip()
     if q:
-        query = query.where(contains(q, User.username, User.email, User.nome))
+        query = query.where(contains(q, keys=(User.busca,)))
     return jsonify(list_envelope(query, usuario_json))
 
 

@@ -2,8 +2,9 @@
 from flask import Response, render_template, request, stream_with_context
 
 from apps.auditoria.blueprint import bp
-from apps.auditoria.services import ACTION_LABELS, actions_in_use, csv_rows, filtered_query, parse_filters
+from apps.auditoria.services import action_choices, csv_rows, filtered_query, parse_filters, record_links
 from apps.auth.policy import ADMIN, access
+from apps.core.audit import ENTITY_LABELS
 from apps.core.pagination import paginate
 
 
@@ -13,8 +14,8 @@ def trail():
     """The trail, newest first, filtered by user, action, record and date."""
     filters = parse_filters(request.args)
     pagination = paginate(filtered_query(filters), per_page=50)
-    return render_template("auditoria/list.html", pagination=pagination, filters=filters,
-                           actions=actions_in_use(), labels=ACTION_LABELS)
+    return render_template("auditoria/list.html", pagination=pagination, filters=filters, actions=action_choices(),
+                           links=record_links(pagination.items), entity_labels=ENTITY_LABELS)
 
 
 @bp.route("/auditoria/exportar.csv")

@@ -2,10 +2,11 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from apps.auth import passwords
+from apps.core.records import keep_search_key, search_key_column
 from apps.core.types import Timestamps, UTCDateTime, UUIDPk, db
 
 
@@ -28,6 +29,9 @@ class User(UUIDPk, Timestamps, UserMixin, db.Model):
     username: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
     email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
     nome: Mapped[str | None] = mapped_column(String(120))
+    # The search keys of username, e-mail and nome in one column (apps.core.records.KEY_SEPARATOR between
+    # them): what the users search compares and, starting with the username's, the list's order.
+    busca: Mapped[str] = search_key_column("username", "email", "nome", length=460)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False, default=Role.VISUALIZADOR)
     api_externa_token: Mapped[str | None] = mapped_column(Text)
@@ -68,3 +72,7 @@ class User(UUIDPk, Timestamps, UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+
+Index("ix_users_busca", User.busca, User.username, User.id)
+keep_search_key(User, "busca", "username", "email", "nome")

@@ -54,9 +54,9 @@ def logout():
 def users():
     """List users with search."""
     q = request.args.get("q", "").strip()
-    query = select(User).order_by(User.username)
+    query = select(User).order_by(User.busca, User.username, User.id)  # the username's key first: Portuguese order
     if q:
-        query = query.where(contains(q, User.username, User.email, User.nome))
+        query = query.where(contains(q, keys=(User.busca,)))
     return render_template("auth/users.html", pagination=paginate(query), q=q, confirm_form=ConfirmForm())
 
 

@@ -27,6 +27,8 @@ from apps.core.records import get_or_404
 
 SESSION_KEY = "clientes_importacao"
 ERRORS_SHOWN = 200
+REPORT_HEADER = ("Linha", "Motivo", "Linha original")
+REFRESH_SECONDS = 5  # while an import runs, its page reloads to show the counts and bad lines so far
 
 
 class ImportarForm(FlaskForm):
@@ -48,7 +50,7 @@ def _pending(token):
 
 
 def _csv_download(rows, filename: str) -> Response:
-    response = Response(stream_with_context(excel_lines(("Linha", "Motivo"), rows)), mimetype="text/csv")
+    response = Response(stream_with_context(excel_lines(REPORT_HEADER, rows)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -101,7 +103,7 @@ def importar_previa(token):
 @bp.route("/clientes/importar/<token>/relatorio.csv", endpoint="importar_previa_relatorio")
 @access(OPERATE)
 def importar_previa_relatorio(token):
-    """Every error of the preview as a CSV (line, reason)."""
+    """Every error of the preview as a CSV (line, reason, the row as the file had it)."""
     path, _ = _pending(token)
     return _csv_download(importer.iter_errors(path), "previa-importacao-erros.csv")
 
@@ -132,7 +134,8 @@ def importacao_page(importacao_id):
     """An import's result, with a progress bar while it runs."""
     importacao = get_or_404(Importacao, importacao_id)
     return render_template("clientes/importar_resultado.html", importacao=importacao,
-                           erros=imports.erros(importacao, ERRORS_SHOWN), shown=ERRORS_SHOWN)
+                           erros=imports.linhas_com_erro(importacao, ERRORS_SHOWN), shown=ERRORS_SHOWN,
+                           refresh=REFRESH_SECONDS)
 
 
 @bp.route("/clientes/importacoes/<importacao_id>.json", endpoint="importacao_json")
@@ -147,6 +150,6 @@ def importacao_json(importacao_id):
 @bp.route("/clientes/importacoes/<importacao_id>/relatorio.csv", endpoint="importacao_relatorio")
 @access(OPERATE)
 def importacao_relatorio(importacao_id):
-    """Every error of an import as a CSV (line, reason)."""
+    """Every error of an import as a CSV (line, reason, the row as the file had it)."""
     importacao = get_or_404(Importacao, importacao_id)
     return _csv_download(imports.iter_erros(importacao), f"importacao-{importacao.id}-erros.csv")

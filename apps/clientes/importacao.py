@@ -41,6 +41,7 @@ from apps.clientes.models import Cliente
 from apps.core import audit
 from apps.core.errors import ServiceError
 from apps.core.queues import QueueUnavailable, ensure_available, get_queue, get_redis
+from apps.core.records import search_key_of
 from apps.core.types import Timestamps, UTCDateTime, UUIDPk, db, get_by_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class ImportacaoErro(db.Model):
         Uuid, ForeignKey("importacoes.id", ondelete="CASCADE"), nullable=False)
     linha: Mapped[int] = mapped_column(Integer, nullable=False)
     motivo: Mapped[str] = mapped_column(Text, nullable=False)
+    conteudo: Mapped[str | None] = mapped_column(Text)  # the row as the file had it (None before it was kept)
 
 
 class ImportFailed(ServiceError, RuntimeError):
@@ -188,10 +190,20 @@ def erros(importacao, limit: int | None = None, offset: int = 0):
     return db.session.execute(query).all()
 
 
+def linhas_com_erro(importacao, limit: int | None = None, offset: int = 0):
+    """The report's (linha, motivo, conteudo: the row as the file had it) in line order."""
+    query = (select(ImportacaoErro.linha, ImportacaoErro.motivo, ImportacaoErro.conteudo)
+             .where(ImportacaoErro.importacao_id == importacao.id)
+             .order_by(ImportacaoErro.linha, ImportacaoErro.id).offset(offset))
+    if limit is not None:
+        query = query.limit(limit)
+    return db.session.execute(query).all()
+
+
 def iter_erros(importacao, page: int = 5000):
-    """Every (linha, motivo), read a page at a time."""
+    """Every (linha, motivo, conteudo), read a page at a time."""
     offset = 0
-    while rows := erros(importacao, page, offset):
+    while rows := linhas_com_erro(importacao, page, offset):
         yield from rows
         offset += len(rows)
 
@@ -311,7 +323,8 @@ def _check_pass(importacao, path) -> bytearray:
             good_lines[line] = 1
         if bad:
             db.session.execute(insert(ImportacaoErro), [
-                {"importacao_id": importacao.id, "linha": line, "motivo": motivo} for line, motivo in bad])
+                {"importacao_id": importacao.id, "linha": line, "motivo": motivo, "conteudo": conteudo}
+                for line, motivo, conteudo in bad])
         validas, invalidas = validas + len(good), invalidas + len(bad)
         importacao.validas, importacao.invalidas = validas, invalidas
         importacao.progresso = _progress(last_line, importacao.total_linhas)
@@ -324,13 +337,15 @@ def _write_pass(importacao, path, good_lines: bytearray) -> None:
     importadas = 0
     table = Cliente.__table__
     for good, bad, _ in importer.check_batches(path, rechecking=True):
-        if any(good_lines[line] for line, _ in bad):
+        if any(good_lines[line] for line, *_ in bad):
             raise ImportFailed(CHANGED)  # an operadora was deactivated or removed meanwhile
         rows = [values for line, values in good if good_lines[line]]
         if rows:
             now = utcnow()
+            # A Core insert: the search key is computed here, not by the ORM's events.
             db.session.execute(table.insert(), [
-                {**values, "id": uuid.uuid4(), "created_at": now, "updated_at": now} for values in rows])
+                {**values, "id": uuid.uuid4(), "created_at": now, "updated_at": now,
+                 "nome_busca": search_key_of(values["nome"], length=table.c.nome_busca.type.length)} for values in rows])
             importadas += len(rows)
     if importadas != importacao.validas:
         raise ImportFailed(CHANGED)

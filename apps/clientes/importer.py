@@ -6,6 +6,7 @@ memory stays bounded whatever the number of rows (only a dict of the CNPJs seen 
 """
 import codecs
 import csv
+import io
 import unicodedata
 from collections import namedtuple
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ ENCODING_LABELS = {"utf-8-sig": "UTF-8", "cp1252": "Latin-1 (Windows-1252)"}
 TRUE_VALUES = {"", "sim", "s", "true", "1", "verdadeiro"}
 FALSE_VALUES = {"não", "nao", "n", "false", "0", "falso"}
 MAX_NOME, MAX_CODIGO, MAX_SHOWN = 200, 60, 40
+MAX_ORIGINAL = 1000  # characters of a bad row kept in the report (a real row is far shorter)
+CNPJ_13 = "CNPJ com 13 dígitos: o Excel pode ter removido o zero à esquerda; formate a coluna como texto."
 # A real header is under 100 characters and a real row under 1,000: anything far longer is a broken or
 # hostile file, refused before it is read into memory or handed to the csv module (whose own field
 # limit, 131,072 characters, would otherwise raise an error in English).
@@ -236,6 +239,7 @@ class RowChecker:
 
     columns: dict
     width: int
+    delimiter: str = ";"
     operadoras: dict = field(default_factory=load_operadoras)
     seen: dict = field(default_factory=dict)  # CNPJ -> first line
     rechecking: bool = False
@@ -276,7 +280,9 @@ class RowChecker:
         else:
             cnpj = cnpj_rules.clean(raw["cnpj"]) if cnpj_rules.is_valid(raw["cnpj"]) else None
         if raw["cnpj"] and cnpj is None:
-            reasons.append(f"CNPJ inválido {_show(raw['cnpj'])}: confira os 14 caracteres e os dígitos verificadores.")
+            bare = cnpj_rules.clean(raw["cnpj"])
+            hint = CNPJ_13 if len(bare) == 13 and bare.isdigit() else "Confira os 14 caracteres e os dígitos verificadores."
+            reasons.append(f"CNPJ inválido {_show(raw['cnpj'])}. {hint}")
         operadora_id = self._operadora(raw["operadora"], reasons) if raw["operadora"] else None
         ativo = parse_ativo(raw.get("ativo", ""))
         if ativo is None:
@@ -289,17 +295,24 @@ class RowChecker:
                   "ativo": ativo}
         return values, reasons
 
+    def original(self, cells: list[str]) -> str:
+        """The row as the file had it (its cells joined by the file's separator), for the report."""
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=self.delimiter, lineterminator="").writerow(cells)
+        text = buffer.getvalue()
+        return text[:MAX_ORIGINAL] + "…" if len(text) > MAX_ORIGINAL else text
+
     def check(self, batch: list) -> tuple[list, list]:
-        """A batch of (line, cells) -> ([(line, values)] good, [(line, reason)] bad), in line order."""
-        parsed = [(line, *self.parse(line, cells)) for line, cells in batch]
-        cnpjs = [] if self.rechecking else [v["cnpj"] for _, v, _ in parsed if v and v["cnpj"]]
+        """A batch of (line, cells) -> ([(line, values)] good, [(line, reason, original row)] bad), in line order."""
+        parsed = [(line, cells, *self.parse(line, cells)) for line, cells in batch]
+        cnpjs = [] if self.rechecking else [v["cnpj"] for _, _, v, _ in parsed if v and v["cnpj"]]
         taken = existing_cnpjs(cnpjs)
         good, bad = [], []
-        for line, values, reasons in parsed:
+        for line, cells, values, reasons in parsed:
             if values and values["cnpj"] in taken:
                 reasons.append(f"CNPJ {cnpj_rules.format_cnpj(values['cnpj'])} já cadastrado.")
             if reasons:
-                bad.append((line, " ".join(reasons)))
+                bad.append((line, " ".join(reasons), self.original(cells)))
             else:
                 good.append((line, values))
         return good, bad
@@ -310,7 +323,7 @@ def check_batches(path: Path, on_open=None, rechecking: bool = False):
     with open_csv(path) as csvfile:
         if on_open is not None:
             on_open(csvfile)
-        checker = RowChecker(csvfile.columns, csvfile.width, rechecking=rechecking)
+        checker = RowChecker(csvfile.columns, csvfile.width, csvfile.delimiter, rechecking=rechecking)
         while batch := list(islice(csvfile.rows, BATCH)):
             good, bad = checker.check(batch)
             yield good, bad, batch[-1][0]
@@ -322,11 +335,16 @@ class Preview:
     delimiter: str
     validas: int = 0
     invalidas: int = 0
-    erros: list = field(default_factory=list)  # the first `limit` (line, reason)
+    linhas: list = field(default_factory=list)  # the first `limit` (line, reason, original row)
 
     @property
     def total(self) -> int:
         return self.validas + self.invalidas
+
+    @property
+    def erros(self) -> list:
+        """The first `limit` (line, reason)."""
+        return [(line, reason) for line, reason, _ in self.linhas]
 
 
 def preview(path: Path, limit: int = 200) -> Preview:
@@ -339,11 +357,11 @@ def preview(path: Path, limit: int = 200) -> Preview:
     for good, bad, _ in check_batches(path, on_open=describe):
         result.validas += len(good)
         result.invalidas += len(bad)
-        result.erros.extend(bad[:max(0, limit - len(result.erros))])
+        result.linhas.extend(bad[:max(0, limit - len(result.linhas))])
     return result
 
 
 def iter_errors(path: Path):
-    """Every (line, reason) of a stored file, streamed."""
+    """Every (line, reason, original row) of a stored file, streamed."""
     for _, bad, _ in check_batches(path):
         yield from bad

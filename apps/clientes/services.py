@@ -17,14 +17,15 @@ DUPLICATE_CNPJ = "Já existe um cliente com este CNPJ."
 
 
 def list_query(q: str | None = None, operadora_id=None, ativo: bool | None = None):
-    """Clientes with their operadora loaded in the same query, sorted by nome."""
+    """Clientes with their operadora loaded in the same query, sorted by nome in Portuguese order (its search
+    key, read from ix_clientes_nome_busca); the search ignores case and accents."""
     query = (
         select(Cliente).join(Cliente.operadora).options(contains_eager(Cliente.operadora))
-        .order_by(Cliente.nome, Cliente.id)
+        .order_by(Cliente.nome_busca, Cliente.nome, Cliente.id)
     )
     q = (q or "").strip()
     if q:
-        condition = contains(q, Cliente.nome, Cliente.codigo)
+        condition = contains(q, Cliente.codigo, keys=(Cliente.nome_busca,))
         bare = cnpj_rules.clean(q)
         if re.search(r"\d", bare):  # a CNPJ fragment, typed with or without punctuation
             condition = or_(condition, contains(bare, Cliente.cnpj))

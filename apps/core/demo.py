@@ -1,13 +1,19 @@
-"""Demo data: the four operators and a few dozen clients with valid CNPJs (both forms)."""
+"""Demo data: the four operators and a few dozen clients with valid CNPJs (both forms).
+
+`python -m apps.core.demo_on_start` is what `make run` calls: it seeds only an empty database (or any
+database with DEMO=1), and opens this month only when the schedule would have opened it.
+"""
+import os
 import random
+from datetime import datetime
 
 from sqlalchemy import select
 
 from apps.clientes.cnpj import check_digits
 from apps.clientes.models import Cliente
-from apps.core.clock import current_competencia
 from apps.core.types import db
 from apps.operadoras.models import Operadora
+from apps.processos.schedule import due_competencia
 from apps.processos.services import gerar_processos
 
 OPERADORAS = [
@@ -29,8 +35,13 @@ def demo_cnpj(rng: random.Random, alphanumeric: bool) -> str:
     return base + check_digits(base)
 
 
-def seed_demo(n_clientes: int = 40, seed: int = 2026) -> dict:
-    """Idempotent: existing operadoras and CNPJs are kept; returns what was created."""
+def seed_demo(n_clientes: int = 40, seed: int = 2026, now: datetime | None = None) -> dict:
+    """Idempotent: existing operadoras and CNPJs are kept; returns what was created.
+
+    This month's processos are opened only when the monthly schedule says it is due (its moment
+    has passed and it has not run for this month): the seed never opens a month the scheduler
+    would not, and never a second time.
+    """
     rng = random.Random(seed)
     created = {"operadoras": 0, "clientes": 0, "processos": 0}
     operadoras = []
@@ -54,6 +65,25 @@ def seed_demo(n_clientes: int = 40, seed: int = 2026) -> dict:
                                operadora=operadoras[i % len(operadoras)]))
         created["clientes"] += 1
     db.session.commit()
-    result = gerar_processos(current_competencia())
-    created["processos"] = result["criados"]
+    competencia = due_competencia(now)
+    if competencia is not None:
+        created["processos"] = gerar_processos(competencia)["criados"]
     return created
+
+
+def database_is_empty() -> bool:
+    """No operadora and no cliente yet: a fresh install, where demo data is welcome."""
+    return (db.session.scalar(select(Operadora.id).limit(1)) is None
+            and db.session.scalar(select(Cliente.id).limit(1)) is None)
+
+
+def wanted(env=os.environ) -> bool:
+    """DEMO=1 seeds even a database that already has data."""
+    return (env.get("DEMO") or "").strip().lower() in {"1", "true", "yes", "on", "sim"}
+
+
+def seed_if_empty(force: bool = False, now: datetime | None = None) -> dict | None:
+    """seed_demo() on an empty database (or when forced); None when it was left alone."""
+    if not force and not database_is_empty():
+        return None
+    return seed_demo(now=now)

@@ -1,4 +1,4 @@
-"""Jinja filters and globals: money, dates in São Paulo time, CNPJ, masks, permissions."""
+"""Jinja filters and globals: money, dates in São Paulo time, CNPJ, masks, status and action words, permissions."""
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -7,6 +7,10 @@ from flask import current_app, request, url_for
 
 from apps.auth.policy import ADMIN, OPERATE, VIEW, can
 from apps.clientes.cnpj import format_cnpj
+from apps.core.audit import ACTION_LABELS
+from apps.processos.models import StatusExecucao, StatusProcesso, TipoExecucao
+
+STATUS_LABELS = {**StatusProcesso.LABELS, **StatusExecucao.LABELS}
 
 
 def brl(value) -> str:
@@ -26,6 +30,21 @@ def local_dt(value, fmt="%d/%m/%Y %H:%M") -> str:
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     return str(value)
+
+
+def status_label(code) -> str:
+    """A processo or execução status as people say it ('AGUARDANDO_DOWNLOAD' -> 'Aguardando download')."""
+    return STATUS_LABELS.get(code, code or "")
+
+
+def tipo_label(code) -> str:
+    """An execução's tipo as people say it ('ENVIO_SAT' -> 'Envio ao SAT')."""
+    return TipoExecucao.LABELS.get(code, code or "")
+
+
+def action_label(code) -> str:
+    """An audit action as people say it ('processo_aprovar' -> 'Processo aprovado')."""
+    return ACTION_LABELS.get(code, code or "")
 
 
 def duration(seconds) -> str:
@@ -63,5 +82,6 @@ def has_endpoint(endpoint: str) -> bool:
 
 
 def init_app(app):
-    app.jinja_env.filters.update(segundos=duration, brl=brl, local_dt=local_dt, cnpj=format_cnpj, mask_secret=mask_secret)
+    app.jinja_env.filters.update(segundos=duration, brl=brl, local_dt=local_dt, cnpj=format_cnpj, mask_secret=mask_secret,
+                                 status_label=status_label, tipo_label=tipo_label, action_label=action_label)
     app.jinja_env.globals.update(can=can, has_endpoint=has_endpoint, page_url=page_url, VIEW=VIEW, OPERATE=OPERATE, ADMIN=ADMIN)

@@ -2,6 +2,7 @@
 from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from apps.core.records import keep_search_key, search_key_column
 from apps.core.types import Timestamps, UUIDPk, db
 
 
@@ -12,6 +13,8 @@ class Operadora(UUIDPk, Timestamps, db.Model):
 
     codigo: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
     nome: Mapped[str] = mapped_column(String(120), nullable=False)
+    # search_key(nome), what searches compare (the codigo is plain A-Z, 0-9, _ and -).
+    nome_busca: Mapped[str] = search_key_column("nome", length=120)
     possui_rpa: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     rpa_terceirizado: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     url_endpoint_rpa: Mapped[str | None] = mapped_column(String(500))
@@ -28,3 +31,6 @@ class Operadora(UUIDPk, Timestamps, db.Model):
 
     def __repr__(self) -> str:
         return f"<Operadora {self.codigo}>"
+
+
+keep_search_key(Operadora, "nome_busca", "nome")

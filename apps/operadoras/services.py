@@ -32,7 +32,7 @@ def list_query(q: str | None = None, ativo: bool | None = None):
     query = select(Operadora).order_by(Operadora.codigo, Operadora.id)
     q = (q or "").strip()
     if q:
-        query = query.where(contains(q, Operadora.codigo, Operadora.nome))
+        query = query.where(contains(q, Operadora.codigo, keys=(Operadora.nome_busca,)))
     if ativo is not None:
         query = query.where(Operadora.ativo == ativo)
     return query

@@ -1,20 +1,20 @@
-"""The month's export: GET /processos/exportar.csv?competencia=AAAA-MM, streamed for Excel."""
-from flask import Response, abort, request, stream_with_context
+"""The month's export: GET /processos/exportar.csv?competencia=AAAA-MM plus the list's filters, streamed for Excel."""
+from flask import abort, request
 
 from apps.auth.policy import VIEW, access
 from apps.core.clock import current_competencia, is_competencia
 from apps.processos import export
 from apps.processos.blueprint import bp
+from apps.processos.routes import _list_filters, _query_args
 
 
 @bp.route("/processos/exportar.csv", endpoint="exportar")
 @access(VIEW)
 def exportar():
-    """The competência's processos and faturas as a CSV (the current month when none is given)."""
-    competencia = request.args.get("competencia", "").strip() or current_competencia()
-    if not is_competencia(competencia):
+    """What the processo list shows for these filters, as a CSV of the competência (the current month when none is given)."""
+    filters = _list_filters(request.args)  # the list's own parsing: the file holds what the filter shows
+    filters["competencia"] = filters["competencia"] or current_competencia()
+    if not is_competencia(filters["competencia"]):
         abort(400, "Competência inválida: use o formato AAAA-MM, por exemplo 2026-01.")
-    response = Response(stream_with_context(export.month_csv(competencia)), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="processos-{competencia}.csv"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    args = _query_args(filters)
+    return export.month_response(args.pop("competencia"), **args)

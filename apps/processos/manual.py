@@ -1,4 +1,11 @@
-"""Invoices uploaded by staff for operadoras without a robot: all of them are recorded, or none."""
+"""Invoices uploaded by staff for operadoras without a robot: all of them are recorded, or none.
+
+When some files are refused, the good ones chosen with them are kept on the server for a while
+(`keep`), so the person fixes only what was wrong instead of choosing every file again.
+"""
+import re
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -23,14 +30,19 @@ class FaturaManual:
     emissao: date | None = None
 
 
-class UploadError(ProcessoError):
-    """A file we refuse; `index` is its position in the upload (for the message next to it)."""
+KEPT_SECONDS = 24 * 3600  # a kept file nobody sent again is removed after a day
 
-    def __init__(self, message: str, index: int | None = None):
+
+class UploadError(ProcessoError):
+    """Files we refuse: `problems` maps each one's position in the upload to its message (the first
+    is `index` and `message`), for the message next to each file."""
+
+    def __init__(self, message: str, index: int | None = None, problems: dict | None = None):
         super().__init__(message, 422)
         self.index = index
-        if index is not None:
-            self.fields = {f"faturas-{index}-arquivo": message}  # the upload form's field of that file
+        self.problems = problems or ({index: message} if index is not None else {})
+        if self.problems:  # the upload form's field of each file
+            self.fields = {f"faturas-{i}-arquivo": text for i, text in self.problems.items()}
 
 
 def _check_processo(processo: Processo) -> None:
@@ -40,22 +52,39 @@ def _check_processo(processo: Processo) -> None:
         raise ProcessoError("O robô está baixando as faturas deste processo agora; aguarde a execução terminar.")
 
 
+def file_problem(data: bytes, name: str, digest: str, known: set, earlier: dict) -> str | None:
+    """Why one file of an upload is refused, or None: not a whole PDF, already stored for the processo
+    (`known` sha256), or the same file as an earlier one of this upload (`earlier`: sha256 -> (position, name))."""
+    name = name or "Arquivo"
+    try:
+        storage.check_pdf(data)
+    except storage.StorageError as exc:
+        return f"{name}: {exc}"
+    if digest in known:
+        return f"{name}: este PDF já foi enviado para este processo."
+    if digest in earlier:
+        position, other = earlier[digest]
+        return (f"{name}: é o mesmo arquivo que {other or 'o arquivo'} (fatura {position + 1}): "
+                "os dois PDFs escolhidos são iguais. Escolha o PDF certo ou remova a fatura repetida.")
+    return None
+
+
 def _check_files(processo: Processo, faturas: list[FaturaManual]) -> list[str]:
-    """Every file must be a PDF (by content) and appear once; returns their sha256."""
+    """Every file must be a PDF (by content) and appear once; returns their sha256 (UploadError naming each bad one)."""
     if not faturas:
         raise UploadError("Envie pelo menos uma fatura.")
     known = {f.sha256 for f in processo.faturas_ativas}
-    hashes = []
+    hashes, earlier, problems = [], {}, {}
     for index, fatura in enumerate(faturas):
-        try:
-            storage.check_pdf(fatura.data)
-        except storage.StorageError as exc:
-            raise UploadError(f"{fatura.nome_original or 'Arquivo'}: {exc}", index) from exc
-        digest = storage.sha256_hex(fatura.data)
-        if digest in known or digest in hashes:
-            name = fatura.nome_original or "Arquivo"
-            raise UploadError(f"{name}: este PDF já foi enviado para este processo.", index)
-        hashes.append(digest)
+        hashes.append(storage.sha256_hex(fatura.data))
+        problem = file_problem(fatura.data, fatura.nome_original, hashes[-1], known, earlier)
+        if problem:
+            problems[index] = problem
+        else:
+            earlier.setdefault(hashes[-1], (index, fatura.nome_original))
+    if problems:
+        first = min(problems)
+        raise UploadError(problems[first], first, problems)
     return hashes
 
 
@@ -83,3 +112,54 @@ def enviar_faturas(processo: Processo, faturas: list[FaturaManual], by) -> list[
             storage.delete(arquivo)
         raise
     return rows
+
+
+# --- files kept between a refused upload and the next try -------------------------------------
+
+def _kept_dir(processo_id):
+    folder = storage.root() / ".mantidos" / uuid.UUID(str(processo_id)).hex
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _kept_path(processo_id, token: str):
+    if not re.fullmatch(r"[0-9a-f]{32}", token or ""):
+        return None
+    return _kept_dir(processo_id) / f"{token}.pdf"
+
+
+def keep(processo_id, data: bytes) -> str:
+    """Keep a good file of a refused upload for the next try; its token."""
+    sweep_kept()
+    token = uuid.uuid4().hex
+    target = _kept_dir(processo_id) / f"{token}.pdf"
+    tmp = target.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return token
+
+
+def kept(processo_id, token: str) -> bytes | None:
+    """The bytes of a kept file of this processo, or None (unknown, expired or another processo's)."""
+    path = _kept_path(processo_id, token)
+    return path.read_bytes() if path is not None and path.is_file() else None
+
+
+def discard(processo_id, tokens) -> None:
+    for token in tokens:
+        path = _kept_path(processo_id, token)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def sweep_kept(older_than_seconds: float = KEPT_SECONDS) -> int:
+    """Remove kept files nobody sent again; return how many."""
+    limit, removed = time.time() - older_than_seconds, 0
+    for path in (storage.root() / ".mantidos").glob("*/*.pdf"):
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed

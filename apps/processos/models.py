@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from apps.clientes.models import Cliente
+from apps.core.records import search_key_column, search_key_of
 from apps.core.types import Timestamps, UTCDateTime, UUIDPk, db, utcnow
 
 
@@ -45,6 +46,7 @@ class TipoExecucao:
     DOWNLOAD = "DOWNLOAD"
     ENVIO_SAT = "ENVIO_SAT"
     ALL = (DOWNLOAD, ENVIO_SAT)
+    LABELS = {DOWNLOAD: "Download", ENVIO_SAT: "Envio ao SAT"}
 
 
 class StatusExecucao:
@@ -54,6 +56,7 @@ class StatusExecucao:
     FALHOU = "FALHOU"
     ALL = (PENDENTE, EXECUTANDO, CONCLUIDO, FALHOU)
     ACTIVE = (PENDENTE, EXECUTANDO)
+    LABELS = {PENDENTE: "Pendente", EXECUTANDO: "Em execução", CONCLUIDO: "Concluída", FALHOU: "Falhou"}
 
 
 class Processo(UUIDPk, Timestamps, db.Model):
@@ -70,8 +73,10 @@ class Processo(UUIDPk, Timestamps, db.Model):
     )
     competencia: Mapped[str] = mapped_column(String(7), nullable=False)
     status: Mapped[str] = mapped_column(String(30), nullable=False, default=StatusProcesso.AGUARDANDO_DOWNLOAD)
-    # A copy of the cliente's nome, the list's sort key (kept in step by the mapper events below).
+    # A copy of the cliente's nome and of its search key (Cliente.nome_busca), the list's sort key and what its
+    # search compares (kept in step by the mapper events below, and copied by the month's INSERT … SELECT).
     cliente_nome: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
+    cliente_nome_busca: Mapped[str] = search_key_column("cliente_nome", length=200)
     criado_por_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
     protocolo_sat: Mapped[str | None] = mapped_column(String(120))
 
@@ -96,9 +101,12 @@ class Processo(UUIDPk, Timestamps, db.Model):
 
 
 # The list's two orders, read straight from an index instead of sorting the month: one competência or all of
-# them, newest first, then cliente nome; and the same under a status filter.
-Index("ix_processos_lista", Processo.competencia.desc(), Processo.cliente_nome, Processo.id)
-Index("ix_processos_lista_status", Processo.status, Processo.competencia.desc(), Processo.cliente_nome, Processo.id)
+# them, newest first, then the cliente's nome in Portuguese order (its search key, then the nome itself); and
+# the same under a status filter.
+Index("ix_processos_lista", Processo.competencia.desc(), Processo.cliente_nome_busca, Processo.cliente_nome,
+      Processo.id)
+Index("ix_processos_lista_status", Processo.status, Processo.competencia.desc(), Processo.cliente_nome_busca,
+      Processo.cliente_nome, Processo.id)
 
 
 class ProcessoTotal(db.Model):
@@ -133,10 +141,12 @@ class Execucao(UUIDPk, Timestamps, db.Model):
             postgresql_where=text("status IN ('PENDENTE', 'EXECUTANDO')"),
         ),
         Index("ix_execucoes_status_created", "status", "created_at"),
+        # A processo's runs newest first: its last run (the list's run state and its filter) is one index step.
+        Index("ix_execucoes_processo_created", "processo_id", "created_at"),
     )
 
     processo_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("processos.id", ondelete="CASCADE"), nullable=False, index=True
+        Uuid, ForeignKey("processos.id", ondelete="CASCADE"), nullable=False
     )
     tipo: Mapped[str] = mapped_column(String(20), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default=StatusExecucao.PENDENTE)
@@ -208,18 +218,24 @@ class Fatura(UUIDPk, Timestamps, db.Model):
 
 @event.listens_for(Processo, "before_insert")
 def _copy_cliente_nome(mapper, connection, processo) -> None:
-    """A new processo carries its cliente's nome, whichever way the cliente was given."""
+    """A new processo carries its cliente's nome and search key, whichever way the cliente was given."""
     if not processo.cliente_nome:
         cliente = processo.__dict__.get("cliente")
-        processo.cliente_nome = cliente.nome if cliente is not None else connection.scalar(
-            select(Cliente.nome).where(Cliente.id == processo.cliente_id))
+        if cliente is not None:
+            processo.cliente_nome, processo.cliente_nome_busca = cliente.nome, search_key_of(cliente.nome, length=200)
+        else:
+            processo.cliente_nome, processo.cliente_nome_busca = connection.execute(
+                select(Cliente.nome, Cliente.nome_busca).where(Cliente.id == processo.cliente_id)).one()
+    elif not processo.cliente_nome_busca:
+        processo.cliente_nome_busca = search_key_of(processo.cliente_nome, length=200)
 
 
 @event.listens_for(Cliente, "after_update")
 def _rename_processos(mapper, connection, cliente) -> None:
-    """A renamed cliente is renamed in its processos in the same transaction (the list's sort key)."""
+    """A renamed cliente is renamed in its processos in the same transaction (the list's sort and search key)."""
     if inspect(cliente).attrs.nome.history.has_changes():
         table = Processo.__table__
         # updated_at kept as it is: a processo's "Atualizado em" (and its wait for approval) is about the processo.
         connection.execute(update(table).where(table.c.cliente_id == cliente.id)
-                           .values(cliente_nome=cliente.nome, updated_at=table.c.updated_at))
+                           .values(cliente_nome=cliente.nome, cliente_nome_busca=cliente.nome_busca,
+                                   updated_at=table.c.updated_at))

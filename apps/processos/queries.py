@@ -1,11 +1,12 @@
 """Read-only queries shared by the processos pages and the JSON API (one SQL query per page)."""
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased, contains_eager, lazyload, raiseload
 
 from apps.clientes.cnpj import clean as clean_cnpj
 from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
 from apps.core.pagination import count
+from apps.core.records import contains
 from apps.core.types import db
 from apps.operadoras.models import Operadora
 from apps.processos import totais
@@ -15,16 +16,45 @@ LOG_PAGE = 500
 
 
 def cliente_matches(q: str):
-    """The cliente's nome contains q, or its CNPJ contains q typed with or without punctuation."""
-    conditions = [Cliente.nome.icontains(q, autoescape=True)]
+    """The cliente's nome contains q whatever its case and accents (compared on the processo's copy of the
+    search key, a column of the list's index), or its CNPJ contains q typed with or without punctuation."""
+    condition = contains(q, keys=(Processo.cliente_nome_busca,))
     bare = clean_cnpj(q)
     if bare.isalnum():
-        conditions.append(Cliente.cnpj.contains(bare, autoescape=True))
-    return or_(*conditions)
+        condition = or_(condition, Cliente.cnpj.contains(bare, autoescape=True))
+    return condition
 
 
-def processos_query(competencia=None, status=None, operadora_id=None, cliente_id=None, q=None):
-    """Processos with their cliente and operadora in the same SELECT, newest competência first."""
+def _newer_run(run):
+    """A run of the same processo after `run` (created later; the id breaks a tie): `run` is not its last."""
+    newer = aliased(Execucao)
+    # created_at >= … first, so the lookup is a range of ix_execucoes_processo_created.
+    return select(newer.id).where(
+        newer.processo_id == run.processo_id, newer.created_at >= run.created_at,
+        or_(newer.created_at > run.created_at, and_(newer.created_at == run.created_at, newer.id > run.id)),
+    ).exists()
+
+
+def ultima_falhou_ids():
+    """Ids of the processos whose last run failed: driven by the failed runs (ix_execucoes_status_created),
+    each checked for a newer one (ix_execucoes_processo_created), so it grows with failures, not with months."""
+    run = aliased(Execucao)
+    return select(run.processo_id).where(run.status == StatusExecucao.FALHOU, ~_newer_run(run))
+
+
+def ultimas_execucoes(processo_ids) -> dict:
+    """{processo id: its last run} for a page's processos, in one SELECT (a processo never run is absent)."""
+    ids = list(processo_ids)
+    if not ids:
+        return {}
+    query = (select(Execucao).where(Execucao.processo_id.in_(ids), ~_newer_run(Execucao))
+             .options(raiseload("*")))
+    return {run.processo_id: run for run in db.session.scalars(query)}
+
+
+def processos_query(competencia=None, status=None, operadora_id=None, cliente_id=None, q=None, ultima_falhou=False):
+    """Processos with their cliente and operadora in the same SELECT, newest competência first, then the
+    cliente's nome in Portuguese order."""
     query = (
         select(Processo)
         .join(Processo.cliente).join(Cliente.operadora)
@@ -32,12 +62,12 @@ def processos_query(competencia=None, status=None, operadora_id=None, cliente_id
                  raiseload(Processo.execucoes), raiseload(Processo.faturas), raiseload(Processo.criado_por))
         # ix_processos_lista / ix_processos_lista_status hold exactly this order: a page is read from the
         # index, not sorted out of the month (with or without a competência, with or without a status).
-        .order_by(Processo.competencia.desc(), Processo.cliente_nome, Processo.id)
+        .order_by(Processo.competencia.desc(), Processo.cliente_nome_busca, Processo.cliente_nome, Processo.id)
     )
-    return _filtered(query, competencia, status, operadora_id, cliente_id, q)
+    return _filtered(query, competencia, status, operadora_id, cliente_id, q, ultima_falhou)
 
 
-def _filtered(query, competencia, status, operadora_id, cliente_id, q):
+def _filtered(query, competencia, status, operadora_id, cliente_id, q, ultima_falhou=False):
     """The list's filters; `query` must already join clientes when operadora_id or q is given."""
     if competencia:
         query = query.where(Processo.competencia == competencia)
@@ -49,6 +79,8 @@ def _filtered(query, competencia, status, operadora_id, cliente_id, q):
         query = query.where(Processo.cliente_id == cliente_id)
     if q:
         query = query.where(cliente_matches(q))
+    if ultima_falhou:
+        query = query.where(Processo.id.in_(ultima_falhou_ids()))
     return query
 
 
@@ -114,18 +146,19 @@ def logs_after(execucao, after: int, limit: int = LOG_PAGE) -> list:
     ))
 
 
-def processos_total(competencia=None, status=None, operadora_id=None, cliente_id=None, q=None) -> int:
+def processos_total(competencia=None, status=None, operadora_id=None, cliente_id=None, q=None,
+                    ultima_falhou=False) -> int:
     """How many processos processos_query finds: read from processo_totais for the filters it keeps
-    (competência, status, operadora), counted for a cliente or a search."""
-    if not (q or cliente_id):
+    (competência, status, operadora), counted for a cliente, a search or the last run failed."""
+    if not (q or cliente_id or ultima_falhou):
         return totais.total(competencia, status, operadora_id)
     query = select(Processo.id)
     if q or operadora_id:
         query = query.join(Cliente, Cliente.id == Processo.cliente_id)
-    return count(_filtered(query, competencia, status, operadora_id, cliente_id, q))
+    return count(_filtered(query, competencia, status, operadora_id, cliente_id, q, ultima_falhou))
 
 
-def falhas_query(competencia=None, status=None, operadora_id=None, q=None):
+def falhas_query(competencia=None, status=None, operadora_id=None, q=None, ultima_falhou=False):
     """Ids of the filter's processos whose robot run for their current step failed and none is active.
 
     Driven by the failed runs (few, found through ix_execucoes_status_created), not by every
@@ -142,4 +175,4 @@ def falhas_query(competencia=None, status=None, operadora_id=None, q=None):
                ~select(active.id).where(active.processo_id == Processo.id,
                                         active.status.in_(StatusExecucao.ACTIVE)).exists())
     )
-    return _filtered(query, competencia, status, operadora_id, None, q)
+    return _filtered(query, competencia, status, operadora_id, None, q, ultima_falhou)

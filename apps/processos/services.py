@@ -45,8 +45,11 @@ def gerar_processos(competencia: str, by=None) -> dict:
         _uuid_sql(dialect), Cliente.id, literal(competencia), literal(StatusProcesso.AGUARDANDO_DOWNLOAD),
         literal(getattr(by, "id", None), type_=Processo.criado_por_id.type),
         literal(now, type_=Processo.created_at.type), literal(now, type_=Processo.updated_at.type), Cliente.nome,
+        Cliente.nome_busca,
     ).where(Cliente.ativo.is_(True))
-    columns = ["id", "cliente_id", "competencia", "status", "criado_por_id", "created_at", "updated_at", "cliente_nome"]
+    # The cliente's nome and its search key are copied: the list sorts and searches the processos by them.
+    columns = ["id", "cliente_id", "competencia", "status", "criado_por_id", "created_at", "updated_at", "cliente_nome",
+               "cliente_nome_busca"]
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:

@@ -6,6 +6,7 @@ from flask import Response, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
 from apps.auth.policy import VIEW, access, current_identity
+from apps.core.clock import local_tz
 from apps.core.errors import ApiError
 from apps.core.records import get_or_404
 from apps.core.types import db, parse_uuid
@@ -147,8 +148,13 @@ def visible(text) -> str:
     return "".join(_escape(c) if _hidden(c) else c for c in text)
 
 
-def _log_text(app, execucao_id, header: str):
-    """The stored lines as text, read in batches so a long log never sits in memory."""
+def log_time(moment, tz) -> str:
+    """A line's moment in the page's time zone, with its offset: '2026-12-01 19:47:40-03:00'."""
+    return moment.astimezone(tz).isoformat(sep=" ", timespec="seconds")
+
+
+def _log_text(app, execucao_id, header: str, tz):
+    """The stored lines as text (times in `tz`), read in batches so a long log never sits in memory."""
     yield header
     after = 0
     while True:
@@ -159,7 +165,7 @@ def _log_text(app, execucao_id, header: str):
             db.session.remove()
         for row in rows:
             after = row.seq
-            yield (f"{row.timestamp.isoformat()} #{row.seq} [{visible(row.level)}] "
+            yield (f"{log_time(row.timestamp, tz)} #{row.seq} [{visible(row.level)}] "
                    f"{visible(row.message)}\n")
         if len(rows) < LOG_BATCH:
             return
@@ -176,7 +182,7 @@ def log_txt(execucao_id):
     app = current_app._get_current_object()
     db.session.remove()
     disposition = f'attachment; filename="execucao-{uid}.log.txt"'
-    return Response(_log_text(app, uid, header), mimetype="text/plain",
+    return Response(_log_text(app, uid, header, local_tz()), mimetype="text/plain",
                     headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
 
 

@@ -358,6 +358,15 @@ class RpaClient:
         """GET /jobs/{job_id} as the server sent it (a JSON object), for showing it to a person."""
         return self._call("GET", "/jobs/{job_id}", job_id)
 
+    def cancel_job(self, job_id):
+        """POST /jobs/{job_id}/cancel (contract 1.1, optional): the job as the 202 answered it, checked.
+
+        A server that cannot cancel answers 404 or 405: RpaRejected with that status. Asking twice is
+        harmless, so the key only satisfies the rule that every authenticated POST carries one.
+        """
+        key = "cancel-" + hashlib.sha256(str(job_id).encode()).hexdigest()[:40]
+        return self._checked(answers.job, self._call("POST", "/jobs/{job_id}/cancel", job_id, idempotency_key=key))
+
     def get_logs(self, job_id, after=0):
         """GET /jobs/{job_id}/logs?after=N: {"logs": [clean lines with seq > N], "next": int}."""
         after = int(after)

@@ -85,10 +85,24 @@ def start_execucao(execucao_id: str, follower: str | None = None, attempt: int =
         end_run(execucao, error=str(exc))
         return "falhou"
     if not lifecycle.marcar_executando(execucao, answer["job_id"]):
+        if execucao.status == StatusExecucao.FALHOU and not execucao.job_id:
+            _cancel_orphan(execucao, answer["job_id"])  # cancelled by a person while we were POSTing
+            return "cancelada durante o início"
         return "já iniciada por outro job"  # a duplicated start: the one that won follows the run
     publish_status(execucao)
     follow.enqueue(follow.POLL, execucao.id)
     return str(answer["job_id"])
+
+
+def _cancel_orphan(execucao, job_id) -> None:
+    """The run ended before its robot job was known (a person cancelled it mid-start): ask the robots to stop
+    that job too, so nobody leaves a robot working that nobody follows. Best effort; a server that cannot
+    cancel is logged."""
+    try:
+        with _client(execucao) as client:
+            client.cancel_job(job_id)
+    except RpaError as exc:
+        log.warning("could not cancel robot job %s of the cancelled execucao %s: %s", job_id, execucao.id, exc)
 
 
 def _post_start(client, execucao) -> dict:

@@ -4,6 +4,7 @@ Precedence (README of the contract): the `api_externa_token` of an active admin 
 recently updated one), else API_EXTERNA_TOKEN from the environment.
 """
 import logging
+import re
 import secrets
 import time
 from contextlib import contextmanager
@@ -18,13 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from apps.auth.models import Role, User
 from apps.core import audit
 from apps.core.errors import ServiceError
-from apps.core.templating import mask_secret
+from apps.core.templating import local_dt, mask_secret
 from apps.core.types import db, utcnow
 from apps.rpa.client import RpaAuthError, RpaClient, RpaError, RpaRejected, RpaUnavailable
 
 log = logging.getLogger(__name__)
 
 MAX_TOKEN_LENGTH = 4096
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token: what an Authorization header can carry
 LOCK_KEY = "rpa:token-refresh-lock"
 LOCK_TTL = 120   # seconds: longer than one refresh call with its retries
 LOCK_WAIT = 130  # seconds a second worker waits for the first one's refresh
@@ -35,6 +37,13 @@ class TokenError(ServiceError, ValueError):
 
     def __init__(self, message: str):
         super().__init__(message, fields={"token": message})
+
+
+class TokenUntested(ServiceError):
+    """A token that could not be proved good (API down, not a JWT): saved only when the admin insists."""
+
+    def __init__(self, message: str):
+        super().__init__(message, fields={"forcar": message})
 
 
 def _holder_query():
@@ -102,6 +111,9 @@ def check_token(token):
         raise TokenError("O token não pode conter espaços ou quebras de linha (cole só o token, sem \"Bearer\").")
     if len(token) > MAX_TOKEN_LENGTH:
         raise TokenError(f"O token deve ter no máximo {MAX_TOKEN_LENGTH} caracteres.")
+    if not BEARER_TOKEN.fullmatch(token):
+        raise TokenError("O token tem caracteres que um token Bearer não tem (use só letras sem acento, "
+                         "números e - . _ ~ + / =).")
     return token
 
 
@@ -145,6 +157,31 @@ def save_token(token, by_user, reason=None):
     holder, cleared = _store(token, by_user)
     _commit("token_global_alterado", token, holder, cleared, by_user, reason)
     return holder
+
+
+def save_checked_token(token, by_user, reason=None, force=False):
+    """Store a pasted token only once it is proved good: tested against the RPA API as a candidate.
+
+    An expired JWT or one the API refuses is a TokenError, forced or not. When the test cannot
+    prove it (the API is down or answers oddly, or the token is not a JWT, so its expiry is
+    unknown) it is a TokenUntested, unless `force` (the admin's "salvar mesmo assim").
+    """
+    token = check_token(token)
+    expiry = token_expiry(token)
+    if expiry is not None and expiry <= utcnow():
+        raise TokenError(f"Este token já expirou (em {local_dt(expiry)}); a API RPA vai recusá-lo. "
+                         "Ele não foi salvo: gere um novo.")
+    if not force:
+        result = test_candidate(token)
+        if result["token_ok"] is False:
+            raise TokenError("A API RPA recusou este token (expirado ou inválido). Ele não foi salvo.")
+        if not result["ok"]:
+            raise TokenUntested(f"Não foi possível testar o token: {result['message']} "
+                                "Confirme para salvar mesmo assim.")
+        if not is_jwt(token):
+            raise TokenUntested("A API RPA aceitou o token, mas ele não é um JWT: a data de expiração não pode "
+                                "ser conferida. Confirme para salvar mesmo assim.")
+    return save_token(token, by_user=by_user, reason=reason)
 
 
 def _own_api_client(token_provider, **overrides):
@@ -233,29 +270,51 @@ class TokenProvider:
         return latest
 
 
-def test_connection(by_user=None, record=True, latency=False):
-    """Check /health, then prove the token is accepted: an unknown job answers 404, not 401.
+class CandidateTokenProvider(TokenProvider):
+    """A provider of a token not stored yet (the one being tested); it never renews anything."""
 
-    {"ok", "api_ok", "token_ok", "message"}, plus "latencia_ms" of /health when `latency`;
-    `record` audits the test (the admin's button does, the seed's read-only route does not).
-    """
+    def __init__(self, token):
+        super().__init__(refresh_allowed=False)
+        self._token = token
+
+    def refresh(self, rejected_token=None):
+        return None
+
+
+def test_candidate(token):
+    """test_connection for a token before it is stored (not audited: saving it is)."""
+    return _run_test(CandidateTokenProvider(token))
+
+
+def _run_test(provider, latency=False):
+    """/health, then the token in `provider` against an unknown job (see test_connection)."""
     result = {"ok": False, "api_ok": False, "token_ok": None, "message": ""}
     if latency:
         result["latencia_ms"] = None
-    # No refresh here: the test reports the token as it is, it does not renew it behind the admin's back.
-    with _own_api_client(token_provider=TokenProvider(refresh_allowed=False), max_retries=1) as client:
+    with _own_api_client(token_provider=provider, max_retries=1) as client:
         started = time.monotonic()
         try:
             client.health()
             result["api_ok"] = True
             if latency:
                 result["latencia_ms"] = round((time.monotonic() - started) * 1000, 1)
-            if not current_token():
+            if not provider.get():
                 result.update(token_ok=False, message="A API RPA respondeu, mas nenhum token está configurado.")
             else:
                 _probe(client, result)
         except RpaError as exc:
             result["message"] = f"A API RPA não respondeu ao /health: {exc.message}"
+    return result
+
+
+def test_connection(by_user=None, record=True, latency=False):
+    """Check /health, then prove the token is accepted: an unknown job answers 404, not 401.
+
+    {"ok", "api_ok", "token_ok", "message"}, plus "latencia_ms" of /health when `latency`;
+    `record` audits the test (the admin's button does, the seed's read-only route does not).
+    """
+    # No refresh here: the test reports the token as it is, it does not renew it behind the admin's back.
+    result = _run_test(TokenProvider(refresh_allowed=False), latency=latency)
     if record:
         audit.record("token_global_testado", detail=result["message"][:1000], user=by_user)
         db.session.commit()

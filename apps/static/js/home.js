@@ -10,9 +10,13 @@
     AGUARDANDO_DOWNLOAD: "#6c757d", AGUARDANDO_APROVACAO: "#ffc107",
     AGUARDANDO_ENVIO_SAT: "#0dcaf0", UPLOAD_REALIZADO: "#198754"
   };
-  var dark = document.documentElement.getAttribute("data-bs-theme") === "dark";
-  Chart.defaults.color = dark ? "#dee2e6" : "#212529";
-  Chart.defaults.borderColor = dark ? "rgba(255,255,255,0.1)" : "rgba(0,0,0,0.1)";
+  var drawn = [];  // the Chart objects on the page, redrawn when the theme changes
+
+  function applyTheme() {
+    var dark = document.documentElement.getAttribute("data-bs-theme") === "dark";
+    Chart.defaults.color = dark ? "#dee2e6" : "#212529";
+    Chart.defaults.borderColor = dark ? "rgba(255,255,255,0.1)" : "rgba(0,0,0,0.1)";
+  }
 
   function dayLabel(iso) {
     var parts = iso.split("-");  // "2026-05-14" -> "14/05"
@@ -29,7 +33,7 @@
   function drawStatus(canvas) {
     var rows = data.status.filter(function (s) { return s.total > 0; });
     if (!rows.length) return;
-    new Chart(canvas, {
+    return new Chart(canvas, {
       type: "doughnut",
       data: {
         labels: rows.map(function (s) { return s.label; }),
@@ -41,7 +45,7 @@
   }
 
   function drawPerDay(canvas) {
-    new Chart(canvas, {
+    return new Chart(canvas, {
       type: "bar",
       data: {
         labels: data.por_dia.dias.map(dayLabel),
@@ -59,7 +63,7 @@
 
   function drawDurations(canvas) {
     if (!data.duracoes.length) return;
-    new Chart(canvas, {
+    return new Chart(canvas, {
       type: "bar",
       data: {
         labels: data.duracoes.map(function (d) { return d.grupo; }),
@@ -80,8 +84,18 @@
   }
 
   var charts = { "chart-status": drawStatus, "chart-por-dia": drawPerDay, "chart-duracoes": drawDurations };
-  Object.keys(charts).forEach(function (id) {
-    var canvas = document.getElementById(id);
-    if (canvas) charts[id](canvas);
-  });
+  function drawAll() {
+    drawn.forEach(function (chart) { chart.destroy(); });
+    drawn = [];
+    applyTheme();
+    Object.keys(charts).forEach(function (id) {
+      var canvas = document.getElementById(id);
+      var chart = canvas && charts[id](canvas);
+      if (chart) drawn.push(chart);
+    });
+  }
+  drawAll();
+  // The theme toggle only flips data-bs-theme: the axis and legend colours are baked into each chart,
+  // so draw them again in the new theme's colours.
+  new MutationObserver(drawAll).observe(document.documentElement, { attributes: true, attributeFilter: ["data-bs-theme"] });
 })();

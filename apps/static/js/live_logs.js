@@ -1,12 +1,16 @@
-// Processo detail page: the live log panel (SSE) and the live status, runs and invoices.
-// Log messages are inserted with textContent, never as HTML. No inline handlers (CSP).
+// Processo detail page: the live log panel (SSE) and the live status, runs, invoices and history.
+// Log messages are inserted with textContent, never as HTML; the live parts are server-rendered
+// HTML of the dashboard (robot text in them escaped by Jinja). No inline handlers (CSP).
 (function () {
   "use strict";
   var panel = document.getElementById("live-panel");
   if (!panel) return;
 
   var LEVELS = { DEBUG: 1, INFO: 1, WARNING: 1, ERROR: 1 };
-  var LIVE_PARTS = ["processo-status", "execucoes-table", "faturas-table"];
+  var LIVE_PARTS = ["processo-status", "execucoes-table", "faturas-table", "processo-historico"];
+  var ACTIVE = { PENDENTE: 1, EXECUTANDO: 1 };
+  var STARTED_BANNER = "Execução iniciada";  // the flash of processos.executar, stale once the run ends
+  var partsUrl = panel.getAttribute("data-live-url") || panel.getAttribute("data-fragment-url");
   var BADGES = {
     conectado: ["Conectado", "success"], reconectando: ["Reconectando", "warning"], erro: ["Erro", "danger"],
     conectando: ["Conectando", "secondary"], parado: ["Parado", "secondary"],
@@ -28,6 +32,7 @@
   var source = null;        // the EventSource
   var lastSeq = 0, shown = 0, hidden = 0, follow = true, ended = false;
   var pending = [], flushTimer = null, retryTimer = null, refreshTimer = null, lastRefresh = 0;
+  var lastStaleCheck = 0;   // when a log line last made us look at a row that looked out of date
 
   function setBadge(state) {
     var spec = BADGES[state];
@@ -105,9 +110,39 @@
     closeSource();
     flush();
     setBadge(state);
-    part("stop-label").textContent = "Parar";
+    setFollowing(true);
     part("stop").disabled = true;
+    syncCancel();
     refreshSoon(0);
+  }
+
+  // "Pausar acompanhamento" only stops showing new lines here; the robot goes on.
+  function setFollowing(following) {
+    part("stop-label").textContent = following ? "Pausar acompanhamento" : "Retomar acompanhamento";
+    part("stop-icon").className = following ? "bi bi-pause-fill" : "bi bi-play-fill";
+  }
+
+  function rowOf(execucaoId) {
+    return document.querySelector('#execucoes-table tr[data-execucao-id="' + CSS.escape(execucaoId) + '"]');
+  }
+
+  // "Cancelar execução" (Operador or above: the form exists only for them) while the followed run is active.
+  function syncCancel() {
+    var form = part("cancel-form");
+    if (!form) return;
+    var row = run && rowOf(run.execucaoId);
+    var active = !!(row && ACTIVE[row.getAttribute("data-status")] && !ended);
+    if (active) form.setAttribute("action", form.getAttribute("data-url").replace("__id__", encodeURIComponent(run.execucaoId)));
+    form.classList.toggle("d-none", !active);
+  }
+
+  // A row that says less than the stream knows (still PENDENTE, or without the job id) is fetched again.
+  function checkRow(status, jobId) {
+    var row = run && rowOf(run.execucaoId);
+    if (!row) return;
+    var stale = (status && row.getAttribute("data-status") !== status) ||
+      (jobId && row.getAttribute("data-job-id") !== String(jobId));
+    if (stale && Date.now() - lastStaleCheck > 1000) { lastStaleCheck = Date.now(); refreshSoon(0); }
   }
 
   function learnJob(data) {  // a run followed while PENDENTE gets its RPA job id when it starts
@@ -118,16 +153,22 @@
     closeSource();
     ended = false;
     part("stop").disabled = false;
-    part("stop-label").textContent = "Parar";
+    setFollowing(true);
     setBadge("conectando");
     var es = source = new EventSource(streamUrl());
     es.addEventListener("open", function () { setBadge("conectado"); });
     es.addEventListener("connection", function (event) {
       setBadge("conectado");
       retryDelay = RETRY_AFTER_ERROR;
-      learnJob(JSON.parse(event.data));
+      var hello = JSON.parse(event.data);
+      learnJob(hello);
+      checkRow(hello.status, hello.job_id);  // a status change published before we subscribed
     });
-    es.addEventListener("log", function (event) { addLine(JSON.parse(event.data)); });
+    es.addEventListener("log", function (event) {
+      var data = JSON.parse(event.data);
+      addLine(data);
+      checkRow(null, data.job_id);  // lines carry the job id: the robot works, whatever the row says
+    });
     es.addEventListener("status", function (event) { learnJob(JSON.parse(event.data)); refreshSoon(0); });
     es.addEventListener("job_completed", function () { finish("concluido"); });
     es.addEventListener("job_failed", function () { finish("falhou"); });
@@ -151,6 +192,7 @@
     part("download").setAttribute("href", panel.getAttribute("data-log-url").replace("__id__", encodeURIComponent(execucaoId)));
     panel.classList.remove("d-none");
     connect();
+    syncCancel();
   }
 
   function stop() {
@@ -158,7 +200,7 @@
       closeSource();
       flush();  // what already arrived is shown; nothing more will
       setBadge("parado");
-      part("stop-label").textContent = "Retomar";
+      setFollowing(false);
     } else if (run && !ended) {
       connect();  // resumes after the last line shown
     }
@@ -178,13 +220,24 @@
       var fresh = doc.getElementById(id), current = document.getElementById(id);
       if (fresh && current) current.replaceWith(document.importNode(fresh, true));
     });
+    syncCancel();
+    if (!activeRun()) dismissStartedBanner();
+  }
+
+  // The "Execução iniciada" flash speaks of a run in progress: once none is, it goes.
+  function dismissStartedBanner() {
+    document.querySelectorAll(".alert").forEach(function (alert) {
+      if (alert.textContent.trim().indexOf(STARTED_BANNER) !== 0) return;
+      if (window.bootstrap && window.bootstrap.Alert) window.bootstrap.Alert.getOrCreateInstance(alert).close();
+      else alert.remove();
+    });
   }
 
   function activeRun() {
     var marker = document.querySelector("#processo-status [data-execucao-ativa]");
     if (!marker) return null;
     var id = marker.getAttribute("data-execucao-ativa");
-    var row = document.querySelector('#execucoes-table tr[data-execucao-id="' + id + '"]');
+    var row = rowOf(id);
     return { execucaoId: id, jobId: row ? row.getAttribute("data-job-id") || "" : "" };
   }
 
@@ -196,7 +249,7 @@
 
   function refresh() {
     lastRefresh = Date.now();
-    fetch(panel.getAttribute("data-fragment-url"), { credentials: "same-origin", headers: { Accept: "text/html" } })
+    fetch(partsUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) {
         if (!response.ok || response.redirected) throw new Error("fragmento " + response.status);
         return response.text();
@@ -236,7 +289,7 @@
 
   var wanted = new URLSearchParams(window.location.search).get("logs");
   if (wanted) {
-    var row = document.querySelector('#execucoes-table tr[data-execucao-id="' + CSS.escape(wanted) + '"]');
+    var row = rowOf(wanted);
     open(wanted, row ? row.getAttribute("data-job-id") : "", false);
   } else if (panel.getAttribute("data-ativa-id")) {
     open(panel.getAttribute("data-ativa-id"), panel.getAttribute("data-ativa-job"), true);

@@ -1,0 +1,25 @@
+"""`python -m apps.core.demo_on_start`: the demo seed `make run` runs at each start.
+
+It seeds only an empty database (DEMO=1: any database), and opens this month only when the
+monthly schedule would have (apps.core.demo.seed_demo); `flask demo seed` stays the explicit way.
+"""
+import sys
+
+from apps import create_app
+from apps.core.demo import seed_if_empty, wanted
+
+
+def main() -> int:
+    with create_app().app_context():
+        created = seed_if_empty(force=wanted())
+    if created is None:
+        print("Demonstração: o banco já tem dados; nada foi criado (DEMO=1 para criar mesmo assim).")
+        return 0
+    opened = (f"{created['processos']} processo(s) criados." if created["processos"]
+              else "nenhum processo: o mês é aberto pelo agendador, no dia e hora configurados.")
+    print(f"Demonstração: {created['operadoras']} operadora(s), {created['clientes']} cliente(s), {opened}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
