@@ -2,12 +2,14 @@
 clients that carry CSRF tokens, and one user per role."""
 import os
 import tempfile
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, event, make_url, select, text
 
 from apps import create_app
 from apps.auth.models import Role
@@ -187,3 +189,35 @@ def enqueued(monkeypatch):
 def actions(action):
     """The audit entries of one action."""
     return db.session.scalars(select(AuditLog).where(AuditLog.action == action)).all()
+
+
+@contextmanager
+def count_queries():
+    """The SQL statements run inside the block."""
+    statements = []
+
+    def before(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+
+
+@pytest.fixture
+def empty_database_url(database_url, tmp_path):
+    """An empty database of the lane's kind, for a migration test: a SQLite file, or a new database in the
+    PostgreSQL cluster (dropped afterwards)."""
+    if not USING_POSTGRES:
+        yield f"sqlite:///{tmp_path}/antes.db"
+        return
+    name = f"antes_{uuid.uuid4().hex[:12]}"
+    server = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    server.dispose()

@@ -1,9 +1,8 @@
 """Processos pages: list, detail and its fragment, actions by role, bulk, manual upload, PDFs."""
 import io
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from apps.auth.models import Role
 from apps.clientes.cnpj import format_cnpj
@@ -13,6 +12,7 @@ from apps.core.types import db
 from apps.processos import storage
 from apps.processos.models import Execucao, Fatura, Processo, StatusExecucao, TipoExecucao
 from apps.processos.models import StatusProcesso as S
+from tests.conftest import count_queries
 from tests.factories import PDF, ExecucaoFactory, FaturaFactory, OperadoraFactory, ProcessoFactory
 
 HTML_AS_PDF = b"<!doctype html><html><body><script>alert(1)</script></body></html>"
@@ -21,20 +21,6 @@ HTML_AS_PDF = b"<!doctype html><html><body><script>alert(1)</script></body></htm
 @pytest.fixture
 def as_role(users, login):
     return lambda role: login(users[role])
-
-
-@contextmanager
-def count_queries():
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
 
 
 def page(client, url, **kwargs):

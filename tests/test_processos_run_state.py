@@ -1,35 +1,20 @@
 """The processo list shows a running or failed last run (with the error on hover and for screen readers),
 filters "última execução falhou" on the page and in the API, and keeps its query count constant."""
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from apps.auth.models import Role
-from apps.core.types import db, utcnow
+from apps.core.types import utcnow
 from apps.processos import queries
 from apps.processos.models import StatusExecucao as E
 from apps.processos.models import StatusProcesso as S
+from tests.conftest import count_queries
 from tests.factories import ExecucaoFactory, OperadoraFactory, ProcessoFactory
 
 COMPETENCIA = "2026-05"
 ERRO = "Portal da operadora fora do ar (HTTP 503) <script>"
-
-
-@contextmanager
-def count_queries():
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
 
 
 def run(processo, status, minutes_ago, mensagem=None):

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import insert, select, text
 
 from apps import create_app
 from apps.auth.models import Role, User
@@ -240,21 +240,6 @@ def test_clientes_list_order_comes_from_its_index(clientes):
 
 
 # --- the migration fills the keys of existing rows --------------------------------------------
-
-@pytest.fixture
-def empty_database_url(database_url, tmp_path):
-    if not USING_POSTGRES:
-        yield f"sqlite:///{tmp_path}/antes.db"
-        return
-    name = f"busca_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    yield database_url.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
-
 
 def test_migration_fills_the_keys_of_existing_rows_and_goes_back(app_config, tmp_path, empty_database_url):
     old = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=empty_database_url, INSTANCE_DIR=tmp_path))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, delete, make_url, text
+from sqlalchemy import delete, text
 
 from apps import create_app
 from apps.auth.models import Role
@@ -20,7 +20,6 @@ from apps.core.audit import ACTION_LABELS, AuditLog
 from apps.core.types import db
 from apps.processos.models import StatusExecucao, StatusProcesso, TipoExecucao
 from apps.processos.state import TRANSITIONS
-from tests.conftest import USING_POSTGRES
 from tests.factories import ClienteFactory, ExecucaoFactory, OperadoraFactory, ProcessoFactory
 
 S = StatusProcesso
@@ -248,24 +247,8 @@ def test_csv_export_keeps_the_codes_and_adds_the_name(admin_client, trail):
 
 # --- the migration names the entries recorded before it -----------------------------------------------
 
-@pytest.fixture
-def other_database(database_url, tmp_path):
-    """An empty database of the lane's kind: a SQLite file, or a new database in the PostgreSQL cluster."""
-    if not USING_POSTGRES:
-        yield f"sqlite:///{tmp_path}/antes.db"
-        return
-    name = f"antes_{uuid.uuid4().hex[:12]}"
-    server = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    with server.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    server.dispose()
-
-
-def test_migration_names_existing_entries_from_their_records(app_config, other_database, tmp_path):
-    old = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=other_database, INSTANCE_DIR=tmp_path))
+def test_migration_names_existing_entries_from_their_records(app_config, empty_database_url, tmp_path):
+    old = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=empty_database_url, INSTANCE_DIR=tmp_path))
     now = "2026-05-01 10:00:00.000000"
     op_id, cli_id, proc_id, user_id = "a" * 32, "b" * 32, "c" * 32, "d" * 32
     dashed = {key: str(uuid.UUID(key)) for key in (op_id, cli_id, proc_id, user_id)}

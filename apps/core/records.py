@@ -60,6 +60,15 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def where_equal(query, *pairs):
+    """`query` narrowed to `column == value` for each (column, value) pair whose value was given: the
+    shape of every list's optional filters."""
+    for column, value in pairs:
+        if value:
+            query = query.where(column == value)
+    return query
+
+
 def contains(text: str, *columns, keys=()):
     """Rows where any of `columns` contains `text` literally, case-insensitively, or any of the `keys`
     columns (normalised `*_busca` keys, see apps.core.text) contains `search_key(text)`, whatever its case

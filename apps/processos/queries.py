@@ -6,7 +6,7 @@ from apps.clientes.cnpj import clean as clean_cnpj
 from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
 from apps.core.pagination import count
-from apps.core.records import contains
+from apps.core.records import contains, where_equal
 from apps.core.types import db
 from apps.operadoras.models import Operadora
 from apps.processos import totais
@@ -69,14 +69,8 @@ def processos_query(competencia=None, status=None, operadora_id=None, cliente_id
 
 def _filtered(query, competencia, status, operadora_id, cliente_id, q, ultima_falhou=False):
     """The list's filters; `query` must already join clientes when operadora_id or q is given."""
-    if competencia:
-        query = query.where(Processo.competencia == competencia)
-    if status:
-        query = query.where(Processo.status == status)
-    if operadora_id:
-        query = query.where(Cliente.operadora_id == operadora_id)
-    if cliente_id:
-        query = query.where(Processo.cliente_id == cliente_id)
+    query = where_equal(query, (Processo.competencia, competencia), (Processo.status, status),
+                        (Cliente.operadora_id, operadora_id), (Processo.cliente_id, cliente_id))
     if q:
         query = query.where(cliente_matches(q))
     if ultima_falhou:
@@ -118,13 +112,8 @@ def historico(processo) -> list:
 
 def execucoes_query(processo_id=None, status=None, tipo=None, operadora_id=None):
     """Execucoes, newest first, filtered by processo, status, tipo and the cliente's operadora."""
-    query = select(Execucao).order_by(Execucao.created_at.desc(), Execucao.id)
-    if processo_id:
-        query = query.where(Execucao.processo_id == processo_id)
-    if status:
-        query = query.where(Execucao.status == status)
-    if tipo:
-        query = query.where(Execucao.tipo == tipo)
+    query = where_equal(select(Execucao).order_by(Execucao.created_at.desc(), Execucao.id),
+                        (Execucao.processo_id, processo_id), (Execucao.status, status), (Execucao.tipo, tipo))
     if operadora_id:
         query = (query.join(Processo, Processo.id == Execucao.processo_id)
                  .join(Cliente, Cliente.id == Processo.cliente_id).where(Cliente.operadora_id == operadora_id))

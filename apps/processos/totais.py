@@ -2,19 +2,15 @@
 from sqlalchemy import delete, func, insert, select
 
 from apps.clientes.models import Cliente
+from apps.core.records import where_equal
 from apps.core.types import db
 from apps.operadoras.models import Operadora
 from apps.processos.models import Processo, ProcessoTotal, StatusProcesso
 
 
 def _where(query, competencia=None, status=None, operadora_id=None):
-    if competencia:
-        query = query.where(ProcessoTotal.competencia == competencia)
-    if status:
-        query = query.where(ProcessoTotal.status == status)
-    if operadora_id:
-        query = query.where(ProcessoTotal.operadora_id == operadora_id)
-    return query
+    return where_equal(query, (ProcessoTotal.competencia, competencia), (ProcessoTotal.status, status),
+                       (ProcessoTotal.operadora_id, operadora_id))
 
 
 def total(competencia=None, status=None, operadora_id=None) -> int:
