@@ -167,6 +167,12 @@ def repo_root() -> Path:
 
 
 @pytest.fixture
+def admin(api_headers):
+    """An Admin's Bearer headers."""
+    return api_headers(Role.ADMIN)
+
+
+@pytest.fixture
 def viewer(api_headers):
     """A Visualizador's Bearer headers."""
     return api_headers(Role.VISUALIZADOR)

@@ -6,7 +6,6 @@ import socket
 import pytest
 from sqlalchemy import select
 
-from apps.auth.models import Role
 from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
 from apps.core.types import db
@@ -43,16 +42,6 @@ def fake_dns(monkeypatch):
         return REAL_GETADDRINFO(host, port, *args, **kwargs)
 
     monkeypatch.setattr(url_validation.socket, "getaddrinfo", getaddrinfo)
-
-
-@pytest.fixture
-def admin(api_headers):
-    return api_headers(Role.ADMIN)
-
-
-@pytest.fixture
-def operador(api_headers):
-    return api_headers(Role.OPERADOR)
 
 
 
@@ -95,24 +84,24 @@ def test_visualizador_reads_but_cannot_write(client, viewer):
     assert db.session.scalar(select(Cliente)) is None
 
 
-def test_operador_sending_rpa_fields_is_403(client, operador):
+def test_operador_sending_rpa_fields_is_403(client, op):
     operadora = OperadoraFactory()
     for field, value in [("possui_rpa", False), ("rpa_terceirizado", False), ("url_endpoint_rpa", None),
                          ("limite_concorrencia", 5)]:
         response = client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "Vivo SA", field: value},
-                                headers=operador)
+                                headers=op)
         assert response.status_code == 403, field
         body = response.get_json()
         assert "Admin" in body["error"] and field in body["fields"]
         response = client.post("/api/v1/operadoras", json={"codigo": "TIM", "nome": "TIM", field: value},
-                               headers=operador)
+                               headers=op)
         assert response.status_code == 403, field
     assert db.session.scalars(select(Operadora.nome)).all() == ["Vivo"]
 
 
-def test_operador_edits_other_fields(client, operador):
+def test_operador_edits_other_fields(client, op):
     operadora = OperadoraFactory()
-    response = client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "Vivo SA"}, headers=operador)
+    response = client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "Vivo SA"}, headers=op)
     assert response.status_code == 200 and response.get_json()["nome"] == "Vivo SA"
 
 
@@ -224,9 +213,9 @@ def test_operadoras_list_filters_and_pagination(client, viewer):
 
 # --- clientes ---------------------------------------------------------------------------
 
-def test_cliente_lifecycle(client, operador):
+def test_cliente_lifecycle(client, op):
     operadora = OperadoraFactory()
-    response = client.post("/api/v1/clientes", headers=operador, json={
+    response = client.post("/api/v1/clientes", headers=op, json={
         "nome": "Hotel Pampa", "cnpj": "12.abc.345/01de-35", "codigo": None, "operadora_id": str(operadora.id)})
     assert response.status_code == 201
     created = response.get_json()
@@ -234,12 +223,12 @@ def test_cliente_lifecycle(client, operador):
                        "cnpj_formatado": "12.ABC.345/01DE-35", "codigo": None,
                        "operadora_id": str(operadora.id), "ativo": True}
     url = f"/api/v1/clientes/{created['id']}"
-    response = client.patch(url, json={"codigo": "C-1", "cnpj": CLASSIC}, headers=operador)
+    response = client.patch(url, json={"codigo": "C-1", "cnpj": CLASSIC}, headers=op)
     assert response.status_code == 200
     assert (response.get_json()["codigo"], response.get_json()["cnpj_formatado"]) == ("C-1", "11.222.333/0001-81")
-    assert client.delete(url, headers=operador).status_code == 204
-    assert client.get(url, headers=operador).get_json()["ativo"] is False
-    assert client.patch(url, json={"ativo": True}, headers=operador).get_json()["ativo"] is True
+    assert client.delete(url, headers=op).status_code == 204
+    assert client.get(url, headers=op).get_json()["ativo"] is False
+    assert client.patch(url, json={"ativo": True}, headers=op).get_json()["ativo"] is True
 
 
 def test_duplicate_cnpj_is_409(client, admin):

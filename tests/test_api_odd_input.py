@@ -4,15 +4,9 @@ import json
 
 import pytest
 
-from apps.auth.models import Role
 from tests.factories import ExecucaoFactory
 
 HUGE = "99999999999999999999999999"
-
-
-@pytest.fixture
-def admin(api_headers):
-    return api_headers(Role.ADMIN)
 
 
 def assert_400_in_portuguese(response, fragment):

@@ -15,11 +15,6 @@ from tests.test_rpa_token import SIM_PASSWORD, a_jwt, sim, sim_knobs  # noqa: F4
 NEW_PASSWORD = "Outra-Senha-Forte-42"  # noqa: S105
 
 
-@pytest.fixture
-def admin(api_headers):
-    return api_headers(Role.ADMIN)
-
-
 ADMIN_ROUTES = [("get", "/api/v1/auditoria"), ("get", "/api/v1/token-global"), ("put", "/api/v1/token-global"),
                 ("post", "/api/v1/token-global/renovar"), ("post", "/api/v1/token-global/testar"),
                 ("get", "/api/v1/usuarios"), ("post", "/api/v1/usuarios"), ("get", "/api/v1/usuarios/{id}"),

@@ -1,7 +1,6 @@
 """Per-operadora throttling: never more runs than the operadora's limit, the rest wait in order."""
 import threading
 
-import pytest
 from sqlalchemy import select
 
 from apps.clientes.models import Cliente
@@ -13,19 +12,12 @@ from apps.rpa import throttle
 from tests.factories import OperadoraFactory
 
 
-@pytest.fixture
-def started(monkeypatch):
-    calls = []
-    monkeypatch.setattr("apps.rpa.follow.enqueue_start", lambda execucao, **_: calls.append(execucao.id))
-    return calls
-
-
 def _processos(op):
     return db.session.scalars(select(Processo).join(Cliente).where(Cliente.operadora_id == op.id)
                               .order_by(Cliente.nome)).all()
 
 
-def test_each_operadora_is_kept_at_its_limit_and_the_rest_wait_in_order(started):
+def test_each_operadora_is_kept_at_its_limit_and_the_rest_wait_in_order(enqueued):
     vivo = OperadoraFactory(codigo="VIVO", limite_concorrencia=2, clientes=5)
     oi = OperadoraFactory(codigo="OI", limite_concorrencia=1, clientes=2)
     services.gerar_processos("2026-11")
@@ -33,7 +25,7 @@ def test_each_operadora_is_kept_at_its_limit_and_the_rest_wait_in_order(started)
     for processo in _processos(vivo) + _processos(oi):
         order.append(services.executar(processo).id)
     assert throttle.occupied(vivo.id) == 2 and throttle.occupied(oi.id) == 1
-    assert started == [order[0], order[1], order[5]]  # oldest first, per operadora
+    assert enqueued == [order[0], order[1], order[5]]  # oldest first, per operadora
     waiting = db.session.scalars(select(Execucao).where(throttle.waiting_filter())).all()
     assert len(waiting) == 4 and all(e.status == StatusExecucao.PENDENTE for e in waiting)
 
@@ -41,10 +33,10 @@ def test_each_operadora_is_kept_at_its_limit_and_the_rest_wait_in_order(started)
     from apps.rpa.runs import end_run
 
     end_run(db.session.get(Execucao, order[0]), error="falhou de teste")
-    assert started[-1] == order[2] and throttle.occupied(vivo.id) == 2
+    assert enqueued[-1] == order[2] and throttle.occupied(vivo.id) == 2
 
 
-def test_concurrent_dispatchers_never_exceed_the_limit(app, started):
+def test_concurrent_dispatchers_never_exceed_the_limit(app, enqueued):
     vivo = OperadoraFactory(codigo="VIVO", limite_concorrencia=3, clientes=12)
     services.gerar_processos("2026-11")
     for processo in _processos(vivo):
@@ -62,10 +54,10 @@ def test_concurrent_dispatchers_never_exceed_the_limit(app, started):
     for t in threads:
         t.join(30)
     assert throttle.occupied(vivo.id) == 3
-    assert len(started) == 3
+    assert len(enqueued) == 3
 
 
-def test_reconcile_admits_waiting_runs_when_slots_free(started):
+def test_reconcile_admits_waiting_runs_when_slots_free(enqueued):
     vivo = OperadoraFactory(codigo="VIVO", limite_concorrencia=1, clientes=3)
     services.gerar_processos("2026-11")
     for processo in _processos(vivo):
@@ -77,7 +69,7 @@ def test_reconcile_admits_waiting_runs_when_slots_free(started):
     assert reconcile()["admitidas"] == 0  # the slot is taken until that run ends
 
 
-def test_gerar_mensal_executar_queues_downloads_within_limits(runner, started):
+def test_gerar_mensal_executar_queues_downloads_within_limits(runner, enqueued):
     vivo = OperadoraFactory(codigo="VIVO", limite_concorrencia=2, clientes=4)
     _ = OperadoraFactory(codigo="SEMROBO", limite_concorrencia=5, clientes=2)
     db.session.get(Operadora, _.id).possui_rpa = False
@@ -86,12 +78,12 @@ def test_gerar_mensal_executar_queues_downloads_within_limits(runner, started):
     assert result.exit_code == 0, result.output
     assert "6 processo(s) criado(s)" in result.output
     assert "4 na fila, 2 iniciado(s)" in result.output
-    assert throttle.occupied(vivo.id) == 2 and len(started) == 2
+    assert throttle.occupied(vivo.id) == 2 and len(enqueued) == 2
     again = runner.invoke(args=["processos", "gerar-mensal", "--competencia", "2026-11", "--executar"])
     assert "0 processo(s) criado(s)" in again.output and "0 na fila" in again.output
 
 
-def test_reexecutar_falhas_of_a_filter_reruns_only_failed_steps(operador_client, started):
+def test_reexecutar_falhas_of_a_filter_reruns_only_failed_steps(operador_client, enqueued):
     vivo = OperadoraFactory(codigo="VIVO", limite_concorrencia=10, clientes=3)
     services.gerar_processos("2026-11")
     a, b, c = _processos(vivo)
@@ -105,6 +97,6 @@ def test_reexecutar_falhas_of_a_filter_reruns_only_failed_steps(operador_client,
     assert "Reexecutar 1 processo(s)" in html  # b has an active run, c never failed
     response = operador_client.post("/processos/reexecutar-falhas", data={"competencia": "2026-11"})
     assert response.status_code == 200  # the result page of the bulk action
-    assert started and db.session.scalar(
+    assert enqueued and db.session.scalar(
         select(Execucao).where(Execucao.processo_id == a.id, Execucao.status == StatusExecucao.PENDENTE)) is not None
     assert operador_client.post("/processos/reexecutar-falhas", data={"competencia": "2025-01"}).status_code == 302
