@@ -109,8 +109,6 @@ class Download:
     path: str
     sha256: str
     size: int
-    head: bytes
-    tail: bytes
 
 
 def retry_after_seconds(value):
@@ -212,19 +210,23 @@ def new_session() -> requests.Session:
 
 
 # -- reading answers -------------------------------------------------------------------------------
-def _read_limited(response, limit, what="uma resposta"):
-    """The response body, refusing more than `limit` bytes (checked while streaming)."""
+def _chunks(response, limit, what):
+    """The body's chunks, refusing more than `limit` bytes (the declared length first, then while streaming)."""
     too_big = RpaBadAnswer(f"A API RPA enviou {what} maior que o limite de {limit} bytes.", status=response.status_code)
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_big
-    chunks, size = [], 0
+    size = 0
     for chunk in response.iter_content(chunk_size=CHUNK):
         size += len(chunk)
         if size > limit:
             raise too_big
-        chunks.append(chunk)
-    return b"".join(chunks)
+        yield chunk
+
+
+def _read_limited(response, limit, what="uma resposta"):
+    """The response body, refusing more than `limit` bytes."""
+    return b"".join(_chunks(response, limit, what))
 
 
 def _read_json(response):
@@ -268,25 +270,18 @@ class _FileSink:
         self.directory, self.max_bytes = directory, max_bytes
 
     def __call__(self, response):
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise RpaBadAnswer(f"A API RPA enviou um arquivo maior que o limite de {self.max_bytes} bytes.")
-        digest, size, head, tail = hashlib.sha256(), 0, b"", b""
+        digest, size = hashlib.sha256(), 0
         fd, path = tempfile.mkstemp(dir=self.directory, suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out:
-                for chunk in response.iter_content(chunk_size=CHUNK):
+                for chunk in _chunks(response, self.max_bytes, "um arquivo"):
                     size += len(chunk)
-                    if size > self.max_bytes:
-                        raise RpaBadAnswer(f"A API RPA enviou um arquivo maior que o limite de {self.max_bytes} bytes.")
                     digest.update(chunk)
                     out.write(chunk)
-                    head = head if len(head) >= 1024 else (head + chunk)[:1024]
-                    tail = (tail + chunk)[-2048:]
         except BaseException:
             os.unlink(path)
             raise
-        return Download(path=path, sha256=digest.hexdigest(), size=size, head=head, tail=tail)
+        return Download(path=path, sha256=digest.hexdigest(), size=size)
 
 
 class RpaClient:
