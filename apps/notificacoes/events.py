@@ -9,7 +9,7 @@ PRAZO_HOJE = "prazo_hoje"
 PRAZO_VENCIDO = "prazo_vencido"
 EXECUCAO_FALHOU = "execucao_falhou"
 MES_ABERTO = "mes_aberto"
-TOKEN_EXPIRANDO = "token_expirando"
+TOKEN_EXPIRANDO = "token_expirando"  # noqa: S105 - an event name, not a secret
 ROBO_DESCONECTADO = "robo_desconectado"
 ALL = (APROVACAO_ATRIBUIDA, PRAZO_HOJE, PRAZO_VENCIDO, EXECUCAO_FALHOU, MES_ABERTO, TOKEN_EXPIRANDO,
        ROBO_DESCONECTADO)
