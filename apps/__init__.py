@@ -33,6 +33,8 @@ from apps.clientes.blueprint import bp as clientes_bp
 from apps.config import load_config
 from apps.core import commands, errors, health, logs, metrics, security, templating
 from apps.extensions import csrf, db, limiter, login_manager, migrate
+from apps.graphql_api import routes as graphql_routes  # noqa: F401
+from apps.graphql_api.blueprint import bp as graphql_bp
 from apps.home import routes as home_routes  # noqa: F401
 from apps.home.blueprint import bp as home_bp
 from apps.operadoras import routes as operadoras_routes  # noqa: F401
@@ -46,7 +48,8 @@ from apps.rpa import routes as rpa_routes  # noqa: F401
 from apps.rpa.blueprint import bp as rpa_bp
 
 # Importing a routes module registers its views on its blueprint; the order here is the URL map's.
-BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp, api_bp)
+BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp, api_bp,
+              graphql_bp)
 
 
 def create_app(config=None):

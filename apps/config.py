@@ -86,6 +86,10 @@ class Config:
     CLIENTES_IMPORT_BACKGROUND_ROWS = _int("CLIENTES_IMPORT_BACKGROUND_ROWS", 5000)
 
     JWT_ACCESS_MINUTES = _int("JWT_ACCESS_MINUTES", 15)
+    GRAPHQL_DEFAULT_FIRST = _int("GRAPHQL_DEFAULT_FIRST", 20)  # items of a list when `first` is not given
+    GRAPHQL_MAX_FIRST = _int("GRAPHQL_MAX_FIRST", 100)
+    GRAPHQL_MAX_DEPTH = _int("GRAPHQL_MAX_DEPTH", 12)  # nested fields (a connection's edges and node count)
+    GRAPHQL_MAX_COST = _int("GRAPHQL_MAX_COST", 5000)  # 1 per field, a list's selection × its `first`
     JWT_REFRESH_DAYS = _int("JWT_REFRESH_DAYS", 7)
 
     SESSION_COOKIE_HTTPONLY = True

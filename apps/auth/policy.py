@@ -8,7 +8,7 @@ from flask_login import current_user
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from apps.auth.models import Role
-from apps.core.errors import is_api_request
+from apps.core.errors import is_api_request, is_bearer_only
 
 PUBLIC = "public"      # anyone, logged in or not
 VIEW = "view"          # any active user (Visualizador and up)
@@ -53,8 +53,8 @@ def current_identity():
     """The caller: the Bearer-token user on API routes, else the session user, else None."""
     if "api_user" in g:
         return g.api_user
-    if request.path.startswith("/api/v1/"):
-        return None  # API v1 trusts Bearer tokens only, never the session cookie
+    if is_bearer_only():
+        return None  # API v1 and GraphQL trust Bearer tokens only, never the session cookie
     if current_user and current_user.is_authenticated:
         return current_user._get_current_object()
     return None

@@ -48,8 +48,16 @@ class ApiError(Exception):
         self.status, self.error, self.fields = status, error, fields or {}
 
 
+BEARER_ONLY = ("/api/v1/", "/api/graphql")  # these never trust the session cookie, only a Bearer token
+
+
 def is_api_request() -> bool:
     return request.path.startswith("/api/")
+
+
+def is_bearer_only() -> bool:
+    """API v1 and GraphQL: the caller is who the Bearer token names, or nobody (401)."""
+    return request.path.startswith(BEARER_ONLY)
 
 
 def _respond(status: int, message: str, fields=None):

@@ -4,7 +4,7 @@ from werkzeug.exceptions import Unauthorized
 
 from apps.auth.policy import PUBLIC, enforce_access, view_level
 from apps.auth.tokens import TokenError, user_from_token
-from apps.core.errors import is_api_request
+from apps.core.errors import is_api_request, is_bearer_only
 from apps.extensions import csrf
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -38,8 +38,8 @@ def protect_csrf():
         return
     if is_api_request() and view_level(request.endpoint) == PUBLIC:
         return  # token endpoints: credentials travel in the body, no cookie is trusted
-    if request.path.startswith("/api/v1/"):
-        return  # API v1 never trusts the session cookie, so CSRF cannot apply; enforce_access answers 401
+    if is_bearer_only():
+        return  # API v1 and GraphQL never trust the session cookie, so CSRF cannot apply; enforce_access answers 401
     csrf.protect()
 
 

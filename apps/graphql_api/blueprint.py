@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("graphql_api", __name__, template_folder="templates")
