@@ -4,22 +4,45 @@ Domain code (aprovações, runs, the monthly job, robots) calls `notify(event, u
 never imports a channel: which channels each user hears an event on, grouping and delivery
 belong to this package.
 """
-APROVACAO_ATRIBUIDA = "aprovacao_atribuida"
-PRAZO_HOJE = "prazo_hoje"
-PRAZO_VENCIDO = "prazo_vencido"
-EXECUCAO_FALHOU = "execucao_falhou"
-MES_ABERTO = "mes_aberto"
-TOKEN_EXPIRANDO = "token_expirando"
-ROBO_DESCONECTADO = "robo_desconectado"
-ALL = (APROVACAO_ATRIBUIDA, PRAZO_HOJE, PRAZO_VENCIDO, EXECUCAO_FALHOU, MES_ABERTO, TOKEN_EXPIRANDO,
-       ROBO_DESCONECTADO)
+from sqlalchemy import select
+
+from apps.auth.models import Role, User
+from apps.core.types import db
+from apps.notificacoes import grouping, preferences
+from apps.notificacoes.kinds import (  # noqa: F401  (the names domain code imports from here)
+    ALL,
+    APROVACAO_ATRIBUIDA,
+    EXECUCAO_FALHOU,
+    MES_ABERTO,
+    PRAZO_HOJE,
+    PRAZO_VENCIDO,
+    ROBO_DESCONECTADO,
+    TOKEN_EXPIRANDO,
+)
 
 
 def notify(event: str, users, *, text: str, link: str | None = None) -> None:
     """Tell `users` that `event` happened: `text` is one item in Portuguese ("Processo de ACME
     aguarda sua aprovação"), `link` a path behind login ("/aprovacoes"). Flushes, never commits.
 
-    Interface placeholder: the notificacoes work fills it in (subscriptions, grouping, delivery).
+    Cheap for thousands of calls: one upsert of a counter per (user, channel); the messages are made
+    when the grouping window closes (apps/notificacoes/grouping.py) and sent by the delivery job.
     """
     if event not in ALL:
         raise ValueError(f"unknown event {event!r}")
+    if link is not None and (not link.startswith("/") or link.startswith("//")):
+        raise ValueError("link must be a path on this site ('/aprovacoes')")
+    ids = [getattr(u, "id", u) for u in users if u is not None]
+    grouping.add(event, preferences.targets(event, ids), text, link)
+
+
+def admins(*also) -> list:
+    """The active admins' ids, plus the users in `also` (None skipped)."""
+    ids = list(db.session.scalars(select(User.id).where(User.role == Role.ADMIN, User.ativo.is_(True))))
+    return list(dict.fromkeys([getattr(u, "id", u) for u in also if u is not None] + ids))
+
+
+def operators() -> list:
+    """The active admins' and operadores' ids (who run the month)."""
+    return list(db.session.scalars(select(User.id).where(User.role.in_((Role.ADMIN, Role.OPERADOR)),
+                                                         User.ativo.is_(True))))

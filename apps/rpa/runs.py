@@ -13,6 +13,7 @@ from apps.core import audit
 from apps.core.errors import ServiceError
 from apps.core.queues import QueueUnavailable
 from apps.core.types import db
+from apps.notificacoes import events
 from apps.processos import execucoes as lifecycle
 from apps.processos.models import StatusExecucao
 from apps.realtime.events import publish_status
@@ -36,6 +37,11 @@ def end_run(execucao, *, error: str | None = None, store=None) -> bool:
     ended = lifecycle.falhar(execucao, error) if error is not None else store()
     if ended:
         publish_status(execucao)
+    if ended and error is not None:
+        processo = execucao.processo
+        events.notify(events.EXECUCAO_FALHOU, events.admins(execucao.criado_por_id),
+                      text=f"Execução de {processo.cliente_nome} ({processo.competencia}) falhou: {error[:300]}",
+                      link=f"/processos/{processo.id}")
     follow.release(execucao.id)
     free_slot(execucao)
     return ended
