@@ -4,7 +4,7 @@ Domain code (aprovações, runs, the monthly job, robots) calls `notify(event, u
 never imports a channel: which channels each user hears an event on, grouping and delivery
 belong to this package.
 """
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from apps.auth.models import Role, User
 from apps.core.types import db
@@ -32,14 +32,22 @@ def notify(event: str, users, *, text: str, link: str | None = None) -> None:
         raise ValueError(f"unknown event {event!r}")
     if link is not None and (not link.startswith("/") or link.startswith("//")):
         raise ValueError("link must be a path on this site ('/aprovacoes')")
-    ids = [getattr(u, "id", u) for u in users if u is not None]
+    ids = [_id(u) for u in users if u is not None]
     grouping.add(event, preferences.targets(event, ids), text, link)
+
+
+def _id(user):
+    """A user's id, without reloading an expired User (its identity key is kept after a commit)."""
+    if isinstance(user, User):
+        identity = inspect(user).identity
+        return identity[0] if identity else user.id
+    return user
 
 
 def admins(*also) -> list:
     """The active admins' ids, plus the users in `also` (None skipped)."""
     ids = list(db.session.scalars(select(User.id).where(User.role == Role.ADMIN, User.ativo.is_(True))))
-    return list(dict.fromkeys([getattr(u, "id", u) for u in also if u is not None] + ids))
+    return list(dict.fromkeys([_id(u) for u in also if u is not None] + ids))
 
 
 def operators() -> list:

@@ -1,5 +1,6 @@
 """RQ jobs of the notifications (thin: each calls a service and commits). Enqueued by dotted name."""
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -54,7 +55,7 @@ def check_token(now: datetime | None = None) -> bool:
     except RedisError:
         log.warning("token check skipped: Redis unavailable")
         return False
-    days = max(0, (expires - now).days)
+    days = max(0, math.ceil((expires - now).total_seconds() / 86400))
     if expires <= now:
         text = f"O token global da API RPA expirou em {local_dt(expires)}; cole um novo em Token global."
     else:

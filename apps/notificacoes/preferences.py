@@ -212,3 +212,21 @@ def link_telegram(code: str, chat_id: str) -> User | None:
     audit.record("notificacoes_telegram_ligado", entity=contato.usuario, user=contato.usuario,
                  detail=f"chat {chat_id}")
     return contato.usuario
+
+
+def user_fields(user) -> dict:
+    """The notification fields of a user's JSON: telegram_chat_id, whatsapp, notificacoes."""
+    contato = contato_of(user.id)
+    return {"telegram_chat_id": contato.telegram_chat_id if contato else None,
+            "whatsapp": contato.whatsapp if contato else None,
+            "notificacoes": choices([user.id])[user.id]}
+
+
+def apply_user_fields(user, data: dict, by=None) -> None:
+    """Write the notification fields present in a user's JSON (the API's PATCH)."""
+    contacts = {k: data[k] for k in ("telegram_chat_id", "whatsapp") if k in data}
+    if contacts:
+        set_contacts(user, by=by, **contacts)
+    if "notificacoes" in data:
+        current = choices([user.id])[user.id]
+        set_choices(user, {**current, **data["notificacoes"]}, by=by)
