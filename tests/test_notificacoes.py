@@ -85,6 +85,8 @@ def test_312_items_for_one_approver_become_one_message_with_the_count(app):
     assert messages() == []
     assert close_windows()["mensagens"] == 1
     [mensagem] = messages()
+    [job] = get_queue().get_jobs()  # its delivery is queued, by the message's id
+    assert job.func_name == delivery.DELIVER and job.args == (str(mensagem.id),)
     assert mensagem.conteudo == "312 processos aguardam sua aprovação"
     assert (mensagem.canal, mensagem.quantidade, mensagem.link) == ("mock", 312, "/aprovacoes")
     assert db.session.scalar(select(func.count()).select_from(Grupo)) == 0

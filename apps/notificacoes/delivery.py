@@ -15,6 +15,7 @@ Retries: a 429, a 5xx or a network failure leaves the message PENDENTE and sched
 Twilio's Retry-After), else an exponential backoff, capped; after NOTIFICACOES_MAX_TENTATIVAS, FALHOU.
 """
 import logging
+import math
 from datetime import timedelta
 
 from flask import current_app
@@ -41,8 +42,8 @@ def enqueue(mensagem_ids, delay: float = 0) -> None:
         queue = get_queue()
         for mid in mensagem_ids:
             options = dict(args=(str(mid),), job_timeout=120, result_ttl=300, failure_ttl=7 * 24 * 3600)
-            if delay > 0:
-                queue.enqueue_in(timedelta(seconds=delay), DELIVER, **options)
+            if delay > 0:  # RQ's scheduler keeps whole seconds (truncated): +1 s so it never runs early
+                queue.enqueue_in(timedelta(seconds=math.ceil(delay) + 1), DELIVER, **options)
             else:
                 queue.enqueue(DELIVER, **options)
     except RedisError as exc:

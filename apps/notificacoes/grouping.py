@@ -74,7 +74,7 @@ def build(user_id, canal: str, conteudo: str, *, evento=None, quantidade=1, link
     destino = preferences.address(user, db.session.get(Contato, user_id), canal)
     if not destino:
         return None
-    mensagem = Mensagem(usuario_id=user_id, canal=canal, direcao="SAIDA", evento=evento, destino=destino,
+    mensagem = Mensagem(id=uuid.uuid4(), usuario_id=user_id, canal=canal, direcao="SAIDA", evento=evento, destino=destino,
                         conteudo=conteudo, link=link, quantidade=quantidade, status=StatusMensagem.PENDENTE,
                         tentativas=0, proxima_tentativa_em=utcnow())
     db.session.add(mensagem)
