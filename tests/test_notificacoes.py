@@ -392,3 +392,15 @@ def test_contacts_are_one_per_user(app):
     assert db.session.get(Contato, a.id).whatsapp == "+5511911112222"
     assert actions("notificacoes_contatos")
     assert grouping.message_text(events.PRAZO_HOJE, 2, "x") == "2 aprovações vencem hoje"
+
+
+def test_the_demo_seed_leaves_the_admin_a_mock_message(app, monkeypatch):
+    from apps.core import demo
+
+    admin = make_user(Role.ADMIN, "demo")
+    monkeypatch.setattr(demo, "due_competencia", lambda now=None: "2026-12")
+    assert demo.seed_demo(n_clientes=3)["processos"] == 3
+    close_windows()
+    [mensagem] = messages()
+    assert (mensagem.usuario_id, mensagem.canal) == (admin.id, "mock")
+    assert mensagem.conteudo == "Competência 2026-12 aberta: 3 processo(s) criado(s)."
