@@ -195,3 +195,14 @@ def test_api_message_to_a_user_without_address_is_refused(app, users, admin, tel
         "usuario_id": str(users[Role.OPERADOR].id), "canal": "telegram", "conteudo": "x"})
     assert response.status_code == 422 and "não tem endereço" in response.get_json()["error"]
     assert db.session.scalars(select(Mensagem)).all() == []
+
+
+def test_the_telegram_secret_never_reaches_the_request_log(app, telegram, caplog):  # noqa: F811
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="apps.request"):
+        post_tg(app.test_client(), tg_update(1, "x"), secret="palpite-errado")
+        post_tg(app.test_client(), tg_update(1, "x"))
+    logged = " ".join(r.getMessage() + str(getattr(r, "path", "")) for r in caplog.records)
+    assert "/webhooks/telegram/<secret>" in logged
+    assert SECRET not in logged and "palpite-errado" not in logged
