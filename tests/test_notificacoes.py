@@ -404,3 +404,17 @@ def test_the_demo_seed_leaves_the_admin_a_mock_message(app, monkeypatch):
     [mensagem] = messages()
     assert (mensagem.usuario_id, mensagem.canal) == (admin.id, "mock")
     assert mensagem.conteudo == "Competência 2026-12 aberta: 3 processo(s) criado(s)."
+
+
+def test_cron_runs_the_tick_often_and_the_daily_jobs(app):
+    from rq.cron import CronScheduler
+
+    from apps.core.queues import get_redis
+    from tests.conftest import repo_root
+
+    scheduler = CronScheduler(connection=get_redis())
+    scheduler.load_config_from_file(str(repo_root() / "apps" / "cron.py"))
+    intervals = {job.func_name: job.interval for job in scheduler.get_jobs()}
+    assert intervals["apps.notificacoes.jobs.tick"] <= 15
+    assert intervals["apps.notificacoes.jobs.check_token"] <= 24 * 3600  # acts once a day (Redis key per day)
+    assert intervals["apps.notificacoes.jobs.cleanup"] == 24 * 3600

@@ -2,6 +2,7 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from apps.auth.forms import ConfirmForm
 from apps.auth.models import User
@@ -140,7 +141,7 @@ def mensagens():
         user_id = parse_uuid(usuario) or db.session.scalar(select(User.id).where(User.username == usuario))
         if user_id is None:
             flash(f"Usuário {usuario} não encontrado.", "warning")
-    query = mensagens_query(user_id, canal, status)
+    query = mensagens_query(user_id, canal, status).options(joinedload(Mensagem.usuario))
     if usuario and user_id is None:
         query = query.where(Mensagem.id.is_(None))
     return render_template("notificacoes/mensagens.html", pagination=paginate(query),
