@@ -418,3 +418,18 @@ def test_cron_runs_the_tick_often_and_the_daily_jobs(app):
     assert intervals["apps.notificacoes.jobs.tick"] <= 15
     assert intervals["apps.notificacoes.jobs.check_token"] <= 24 * 3600  # acts once a day (Redis key per day)
     assert intervals["apps.notificacoes.jobs.cleanup"] == 24 * 3600
+
+
+def test_thousands_of_items_in_one_transaction_cost_one_statement_each(app):
+    approver = make_user(Role.OPERADOR, "muitos")
+    with count_queries() as statements:
+        for i in range(3000):
+            events.notify(events.APROVACAO_ATRIBUIDA, [approver], text=f"Processo {i} aguarda sua aprovação")
+    assert len(statements) <= 3000 + 3  # the choices are read once per transaction
+    db.session.commit()
+    preferences.set_choices(approver, {events.APROVACAO_ATRIBUIDA: []})  # a saved choice is seen at once
+    events.notify(events.APROVACAO_ATRIBUIDA, [approver], text="mais um")
+    db.session.commit()
+    close_windows()
+    [mensagem] = messages()
+    assert mensagem.conteudo == "3000 processos aguardam sua aprovação"
