@@ -206,3 +206,17 @@ def test_the_telegram_secret_never_reaches_the_request_log(app, telegram, caplog
     logged = " ".join(r.getMessage() + str(getattr(r, "path", "")) for r in caplog.records)
     assert "/webhooks/telegram/<secret>" in logged
     assert SECRET not in logged and "palpite-errado" not in logged
+
+
+def test_the_webhook_secret_is_shown_once_then_masked(app, users, login, settings):  # noqa: F811
+    settings(NOTIFICACOES_WEBHOOK_ALLOW_PRIVATE=True)
+    user = users[Role.OPERADOR]
+    client = login(user)
+    first = client.post("/perfil/contatos", data={"whatsapp": "", "webhook_url": "http://127.0.0.1:9/hook"})
+    secret = db.session.get(Contato, user.id, populate_existing=True).webhook_secret
+    assert first.status_code == 200 and secret in first.get_data(as_text=True)
+    page = client.get("/perfil").get_data(as_text=True)
+    assert secret not in page and secret[-6:] in page  # masked
+    rotated = client.post("/perfil/webhook/segredo", data={}).get_data(as_text=True)
+    new = db.session.get(Contato, user.id, populate_existing=True).webhook_secret
+    assert new != secret and new in rotated and new.startswith("whsec_")

@@ -21,7 +21,7 @@ def _me():
     return current_user._get_current_object()
 
 
-def _page(contatos_form=None, preferencias_form=None, codigo=None, status=200):
+def _page(contatos_form=None, preferencias_form=None, codigo=None, segredo=None, status=200):
     user = _me()
     contato = preferences.contato_of(user.id)
     chosen = preferences.choices([user.id])[user.id]
@@ -39,6 +39,7 @@ def _page(contatos_form=None, preferencias_form=None, codigo=None, status=200):
     return render_template("notificacoes/perfil.html", user=user, contato=contato, canais=canais,
                            eventos=[(e, preferences.EVENT_LABELS[e]) for e in ALL], field_name=field_name,
                            contatos_form=contatos_form, preferencias_form=preferencias_form, codigo=codigo,
+                           segredo=segredo,
                            confirm_form=ConfirmForm(),
                            defined=bool(contato and contato.preferencias_definidas)), status
 
@@ -56,8 +57,9 @@ def perfil_contatos():
     """Save my WhatsApp number and webhook URL."""
     form = ContatosForm()
     if form.validate_on_submit():
+        had_secret = bool(getattr(preferences.contato_of(_me().id), "webhook_secret", None))
         try:
-            preferences.set_contacts(_me(), whatsapp=form.whatsapp.data, webhook_url=form.webhook_url.data)
+            contato = preferences.set_contacts(_me(), whatsapp=form.whatsapp.data, webhook_url=form.webhook_url.data)
             db.session.commit()
         except preferences.PreferenciaError as exc:
             db.session.rollback()
@@ -66,6 +68,8 @@ def perfil_contatos():
                     getattr(form, name).errors = [exc.message]
         else:
             flash("Contatos salvos.", "success")
+            if contato.webhook_secret and not had_secret:  # shown once, in this answer only
+                return _page(segredo=contato.webhook_secret)
             return redirect(url_for("notificacoes.perfil"))
     return _page(contatos_form=form, status=422)
 
@@ -114,8 +118,7 @@ def perfil_webhook_segredo():
         abort(400)
     secret = preferences.rotate_webhook_secret(_me())
     db.session.commit()
-    flash(f"Novo segredo do webhook (copie agora; ele não será mostrado de novo): {secret}", "warning")
-    return redirect(url_for("notificacoes.perfil"))
+    return _page(segredo=secret)  # shown once, in this answer only (never in a flash kept in the cookie)
 
 
 def mensagens_query(usuario_id=None, canal=None, status=None):
