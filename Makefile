@@ -5,12 +5,12 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export FLASK_APP := apps:create_app
 
-.PHONY: run test test-sqlite test-postgres setup system-deps venv assets migrate seed bench lint clean
+.PHONY: run test test-sqlite test-postgres test-cluster setup system-deps venv assets migrate seed bench lint clean
 
 run: setup ## Start web, worker, scheduler, Redis and the RPA simulator; Ctrl-C stops them all
 	$(PY) scripts/run_all.py
 
-test: setup ## ruff, then every test on SQLite and on a real PostgreSQL (the two lanes at once)
+test: setup ## ruff, every test on SQLite and on a real PostgreSQL (the two lanes at once), then the cluster lane
 	$(VENV)/bin/ruff check .
 	PY=$(PY) bash scripts/test_lanes.sh
 
@@ -19,6 +19,9 @@ test-sqlite:
 
 test-postgres:
 	TEST_DATABASE=postgresql $(PY) -m pytest $(PYTEST_ARGS)
+
+test-cluster: ## two machines (web, worker, scheduler each) on one PostgreSQL and one Redis, behind nginx
+	CLUSTER_LANE=1 $(PY) -m pytest -s tests/cluster $(PYTEST_ARGS)
 
 setup: system-deps venv assets
 

@@ -70,12 +70,14 @@ class Config:
     EXECUCAO_MAX_LOG_BYTES = _int("EXECUCAO_MAX_LOG_MB", 5) * 1024 * 1024
     EXECUCAO_MAX_FATURAS = _int("EXECUCAO_MAX_FATURAS", 50)
     EXECUCAO_MAX_HORAS = float(os.environ.get("EXECUCAO_MAX_HORAS", "6"))
-    FOLLOW_LEASE_SECONDS = _int("FOLLOW_LEASE_SECONDS", 120)
+    # The follower renews its lease at every look (RPA_POLL_INTERVAL) and during long downloads; a lost
+    # follower (its worker or machine killed) is noticed when the lease runs out plus one reconciler pass.
+    FOLLOW_LEASE_SECONDS = _int("FOLLOW_LEASE_SECONDS", 20)
     SSE_KEEPALIVE_SECONDS = float(os.environ.get("SSE_KEEPALIVE_SECONDS", "15"))
     SSE_MAX_SECONDS = float(os.environ.get("SSE_MAX_SECONDS", "3600"))
     SSE_MAX_STREAMS_PER_USER = _int("SSE_MAX_STREAMS_PER_USER", 20)
     SSE_MAX_STREAMS_PER_ADDRESS = _int("SSE_MAX_STREAMS_PER_ADDRESS", 50)
-    RECONCILE_INTERVAL = _int("RECONCILE_INTERVAL", 60)
+    RECONCILE_INTERVAL = _int("RECONCILE_INTERVAL", 15)
     MONTHLY_SCHEDULE_DAY = os.environ.get("MONTHLY_SCHEDULE_DAY", "first_business_day")
     MONTHLY_SCHEDULE_TIME = os.environ.get("MONTHLY_SCHEDULE_TIME", "03:00")
     MONTHLY_CHECK_INTERVAL = _int("MONTHLY_CHECK_INTERVAL", 300)
@@ -98,6 +100,7 @@ class Config:
     DASHBOARD_CACHE_SECONDS = float(os.environ.get("DASHBOARD_CACHE_SECONDS", "30"))
     TIMEZONE = os.environ.get("TIMEZONE", "America/Sao_Paulo")
     PROXY_FIX = _int("PROXY_FIX", 0)
+    INSTANCE_NAME = os.environ.get("INSTANCE_NAME", "")  # set: answered in X-Instance (which web instance served)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     JSON_LOGS = _bool("JSON_LOGS", True)
     LOGIN_LIMIT_ACCOUNT = os.environ.get("LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes")

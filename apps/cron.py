@@ -13,7 +13,7 @@ from apps.clientes.importacao import reconcile as reconcile_importacoes
 from apps.config import Config
 from apps.notificacoes import jobs as notificacoes
 from apps.processos.schedule import monthly_job
-from apps.rpa.jobs import reconcile
+from apps.rpa.jobs import reconcile_periodic
 
 load_dotenv()  # apps.config was imported (with the package) before any .env could be read
 
@@ -24,12 +24,12 @@ def _seconds(name: str, default: int) -> int:
 
 
 QUEUE = os.environ.get("RQ_QUEUE") or Config.RQ_QUEUE
-RECONCILE_INTERVAL = _seconds("RECONCILE_INTERVAL", 60)
+RECONCILE_INTERVAL = _seconds("RECONCILE_INTERVAL", 15)
 MONTHLY_CHECK_INTERVAL = _seconds("MONTHLY_CHECK_INTERVAL", 300)
 NOTIFICACOES_INTERVAL = _seconds("NOTIFICACOES_INTERVAL", 10)
 
 # ttl: a check left queued while no worker runs is dropped; the next one replaces it.
-cron.register(reconcile, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
+cron.register(reconcile_periodic, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
               job_timeout=300, result_ttl=600, failure_ttl=7 * 24 * 3600)
 cron.register(reconcile_importacoes, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
               job_timeout=300, result_ttl=600, failure_ttl=7 * 24 * 3600)

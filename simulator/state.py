@@ -68,6 +68,7 @@ class SimState:
         """Forget every job, idempotency key and counter (lock held or at init)."""
         self.jobs: dict[str, Job] = {}
         self.active: set[str] = set()
+        self.peak_active: dict[str, int] = {}  # most jobs of one operadora active at once ("" = none)
         self.idempotency: dict[str, tuple[str, float]] = {}
         self.rng = random.Random(self.config.seed)
         self.protocolos = itertools.count(1)
@@ -143,11 +144,17 @@ class SimState:
             steps = build_plan(job, self._plan_knobs(tipo), self.rng, self._protocolo(tipo))
             self.jobs[job.job_id] = job
             self.active.add(job.job_id)
+            self._note_peak(job.operadora or "")
             if key:
                 self.idempotency[key] = (job.job_id, time.monotonic())
             self.stats.bump("jobs_created", tipo)
             self._start(job, steps)
             return {"job_id": job.job_id, "status": job.status}, False
+
+    def _note_peak(self, operadora: str) -> None:
+        """Remember the most jobs of this operadora running at once: a client's concurrency limit, seen from here."""
+        now = sum(1 for job_id in self.active if (self.jobs[job_id].operadora or "") == operadora)
+        self.peak_active[operadora] = max(now, self.peak_active.get(operadora, 0))
 
     def _replay(self, key: str | None) -> dict | None:
         """202 body of the job already created with `key` within 24 h (lock held)."""
@@ -302,5 +309,6 @@ class SimState:
         """Stats plus gauges (active jobs, SSE clients, queued faults)."""
         with self.lock:
             gauges = {"jobs_total": len(self.jobs), "active_jobs": len(self.active),
-                      "sse_clients": len(self.subscribers), "pending_faults": self.faults.pending()}
+                      "sse_clients": len(self.subscribers), "pending_faults": self.faults.pending(),
+                      "peak_active_by_operadora": dict(self.peak_active)}
         return {**self.stats.snapshot(), **gauges}

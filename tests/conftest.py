@@ -20,6 +20,8 @@ from tests.support.servers import postgres_server, redis_server
 from tests.support.sim import sim, sim_knobs, sim_server  # noqa: F401 (fixtures)
 
 USING_POSTGRES = os.environ.get("TEST_DATABASE", "sqlite") == "postgresql"
+# The cluster lane (two machines behind nginx, tests/cluster) is its own run: `make test-cluster`.
+collect_ignore = [] if os.environ.get("CLUSTER_LANE") else ["cluster"]
 
 
 @pytest.fixture(scope="session")

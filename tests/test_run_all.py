@@ -427,7 +427,7 @@ def _compose():
 
 def test_compose_has_every_service_and_they_wait_for_migrate():
     services = _compose()["services"]
-    assert set(services) == {"web", "worker", "scheduler", "redis", "postgres", "rpa-simulator", "migrate"}
+    assert set(services) == {"web", "worker", "scheduler", "redis", "postgres", "rpa-simulator", "migrate", "nginx"}
     for name in ("web", "worker", "scheduler"):
         deps = services[name]["depends_on"]
         assert deps["migrate"]["condition"] == "service_completed_successfully", name
@@ -453,6 +453,23 @@ def test_compose_restarts_workers_and_scheduler_and_gives_the_web_a_metrics_tmpf
     folder = services["web"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
     assert folder in [entry.split(":")[0] for entry in services["web"]["tmpfs"]]
     assert "PROMETHEUS_MULTIPROC_DIR" not in services["worker"]["environment"]
+
+
+def test_compose_scales_web_and_worker_behind_nginx():
+    """`docker compose up --scale web=3 --scale worker=4`: no fixed name or host port on a scaled service,
+    nginx (rendered from deploy/nginx.conf, the cluster lane's file) is the one published entry point."""
+    services = _compose()["services"]
+    for name in ("web", "worker"):
+        assert "container_name" not in services[name] and "ports" not in services[name], name
+    nginx = services["nginx"]
+    assert nginx["volumes"] == ["./deploy/nginx.conf:/etc/nginx/templates/default.conf.template:ro"]
+    assert nginx["environment"]["WEB_UPSTREAM"] == f"web:{services['web']['environment']['PORT']}"
+    assert nginx["ports"] and nginx["depends_on"]["web"]["condition"] == "service_healthy"
+    template = (repo_root() / "deploy" / "nginx.conf").read_text()
+    assert "${WEB_UPSTREAM}" in template and "${NGINX_PORT}" in template
+    assert "proxy_buffering off" in template and "Last-Event-ID" in template
+    assert services["web"]["environment"]["PROXY_FIX"] == "1"
+    assert "--appendonly" in services["redis"]["command"]
 
 
 def test_compose_healthchecks_use_routes_that_exist(app):

@@ -157,10 +157,10 @@ def test_cron_config_registers_the_reconcilers_and_the_monthly_check(app):
     scheduler = CronScheduler(connection=get_redis())
     scheduler.load_config_from_file(str(repo_root() / "apps" / "cron.py"))
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
-    assert set(jobs) >= {"apps.rpa.jobs.reconcile", "apps.clientes.importacao.reconcile",
+    assert set(jobs) >= {"apps.rpa.jobs.reconcile_periodic", "apps.clientes.importacao.reconcile",
                          "apps.processos.schedule.monthly_job"}  # other packages register their own too
     assert {job.queue_name for job in jobs.values()} == {app.config["RQ_QUEUE"]}
-    assert jobs["apps.rpa.jobs.reconcile"].interval == app.config["RECONCILE_INTERVAL"]
+    assert jobs["apps.rpa.jobs.reconcile_periodic"].interval == app.config["RECONCILE_INTERVAL"]
     assert jobs["apps.clientes.importacao.reconcile"].interval == app.config["RECONCILE_INTERVAL"]
     assert all(job.interval and not job.cron for job in jobs.values())  # interval jobs run at start: catch-up
 
@@ -226,3 +226,13 @@ def test_a_bad_schedule_setting_is_explained_on_the_page_not_a_crash(app, client
     response = client.get("/agendamentos")
     assert response.status_code == 200
     assert "MONTHLY_SCHEDULE_DAY inválido" in response.get_data(as_text=True)
+
+
+def test_two_schedulers_reconcile_once_per_interval(app, monkeypatch):
+    """rq cron has no leader: both schedulers enqueue the pass; the second in the same interval does nothing."""
+    from apps.rpa import jobs
+
+    passes = []
+    monkeypatch.setattr(jobs, "reconcile", lambda: passes.append(1) or {"retomadas": 0})
+    first, second = jobs.reconcile_periodic(), jobs.reconcile_periodic()
+    assert first == {"retomadas": 0} and "ignorado" in second and passes == [1]

@@ -36,3 +36,13 @@ def ensure_available() -> None:
         get_redis().ping()
     except redis.RedisError as exc:
         raise QueueUnavailable() from exc
+
+
+def once_per(name: str, seconds: float) -> bool:
+    """True for the first caller of `name` in this period, across every process and machine.
+
+    `rq cron` has no leader: two schedulers both enqueue every job. A periodic job that must not run
+    twice per period asks this first. The lock lasts 90% of the period, so the same scheduler's next
+    run, a little late or early, is never refused.
+    """
+    return bool(get_redis().set(f"cron:once:{name}", "1", nx=True, px=max(1000, int(seconds * 900))))

@@ -74,6 +74,8 @@ def security_headers(response):
         response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts}; includeSubDomains")
     if request.endpoint != "static" and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"  # pages hold personal and tax data
+    if current_app.config.get("INSTANCE_NAME"):  # behind a load balancer: which instance answered
+        response.headers["X-Instance"] = current_app.config["INSTANCE_NAME"]
     return response
 
 

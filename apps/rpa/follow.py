@@ -66,8 +66,21 @@ def claim(execucao_id, follower: str | None) -> bool:
 
 
 def hold(execucao_id, follower: str | None) -> None:
-    """The start job is talking to the robots: nobody else may start or follow the run meanwhile."""
-    get_redis().set(lease_key(execucao_id), follower or uuid.uuid4().hex, ex=lease_seconds())
+    """The start job is talking to the robots: nobody else may start or follow the run meanwhile
+    (for one lease, or one whole RPA call when that is longer)."""
+    get_redis().set(lease_key(execucao_id), follower or uuid.uuid4().hex, ex=_busy_seconds())
+
+
+def renew(execucao_id, follower: str | None) -> None:
+    """A follower busy for long (downloading many invoices) keeps its lease, so the reconciler does not
+    start a second one; a lease that already names someone else is left alone."""
+    if follower:
+        get_redis().eval(CLAIM_SCRIPT, 1, lease_key(execucao_id), follower, _busy_seconds())
+
+
+def _busy_seconds() -> int:
+    """A lease that outlasts one whole RPA call (RPA_CALL_DEADLINE), however short the lease setting."""
+    return max(lease_seconds(), math.ceil(float(current_app.config.get("RPA_CALL_DEADLINE", 30))) + 5)
 
 
 def release(execucao_id) -> None:

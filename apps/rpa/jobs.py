@@ -26,7 +26,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.exc import SQLAlchemyError
 
-from apps.core.queues import QueueUnavailable, get_redis
+from apps.core.queues import QueueUnavailable, get_redis, once_per
 from apps.core.types import db, get_by_id, utcnow
 from apps.processos import execucoes as lifecycle
 from apps.processos import storage
@@ -123,7 +123,7 @@ def poll_execucao(execucao_id: str, follower: str | None = None, bad: int = 0,
         return "nada a fazer"
     if not follow.claim(execucao.id, follower):
         return "outro seguidor ativo"
-    poll = _Poll(execucao, bad, terminal_since)
+    poll = _Poll(execucao, bad, terminal_since, follower)
     try:
         with _client(execucao) as client:
             return poll.run(client)
@@ -140,8 +140,9 @@ def poll_execucao(execucao_id: str, follower: str | None = None, bad: int = 0,
 class _Poll:
     """One look at a running job, and what it carries on to the next look."""
 
-    def __init__(self, execucao, bad, terminal_since):
+    def __init__(self, execucao, bad, terminal_since, follower=None):
         self.execucao, self.bad, self.terminal_since = execucao, int(bad or 0), terminal_since
+        self.follower = follower
 
     def again(self, delay, *, bad=0):
         follow.enqueue(follow.POLL, self.execucao.id, delay=delay, bad=bad, terminal_since=self.terminal_since)
@@ -225,6 +226,7 @@ def _finish(client, execucao, job, note, poll) -> str:
         if lifecycle.is_download(execucao):
             metas = answers.faturas(result, max_items=int(limits["EXECUCAO_MAX_FATURAS"]))
             for meta in metas:
+                follow.renew(execucao.id, poll.follower)  # many large invoices can outlast one lease
                 downloads.append((meta, client.fetch_fatura(execucao.job_id, meta["arquivo"],
                                                             max_bytes=limits["MAX_CONTENT_LENGTH"],
                                                             directory=storage.incoming())))
@@ -262,6 +264,13 @@ def _start_waiting(redis, execucao) -> bool:
         return Job.fetch(execucao.rq_job_id, connection=redis).get_status(refresh=False) in WAITING
     except NoSuchJobError:
         return False
+
+
+def reconcile_periodic() -> dict:
+    """The scheduler's pass: one reconciliation per RECONCILE_INTERVAL, however many schedulers enqueue it."""
+    if not once_per("reconcile", float(current_app.config["RECONCILE_INTERVAL"])):
+        return {"ignorado": "outro agendador já reconciliou neste intervalo"}
+    return reconcile()
 
 
 def reconcile() -> dict:
