@@ -9,13 +9,23 @@ from sqlalchemy import delete
 
 from apps.core.queues import get_redis
 from apps.core.templating import local_dt
-from apps.core.types import db, utcnow
+from apps.core.types import db, parse_uuid, utcnow
 from apps.notificacoes import delivery, events, grouping
 from apps.notificacoes.models import Mensagem
 from apps.rpa.token import current_token, token_expiry
 
 log = logging.getLogger(__name__)
 TOKEN_DAYS = 15
+
+
+def notify(event: str, user_ids: list, text: str, link: str | None = None, admins: bool = False) -> int:
+    """events.notify_later's job: count the item for its recipients, committed."""
+    ids = [uid for uid in (parse_uuid(u) for u in user_ids) if uid is not None]
+    if admins:
+        ids = events.admins(*ids)
+    events.notify(event, ids, text=text, link=link)
+    db.session.commit()
+    return len(ids)
 
 
 def deliver(mensagem_id) -> str:

@@ -37,13 +37,12 @@ def end_run(execucao, *, error: str | None = None, store=None) -> bool:
     ended = lifecycle.falhar(execucao, error) if error is not None else store()
     if ended:
         publish_status(execucao)
-    if ended and error is not None:
-        processo = execucao.processo
-        events.notify(events.EXECUCAO_FALHOU, events.admins(execucao.criado_por_id),
-                      text=f"Execução de {processo.cliente_nome} ({processo.competencia}) falhou: {error[:300]}",
-                      link=f"/processos/{processo.id}")
     follow.release(execucao.id)
     free_slot(execucao)
+    if ended and error is not None:  # one Redis write: the job finds the admins and counts the item
+        processo = execucao.processo
+        events.notify_later(events.EXECUCAO_FALHOU, [execucao.criado_por_id], admins=True, link=f"/processos/{processo.id}",
+                            text=f"Execução de {processo.cliente_nome} ({processo.competencia}) falhou: {error[:300]}")
     return ended
 
 
