@@ -7,7 +7,7 @@ from apps.auth.models import Role
 from apps.core.queues import get_queue
 from apps.core.types import db
 from apps.notificacoes import delivery, events, preferences
-from apps.notificacoes.models import Mensagem, StatusMensagem
+from apps.notificacoes.models import Grupo, Mensagem, StatusMensagem
 from tests.conftest import make_user
 from tests.integration.conftest import wait_for
 from tests.support.fake_providers import FakeTelegram
@@ -72,3 +72,22 @@ def test_two_workers_and_repeated_jobs_send_each_message_once(app, cycle, telegr
     assert {m.status for m in rows} == {StatusMensagem.ENVIADA}
     assert all(m.tentativas == 1 for m in rows)
     assert len(telegram.received) == 12
+
+
+def test_a_run_that_fails_in_a_worker_tells_its_creator_and_the_admins(app, cycle, sim, processo):
+    from apps.processos import services
+    from tests.integration.helpers import finished, processo_of
+
+    base_env = cycle.worker_env
+    cycle.worker_env = lambda: {**base_env(), "NOTIFICACOES_AGRUPAR_SEGUNDOS": "0"}
+    admin, creator = make_user(Role.ADMIN, "chefe"), make_user(Role.OPERADOR, "quem-executou")
+    make_user(Role.OPERADOR, "outro")
+    sim.set_config(failure_rate=1)
+    cycle.start_workers(1)
+    execucao = services.executar(processo_of(processo.id), by=creator)
+    wait_for(lambda: finished(execucao.id), 15, message="execução terminar")
+    wait_for(lambda: db.session.scalar(select(Grupo.id).limit(1)), 10, message="notificação contada pelo worker")
+    get_queue().enqueue("apps.notificacoes.jobs.tick")
+    rows = wait_for(all_sent(2), timeout=15, message="mensagens Mock enviadas")
+    assert {m.usuario_id for m in rows} == {admin.id, creator.id}
+    assert all(m.canal == "mock" and m.status == StatusMensagem.ENVIADA and "falhou" in m.conteudo for m in rows)
