@@ -15,6 +15,7 @@ from apps.api import (  # noqa: F401  (each registers its routes on the api blue
     exportar,
     faturas,
     logs_v2,
+    mensagens,
     operadoras,
     processos,
     token_global,
@@ -37,6 +38,9 @@ from apps.graphql_api import routes as graphql_routes  # noqa: F401
 from apps.graphql_api.blueprint import bp as graphql_bp
 from apps.home import routes as home_routes  # noqa: F401
 from apps.home.blueprint import bp as home_bp
+from apps.notificacoes import inbound as notificacoes_inbound  # noqa: F401
+from apps.notificacoes import routes as notificacoes_routes  # noqa: F401
+from apps.notificacoes.blueprint import bp as notificacoes_bp
 from apps.operadoras import routes as operadoras_routes  # noqa: F401
 from apps.operadoras.blueprint import bp as operadoras_bp
 from apps.processos import export_routes, schedule_routes  # noqa: F401
@@ -48,8 +52,8 @@ from apps.rpa import routes as rpa_routes  # noqa: F401
 from apps.rpa.blueprint import bp as rpa_bp
 
 # Importing a routes module registers its views on its blueprint; the order here is the URL map's.
-BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp, api_bp,
-              graphql_bp)
+BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp,
+              notificacoes_bp, api_bp, graphql_bp)
 
 
 def create_app(config=None):

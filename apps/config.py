@@ -116,6 +116,26 @@ class Config:
     RATELIMIT_SWALLOW_ERRORS = True  # Redis down: let people log in rather than lock everyone out
     RATELIMIT_HEADERS_ENABLED = True
     HSTS_SECONDS = _int("HSTS_SECONDS", 0)
+    # Notifications (apps/notificacoes): a channel without its settings is off, and the pages say so.
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5050").rstrip("/")
+    SMTP_URL = os.environ.get("SMTP_URL", "")  # smtp://user:pass@host:587 (STARTTLS), smtps://… (TLS)
+    SMTP_FROM = os.environ.get("SMTP_FROM", "")
+    TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
+    TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/")
+    TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "")
+    WHATSAPP_ACCOUNT_SID = os.environ.get("WHATSAPP_ACCOUNT_SID", "")
+    WHATSAPP_AUTH_TOKEN = os.environ.get("WHATSAPP_AUTH_TOKEN", "")
+    WHATSAPP_FROM_NUMBER = os.environ.get("WHATSAPP_FROM_NUMBER", "")
+    WHATSAPP_API_URL = os.environ.get("WHATSAPP_API_URL", "https://api.twilio.com").rstrip("/")
+    NOTIFICACOES_MOCK = _bool("NOTIFICACOES_MOCK", False)
+    NOTIFICACOES_AGRUPAR_SEGUNDOS = _int("NOTIFICACOES_AGRUPAR_SEGUNDOS", 60)
+    NOTIFICACOES_MAX_TENTATIVAS = _int("NOTIFICACOES_MAX_TENTATIVAS", 6)
+    NOTIFICACOES_BACKOFF_BASE = float(os.environ.get("NOTIFICACOES_BACKOFF_BASE", "5"))
+    NOTIFICACOES_BACKOFF_CAP = float(os.environ.get("NOTIFICACOES_BACKOFF_CAP", "600"))
+    NOTIFICACOES_TIMEOUT = float(os.environ.get("NOTIFICACOES_TIMEOUT", "10"))
+    NOTIFICACOES_WEBHOOK_ALLOW_PRIVATE = _bool("NOTIFICACOES_WEBHOOK_ALLOW_PRIVATE", False)
+    NOTIFICACOES_INBOUND_LIMIT = os.environ.get("NOTIFICACOES_INBOUND_LIMIT", "60 per minute")
+    MENSAGENS_RETENCAO_DIAS = _int("MENSAGENS_RETENCAO_DIAS", 30)
     TESTING = False
     DEBUG = False
 
@@ -124,6 +144,7 @@ class DevelopmentConfig(Config):
     """Local work: a generated secret key kept in instance/."""
 
     ENV_NAME = "development"
+    NOTIFICACOES_MOCK = _bool("NOTIFICACOES_MOCK", True)  # demo users get Mock messages in /mensagens
 
     def __init__(self):
         if not self.SECRET_KEY:
@@ -159,6 +180,9 @@ class TestConfig(Config):
     RPA_CALL_DEADLINE = float(os.environ.get("RPA_CALL_DEADLINE", "5"))  # a test's worker may be given less
     RPA_LOG_GRACE_SECONDS = float(os.environ.get("RPA_LOG_GRACE_SECONDS", "3"))
     FOLLOW_LEASE_SECONDS = 5
+    NOTIFICACOES_MOCK = True
+    NOTIFICACOES_BACKOFF_BASE = 0.2
+    NOTIFICACOES_TIMEOUT = 3
 
 
 CONFIGS = {

@@ -11,6 +11,7 @@ from rq import cron
 
 from apps.clientes.importacao import reconcile as reconcile_importacoes
 from apps.config import Config
+from apps.notificacoes import jobs as notificacoes
 from apps.processos.schedule import monthly_job
 from apps.rpa.jobs import reconcile_periodic
 
@@ -25,6 +26,7 @@ def _seconds(name: str, default: int) -> int:
 QUEUE = os.environ.get("RQ_QUEUE") or Config.RQ_QUEUE
 RECONCILE_INTERVAL = _seconds("RECONCILE_INTERVAL", 15)
 MONTHLY_CHECK_INTERVAL = _seconds("MONTHLY_CHECK_INTERVAL", 300)
+NOTIFICACOES_INTERVAL = _seconds("NOTIFICACOES_INTERVAL", 10)
 
 # ttl: a check left queued while no worker runs is dropped; the next one replaces it.
 cron.register(reconcile_periodic, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
@@ -33,3 +35,10 @@ cron.register(reconcile_importacoes, queue_name=QUEUE, interval=RECONCILE_INTERV
               job_timeout=300, result_ttl=600, failure_ttl=7 * 24 * 3600)
 cron.register(monthly_job, queue_name=QUEUE, interval=MONTHLY_CHECK_INTERVAL, ttl=max(600, 2 * MONTHLY_CHECK_INTERVAL),
               job_timeout=900, result_ttl=24 * 3600, failure_ttl=30 * 24 * 3600)
+# Notifications: close the grouping windows and queue their messages; daily: old messages, the token's expiry.
+cron.register(notificacoes.tick, queue_name=QUEUE, interval=NOTIFICACOES_INTERVAL, ttl=max(60, 3 * NOTIFICACOES_INTERVAL),
+              job_timeout=120, result_ttl=60, failure_ttl=7 * 24 * 3600)
+cron.register(notificacoes.check_token, queue_name=QUEUE, interval=3600, ttl=3600, job_timeout=120, result_ttl=3600,
+              failure_ttl=7 * 24 * 3600)
+cron.register(notificacoes.cleanup, queue_name=QUEUE, interval=24 * 3600, ttl=3600, job_timeout=900,
+              result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600)

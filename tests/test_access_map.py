@@ -15,6 +15,9 @@ PINNED = {
     "home.index": VIEW, "home.dados": VIEW, "home.filas": ADMIN, "home.filas_requeue": ADMIN,
     "home.filas_requeue_all": ADMIN, "home.filas_delete": ADMIN, "auditoria.list": ADMIN,
     "healthz": PUBLIC, "readyz": PUBLIC, "metrics": PUBLIC,
+    "notificacoes.perfil": VIEW, "notificacoes.perfil_preferencias": VIEW, "notificacoes.mensagens": ADMIN,
+    "api.api_mensagens_list": ADMIN, "api.api_mensagens_send": ADMIN,
+    "notificacoes.telegram_webhook": PUBLIC, "notificacoes.whatsapp_webhook": PUBLIC,  # each checks its own proof
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}

@@ -14,12 +14,15 @@ from apps.auth.policy import ADMIN, access
 from apps.core.errors import ApiError
 from apps.core.records import contains
 from apps.core.types import db
+from apps.notificacoes import preferences
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")  # the rule of UserCreateForm.username
 MAX_NOME = 120
 CREATE_FIELDS = {"username": str, "email": str, "password": str, "role": str, "nome": (str, type(None))}
-UPDATE_FIELDS = {"email": str, "password": str, "role": str, "nome": (str, type(None)), "ativo": bool}
-TYPE_LABELS = {str: "texto", bool: "booleano (true/false)"}
+UPDATE_FIELDS = {"email": str, "password": str, "role": str, "nome": (str, type(None)), "ativo": bool,
+                 "telegram_chat_id": (str, type(None)), "whatsapp": (str, type(None)), "notificacoes": dict}
+NOTIFICACOES_FIELDS = ("telegram_chat_id", "whatsapp", "notificacoes")
+TYPE_LABELS = {str: "texto", bool: "booleano (true/false)", dict: "objeto"}
 EMPTY_PASSWORD = "Informe a senha."  # noqa: S105 (a message, not a password)
 
 
@@ -28,7 +31,8 @@ def usuario_json(user) -> dict:
             "role": user.role, "ativo": user.ativo,
             "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
             "created_at": user.created_at.isoformat() if user.created_at else None,
-            "updated_at": user.updated_at.isoformat() if user.updated_at else None}
+            "updated_at": user.updated_at.isoformat() if user.updated_at else None,
+            **preferences.user_fields(user)}
 
 
 def _checked(data: dict, fields: dict) -> dict:
@@ -108,7 +112,8 @@ def api_usuario_update(user_id):
     password end the user's sessions and tokens)."""
     user = get_or_404(User, user_id, "Usuário")
     data = _checked(json_body(), UPDATE_FIELDS)
-    if data.keys() - {"password"}:
+    preferences.apply_user_fields(user, data, by=g.api_user)
+    if data.keys() - {"password", *NOTIFICACOES_FIELDS}:
         services.update_user(user, email=data.get("email", user.email), role=data.get("role", user.role),
                              nome=(data["nome"] or None) if "nome" in data else user.nome,
                              ativo=data.get("ativo", user.ativo), by=g.api_user)

@@ -35,6 +35,9 @@ ACTION_LABELS = {
     "token_global_testado": "Conexão testada",
     "fila_job_reenfileirado": "Tarefa reenfileirada", "fila_jobs_reenfileirados": "Tarefas com falha reenfileiradas",
     "fila_job_excluido": "Tarefa excluída",
+    "notificacoes_preferencias": "Preferências de notificação salvas", "notificacoes_contatos": "Contatos alterados",
+    "notificacoes_telegram_ligado": "Telegram ligado", "mensagem_enviada": "Mensagem enviada",
+    "notificacao_remetente_desconhecido": "Mensagem de remetente desconhecido",
 }
 
 # What kind of record an entry is about, for an entry whose record has no readable name.

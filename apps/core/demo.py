@@ -12,6 +12,7 @@ from sqlalchemy import select
 from apps.clientes.cnpj import check_digits
 from apps.clientes.models import Cliente
 from apps.core.types import db
+from apps.notificacoes import events
 from apps.operadoras.models import Operadora
 from apps.processos.schedule import due_competencia
 from apps.processos.services import gerar_processos
@@ -68,6 +69,10 @@ def seed_demo(n_clientes: int = 40, seed: int = 2026, now: datetime | None = Non
     competencia = due_competencia(now)
     if competencia is not None:
         created["processos"] = gerar_processos(competencia)["criados"]
+        if created["processos"]:  # as the monthly job does: the demo users see it in /mensagens (Mock)
+            events.notify(events.MES_ABERTO, events.operators(), link="/processos",
+                          text=f"Competência {competencia} aberta: {created['processos']} processo(s) criado(s).")
+            db.session.commit()
     return created
 
 

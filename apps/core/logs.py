@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 
-from flask import g, has_request_context, request
+from flask import current_app, g, has_request_context, request
 
 _job_request_id = contextvars.ContextVar("request_id", default=None)
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -89,9 +89,12 @@ def _begin_request():
 def _end_request(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
     if request.endpoint not in ("static", None) and not request.path.startswith("/static/"):
+        path = request.path
+        if getattr(current_app.view_functions.get(request.endpoint), "secret_in_path", False):
+            path = request.url_rule.rule  # '/webhooks/telegram/<secret>': the secret never reaches the logs
         logging.getLogger("apps.request").info(
-            "%s %s %s", request.method, request.path, response.status_code,
-            extra={"method": request.method, "path": request.path, "status": response.status_code,
+            "%s %s %s", request.method, path, response.status_code,
+            extra={"method": request.method, "path": path, "status": response.status_code,
                    "endpoint": request.endpoint,
                    "duration_ms": round((time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000, 1),
                    "user": getattr(g.get("_login_user"), "username", None)},  # never load it just to log

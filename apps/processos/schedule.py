@@ -22,6 +22,7 @@ from apps.core.audit import AuditLog
 from apps.core.clock import DEFAULT_TIMEZONE, as_tz, competencia_of  # noqa: F401 (competencia_of: the schedule speaks of it)
 from apps.core.queues import get_redis
 from apps.core.types import db
+from apps.notificacoes import events
 from apps.processos.services import gerar_processos
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,10 @@ def monthly_job(now: datetime | None = None) -> dict:
         if due_competencia(now) is None:
             return {"executado": False, "competencia": competencia}
         result = gerar_processos(competencia)
+        if result["criados"]:
+            events.notify(events.MES_ABERTO, events.operators(), link="/processos",
+                          text=f"Competência {competencia} aberta: {result['criados']} processo(s) criado(s).")
+            db.session.commit()
         log.info("monthly processos %s: %s created, %s existing", competencia, result["criados"], result["existentes"])
         return {"executado": True, **result}
     finally:

@@ -13,6 +13,7 @@ from apps.core import audit
 from apps.core.errors import ServiceError
 from apps.core.queues import QueueUnavailable
 from apps.core.types import db
+from apps.notificacoes import events
 from apps.processos import execucoes as lifecycle
 from apps.processos.models import StatusExecucao
 from apps.realtime.events import publish_status
@@ -38,6 +39,10 @@ def end_run(execucao, *, error: str | None = None, store=None) -> bool:
         publish_status(execucao)
     follow.release(execucao.id)
     free_slot(execucao)
+    if ended and error is not None:  # one Redis write: the job finds the admins and counts the item
+        processo = execucao.processo
+        events.notify_later(events.EXECUCAO_FALHOU, [execucao.criado_por_id], admins=True, link=f"/processos/{processo.id}",
+                            text=f"Execução de {processo.cliente_nome} ({processo.competencia}) falhou: {error[:300]}")
     return ended
 
 
