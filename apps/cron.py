@@ -9,6 +9,7 @@ import os
 from dotenv import load_dotenv
 from rq import cron
 
+from apps.aprovacoes.lembretes import lembretes_job
 from apps.clientes.importacao import reconcile as reconcile_importacoes
 from apps.config import Config
 from apps.processos.schedule import monthly_job
@@ -25,6 +26,7 @@ def _seconds(name: str, default: int) -> int:
 QUEUE = os.environ.get("RQ_QUEUE") or Config.RQ_QUEUE
 RECONCILE_INTERVAL = _seconds("RECONCILE_INTERVAL", 60)
 MONTHLY_CHECK_INTERVAL = _seconds("MONTHLY_CHECK_INTERVAL", 300)
+APROVACOES_CHECK_INTERVAL = _seconds("APROVACOES_CHECK_INTERVAL", 900)
 
 # ttl: a check left queued while no worker runs is dropped; the next one replaces it.
 cron.register(reconcile, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
@@ -33,3 +35,7 @@ cron.register(reconcile_importacoes, queue_name=QUEUE, interval=RECONCILE_INTERV
               job_timeout=300, result_ttl=600, failure_ttl=7 * 24 * 3600)
 cron.register(monthly_job, queue_name=QUEUE, interval=MONTHLY_CHECK_INTERVAL, ttl=max(600, 2 * MONTHLY_CHECK_INTERVAL),
               job_timeout=900, result_ttl=24 * 3600, failure_ttl=30 * 24 * 3600)
+# Approval reminders and escalation: idempotent (each task is claimed once a day), so two rq cron runs are harmless.
+cron.register(lembretes_job, queue_name=QUEUE, interval=APROVACOES_CHECK_INTERVAL,
+              ttl=max(600, 2 * APROVACOES_CHECK_INTERVAL), job_timeout=900, result_ttl=24 * 3600,
+              failure_ttl=7 * 24 * 3600)

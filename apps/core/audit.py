@@ -35,6 +35,10 @@ ACTION_LABELS = {
     "token_global_testado": "Conexão testada",
     "fila_job_reenfileirado": "Tarefa reenfileirada", "fila_jobs_reenfileirados": "Tarefas com falha reenfileiradas",
     "fila_job_excluido": "Tarefa excluída",
+    "aprovacao_atribuida": "Aprovação atribuída", "aprovacao_reatribuida": "Aprovação reatribuída",
+    "aprovacao_assumida": "Aprovação assumida", "aprovacao_primeira": "Primeira de duas aprovações",
+    "comentario_adicionado": "Comentário adicionado", "operadora_aprovadores_alterados": "Aprovadores alterados",
+    "usuario_ausencia": "Ausência do usuário",
 }
 
 # What kind of record an entry is about, for an entry whose record has no readable name.
