@@ -6,7 +6,6 @@ import apps.config  # noqa: F401  (first of the app's modules: it reads .env bef
 import apps.models  # noqa: F401  (the whole schema, for Alembic and relationships)
 from apps.api import (  # noqa: F401  (each registers its routes on the api blueprint)
     acoes,
-    aprovacoes,
     auditoria,
     auth,
     clientes,
@@ -21,6 +20,7 @@ from apps.api import (  # noqa: F401  (each registers its routes on the api blue
     token_global,
     usuarios,
 )
+from apps.api import aprovacoes as api_aprovacoes  # noqa: F401  (an alias: the bare name is the apps.aprovacoes package)
 from apps.api.blueprint import bp as api_bp
 from apps.aprovacoes import routes as aprovacoes_routes  # noqa: F401
 from apps.aprovacoes.blueprint import bp as aprovacoes_bp

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from apps.aprovacoes.calendario import somar_dias_uteis
@@ -128,20 +128,24 @@ def _medias(linhas) -> dict:
 def _insert_ignoring_open():
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     return dialect.insert(TarefaAprovacao.__table__).on_conflict_do_nothing(
-        index_elements=["processo_id"], index_where=TarefaAprovacao.__table__.c.aberta.is_(True))
+        index_elements=["processo_id"], index_where=text("aberta"))  # the partial unique index's predicate
 
 
 def abrir(processo_ids, enviado_por=None, now=None) -> int:
     """Open (and assign) an approval task for each processo given that waits for approval and has none open;
     the number opened. Flushes; one notify call per responsavel."""
     ids = list(dict.fromkeys(processo_ids))
-    opened = 0
+    opened, por_usuario, users = 0, defaultdict(list), {}
     for start in range(0, len(ids), CHUNK):
-        opened += _abrir_lote(ids[start:start + CHUNK], enviado_por, now or agora())
+        opened += _abrir_lote(ids[start:start + CHUNK], enviado_por, now or agora(), por_usuario, users)
+    for uid, linhas in por_usuario.items():
+        events.notify(events.APROVACAO_ATRIBUIDA, [users[uid]], text=_texto_atribuidas(linhas), link=LINK)
     return opened
 
 
-def _abrir_lote(ids, enviado_por, now) -> int:
+def _abrir_lote(ids, enviado_por, now, por_usuario, users) -> int:
+    """One chunk: rows, totals, means, groups and workloads read in five queries, one INSERT, one audit INSERT.
+    Fills `por_usuario` ({user id: rows assigned}) and `users` for the caller's notifications."""
     aberta = select(TarefaAprovacao.id).where(TarefaAprovacao.processo_id == Processo.id,
                                               TarefaAprovacao.aberta.is_(True)).exists()
     linhas = db.session.execute(
@@ -155,7 +159,7 @@ def _abrir_lote(ids, enviado_por, now) -> int:
     totais, medias = _totais([r.id for r in linhas]), _medias(linhas)
     balanceador = _Balanceador(grupo({r.operadora_id for r in linhas}), today)
     prazos = {}
-    rows, por_usuario = [], defaultdict(list)
+    rows, assigned = [], defaultdict(list)
     for r in linhas:
         responsavel = balanceador.escolher(r.operadora_id)
         if r.prazo_aprovacao_dias_uteis not in prazos:
@@ -167,7 +171,7 @@ def _abrir_lote(ids, enviado_por, now) -> int:
                      "enviado_por_id": getattr(enviado_por, "id", None), "n_faturas": n, "total": total,
                      "media_anterior": medias.get(r.id), "created_at": now, "updated_at": now})
         if responsavel:
-            por_usuario[responsavel].append(r)
+            assigned[responsavel].append(r)
     inserted = set(db.session.scalars(_insert_ignoring_open().returning(TarefaAprovacao.processo_id), rows))
     nomes = {uid: u.username for uid, u in balanceador.users.items()}
     db.session.execute(insert(AuditLog), [
@@ -176,11 +180,12 @@ def _abrir_lote(ids, enviado_por, now) -> int:
          "detail": (f"responsável: {nomes[row['responsavel_id']]}" if row["responsavel_id"] else
                     "sem responsável (a operadora não tem aprovadores disponíveis)") + f" · prazo {row['prazo']:%d/%m/%Y}"}
         for row, r in zip(rows, linhas, strict=True) if row["processo_id"] in inserted])
-    for uid, processos in por_usuario.items():
+    for uid, processos in assigned.items():
         chegaram = [r for r in processos if r.id in inserted]
         if chegaram:
-            events.notify(events.APROVACAO_ATRIBUIDA, [balanceador.users[uid]], text=_texto_atribuidas(chegaram),
-                          link=LINK)
+            por_usuario[uid].extend(chegaram)
+            users[uid] = balanceador.users[uid]
+    db.session.flush()
     return len(inserted)
 
 
