@@ -14,6 +14,11 @@ PINNED = {
     "home.index": VIEW, "home.dados": VIEW, "home.filas": ADMIN, "home.filas_requeue": ADMIN,
     "home.filas_requeue_all": ADMIN, "home.filas_delete": ADMIN, "auditoria.list": ADMIN,
     "healthz": PUBLIC, "readyz": PUBLIC, "metrics": PUBLIC,
+    "aprovacoes.inbox": OPERATE, "aprovacoes.revisar": OPERATE, "aprovacoes.aprovar": OPERATE,
+    "aprovacoes.rejeitar": OPERATE, "aprovacoes.assumir": OPERATE, "aprovacoes.atribuir": ADMIN,
+    "aprovacoes.confirmar": OPERATE, "aprovacoes.aprovar_selecionados": OPERATE, "aprovacoes.comentar": OPERATE,
+    "api.api_aprovacoes_list": OPERATE, "api.api_aprovacao_atribuir": OPERATE, "api.api_comentarios_list": VIEW,
+    "api.api_comentarios_create": OPERATE,
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}
