@@ -31,8 +31,8 @@ class Operadora(UUIDPk, Timestamps, db.Model):
     valor_dupla_aprovacao: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     variacao_alerta_pct: Mapped[int] = mapped_column(Integer, nullable=False, default=25, server_default="25")
     # The group of approvers (table `aprovadores`, kept by apps.aprovacoes.tarefas.definir_aprovadores).
-    aprovadores = relationship("User", secondary="aprovadores", order_by="User.username", lazy="selectin",
-                               viewonly=True)
+    # Loaded when read (lists that show it ask for selectinload), so pages joining operadoras pay nothing.
+    aprovadores = relationship("User", secondary="aprovadores", order_by="User.username", viewonly=True)
 
     @property
     def credencial_configurada(self) -> bool:

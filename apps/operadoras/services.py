@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from apps.aprovacoes.settings import APPROVAL_FIELDS, AprovadoresField, clean_approval
 from apps.auth.policy import ADMIN, allows
@@ -30,7 +31,7 @@ RPA_ADMIN_ONLY = "Somente um Admin pode alterar as configurações do robô (RPA
 
 def list_query(q: str | None = None, ativo: bool | None = None):
     """Operadoras matching the search and filter, sorted by codigo."""
-    query = select(Operadora).order_by(Operadora.codigo, Operadora.id)
+    query = select(Operadora).order_by(Operadora.codigo, Operadora.id).options(selectinload(Operadora.aprovadores))
     q = (q or "").strip()
     if q:
         query = query.where(contains(q, Operadora.codigo, keys=(Operadora.nome_busca,)))
