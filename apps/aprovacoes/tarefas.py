@@ -107,20 +107,20 @@ def _totais(processo_ids) -> dict:
 
 def _medias(linhas) -> dict:
     """{(cliente_id, competencia): mean total of the cliente's previous months with invoices} (one query)."""
-    wanted = {(row.cliente_id, c) for row in linhas for c in competencias_anteriores(row.competencia)}
-    if not wanted:
+    anteriores = {c: competencias_anteriores(c) for c in {row.competencia for row in linhas}}
+    meses = {m for ms in anteriores.values() for m in ms}
+    clientes = {row.cliente_id for row in linhas}
+    if not clientes:
         return {}
     rows = db.session.execute(
         select(Processo.cliente_id, Processo.competencia, func.sum(Fatura.valor))
         .join(Fatura, Fatura.processo_id == Processo.id)
-        .where(Processo.cliente_id.in_({c for c, _ in wanted}),
-               Processo.competencia.in_({m for _, m in wanted}), Fatura.rejeitada.is_(False))
+        .where(Processo.cliente_id.in_(clientes), Processo.competencia.in_(meses), Fatura.rejeitada.is_(False))
         .group_by(Processo.cliente_id, Processo.competencia))
     por_mes = {(cliente, mes): Decimal(total or 0) for cliente, mes, total in rows}
     medias = {}
     for row in linhas:
-        valores = [por_mes[(row.cliente_id, m)] for m in competencias_anteriores(row.competencia)
-                   if (row.cliente_id, m) in por_mes]
+        valores = [por_mes[(row.cliente_id, m)] for m in anteriores[row.competencia] if (row.cliente_id, m) in por_mes]
         medias[row.id] = (sum(valores) / len(valores)).quantize(Decimal("0.01")) if valores else None
     return medias
 
