@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_list import statements, timed_get  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 import apps.models  # noqa: E402,F401
@@ -35,7 +36,6 @@ from apps.core.clock import current_competencia  # noqa: E402
 from apps.core.types import db, utcnow  # noqa: E402
 from apps.operadoras.models import Operadora  # noqa: E402
 from apps.processos.models import Fatura, Processo, StatusProcesso  # noqa: E402
-from bench_list import statements, timed_get  # noqa: E402
 from tests.conftest import PASSWORD, CSRFClient  # noqa: E402
 
 OPERADORAS = ("VIVO", "CLARO", "TIM", "OI", "EMBRATEL")
