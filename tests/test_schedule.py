@@ -158,10 +158,11 @@ def test_cron_config_registers_the_reconcilers_and_the_monthly_check(app):
     scheduler.load_config_from_file(str(repo_root() / "apps" / "cron.py"))
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"apps.rpa.jobs.reconcile", "apps.clientes.importacao.reconcile",
-                         "apps.processos.schedule.monthly_job"}
+                         "apps.processos.schedule.monthly_job", "apps.aprovacoes.lembretes.lembretes_job"}
     assert {job.queue_name for job in jobs.values()} == {app.config["RQ_QUEUE"]}
     assert jobs["apps.rpa.jobs.reconcile"].interval == app.config["RECONCILE_INTERVAL"]
     assert jobs["apps.clientes.importacao.reconcile"].interval == app.config["RECONCILE_INTERVAL"]
+    assert jobs["apps.aprovacoes.lembretes.lembretes_job"].interval == app.config["APROVACOES_CHECK_INTERVAL"]
     assert all(job.interval and not job.cron for job in jobs.values())  # interval jobs run at start: catch-up
 
 
