@@ -30,9 +30,9 @@ def _responsavel_arg():
 def api_aprovacoes_list():
     """Open approval tasks by prazo; ?responsavel=me|<id>, ?vencidas, ?operadora_id; paginated."""
     today = hoje()
-    query = caixa.fila(operadora_id=uuid_arg("operadora_id"), responsavel_id=_responsavel_arg(),
-                       vencidas=bool_arg("vencidas"), today=today)
-    return jsonify(list_envelope(query, lambda t: caixa.serialize(t, today)))
+    filtros = {"operadora_id": uuid_arg("operadora_id"), "responsavel_id": _responsavel_arg(),
+               "vencidas": bool_arg("vencidas"), "today": today}
+    return jsonify(list_envelope(caixa.fila(**filtros), lambda t: caixa.serialize(t, today), total=caixa.total(**filtros)))
 
 
 @bp.post("/v1/aprovacoes/<processo_id>/atribuir")

@@ -33,25 +33,34 @@ def _condicao(user, aba, today):
     raise ValueError(aba)
 
 
+def _filtros(user, aba, operadora_id, responsavel_id, vencidas, today) -> list:
+    where = [T.aberta.is_(True)]
+    if aba is not None:
+        where.append(_condicao(user, aba, today))
+    if operadora_id is not None:
+        where.append(T.operadora_id == operadora_id)
+    if responsavel_id is not None:
+        where.append(T.responsavel_id == responsavel_id)
+    if vencidas is True:
+        where.append(T.prazo < today)
+    elif vencidas is False:
+        where.append(T.prazo >= today)
+    return where
+
+
 def fila(user=None, aba=None, operadora_id=None, responsavel_id=None, vencidas=None, today=None):
     """Open tasks with their processo, operadora and responsavel loaded in the same SELECT, by prazo."""
-    today = today or hoje()
-    query = (select(T).join(T.processo).join(T.operadora).outerjoin(T.responsavel)
-             .where(T.aberta.is_(True))
-             .options(contains_eager(T.processo).raiseload("*"), contains_eager(T.operadora),
-                      contains_eager(T.responsavel).raiseload("*"), raiseload("*"))
-             .order_by(*ORDEM))
-    if aba is not None:
-        query = query.where(_condicao(user, aba, today))
-    if operadora_id is not None:
-        query = query.where(T.operadora_id == operadora_id)
-    if responsavel_id is not None:
-        query = query.where(T.responsavel_id == responsavel_id)
-    if vencidas is True:
-        query = query.where(T.prazo < today)
-    elif vencidas is False:
-        query = query.where(T.prazo >= today)
-    return query
+    where = _filtros(user, aba, operadora_id, responsavel_id, vencidas, today or hoje())
+    return (select(T).join(T.processo).join(T.operadora).outerjoin(T.responsavel).where(*where)
+            .options(contains_eager(T.processo).raiseload("*"), contains_eager(T.operadora),
+                     contains_eager(T.responsavel).raiseload("*"), raiseload("*"))
+            .order_by(*ORDEM))
+
+
+def total(user=None, aba=None, operadora_id=None, responsavel_id=None, vencidas=None, today=None) -> int:
+    """How many tasks `fila` lists, counted on the tasks alone (its joins follow required foreign keys)."""
+    where = _filtros(user, aba, operadora_id, responsavel_id, vencidas, today or hoje())
+    return db.session.scalar(select(func.count()).select_from(T).where(*where))
 
 
 def contagens(user, today=None) -> dict:

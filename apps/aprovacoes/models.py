@@ -32,9 +32,12 @@ class TarefaAprovacao(UUIDPk, Timestamps, db.Model):
     __table_args__ = (
         Index("uq_aprovacao_tarefas_processo_aberta", "processo_id", unique=True,
               sqlite_where=text("aberta"), postgresql_where=text("aberta")),
+        # A processo's tasks (SQLite cannot use the partial index above for "aberta IS 1").
+        Index("ix_aprovacao_tarefas_processo", "processo_id", "created_at"),
+        # The inbox's orders: by prazo, then arrival, within the whole queue, a responsável or an operadora.
         Index("ix_aprovacao_tarefas_fila", "aberta", "prazo", "created_at", "id"),
-        Index("ix_aprovacao_tarefas_responsavel", "responsavel_id", "aberta", "prazo"),
-        Index("ix_aprovacao_tarefas_operadora", "operadora_id", "aberta", "prazo"),
+        Index("ix_aprovacao_tarefas_responsavel", "responsavel_id", "aberta", "prazo", "created_at", "id"),
+        Index("ix_aprovacao_tarefas_operadora", "operadora_id", "aberta", "prazo", "created_at", "id"),
     )
 
     processo_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("processos.id", ondelete="CASCADE"),

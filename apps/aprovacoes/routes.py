@@ -62,7 +62,7 @@ def comentario_form():
 def inbox():
     """Minhas aprovações: open tasks by prazo in tabs, each with its total and its change against past months."""
     aba, today = _aba(request.args.get("aba")), hoje()
-    pagination = paginate(caixa.fila(_user(), aba, today=today))
+    pagination = paginate(caixa.fila(_user(), aba, today=today), total=caixa.total(_user(), aba, today=today))
     return render_template(
         "aprovacoes/inbox.html", pagination=pagination, aba=aba, abas=caixa.ABAS, today=today,
         contagens=caixa.contagens(_user(), today), alerta=caixa.alerta, selecao_form=SelecaoForm(formdata=None),

@@ -73,9 +73,12 @@ def upgrade():
     )
     op.create_index('uq_aprovacao_tarefas_processo_aberta', 'aprovacao_tarefas', ['processo_id'], unique=True,
                     sqlite_where=sa.text('aberta'), postgresql_where=sa.text('aberta'))
+    op.create_index('ix_aprovacao_tarefas_processo', 'aprovacao_tarefas', ['processo_id', 'created_at'])
     op.create_index('ix_aprovacao_tarefas_fila', 'aprovacao_tarefas', ['aberta', 'prazo', 'created_at', 'id'])
-    op.create_index('ix_aprovacao_tarefas_responsavel', 'aprovacao_tarefas', ['responsavel_id', 'aberta', 'prazo'])
-    op.create_index('ix_aprovacao_tarefas_operadora', 'aprovacao_tarefas', ['operadora_id', 'aberta', 'prazo'])
+    op.create_index('ix_aprovacao_tarefas_responsavel', 'aprovacao_tarefas',
+                    ['responsavel_id', 'aberta', 'prazo', 'created_at', 'id'])
+    op.create_index('ix_aprovacao_tarefas_operadora', 'aprovacao_tarefas',
+                    ['operadora_id', 'aberta', 'prazo', 'created_at', 'id'])
 
     op.create_table(
         'comentarios',
@@ -97,7 +100,7 @@ def downgrade():
     op.drop_index('ix_comentarios_processo', table_name='comentarios')
     op.drop_table('comentarios')
     for name in ('ix_aprovacao_tarefas_operadora', 'ix_aprovacao_tarefas_responsavel', 'ix_aprovacao_tarefas_fila',
-                 'uq_aprovacao_tarefas_processo_aberta'):
+                 'ix_aprovacao_tarefas_processo', 'uq_aprovacao_tarefas_processo_aberta'):
         op.drop_index(name, table_name='aprovacao_tarefas')
     op.drop_table('aprovacao_tarefas')
     op.drop_index(op.f('ix_aprovadores_user_id'), table_name='aprovadores')
