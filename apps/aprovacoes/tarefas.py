@@ -146,13 +146,14 @@ def abrir(processo_ids, enviado_por=None, now=None) -> int:
 def _abrir_lote(ids, enviado_por, now, por_usuario, users) -> int:
     """One chunk: rows, totals, means, groups and workloads read in five queries, one INSERT, one audit INSERT.
     Fills `por_usuario` ({user id: rows assigned}) and `users` for the caller's notifications."""
-    aberta = select(TarefaAprovacao.id).where(TarefaAprovacao.processo_id == Processo.id,
-                                              TarefaAprovacao.aberta.is_(True)).exists()
-    linhas = db.session.execute(
+    # Not a correlated NOT EXISTS: without fresh statistics SQLite may answer each one by scanning every open task.
+    com_tarefa = set(db.session.scalars(select(TarefaAprovacao.processo_id).where(
+        TarefaAprovacao.processo_id.in_(ids), TarefaAprovacao.aberta.is_(True))))
+    linhas = [r for r in db.session.execute(
         select(Processo.id, Processo.cliente_id, Processo.competencia, Processo.cliente_nome, Cliente.operadora_id,
                Operadora.prazo_aprovacao_dias_uteis)
         .join(Cliente, Cliente.id == Processo.cliente_id).join(Operadora, Operadora.id == Cliente.operadora_id)
-        .where(Processo.id.in_(ids), Processo.status == StatusProcesso.AGUARDANDO_APROVACAO, ~aberta)).all()
+        .where(Processo.id.in_(ids), Processo.status == StatusProcesso.AGUARDANDO_APROVACAO)) if r.id not in com_tarefa]
     if not linhas:
         return 0
     today = hoje(now)
@@ -198,10 +199,9 @@ def _texto_atribuidas(linhas) -> str:
 def abrir_pendentes(now=None) -> dict:
     """Catch up: open tasks for processos waiting for approval without one; close tasks whose processo left
     approval some other way. Idempotent (the cron job runs it before the reminders)."""
-    aberta = select(TarefaAprovacao.id).where(TarefaAprovacao.processo_id == Processo.id,
-                                              TarefaAprovacao.aberta.is_(True)).exists()
+    abertas_ids = select(TarefaAprovacao.processo_id).where(TarefaAprovacao.aberta.is_(True))  # uncorrelated: once
     ids = list(db.session.scalars(select(Processo.id).where(Processo.status == StatusProcesso.AGUARDANDO_APROVACAO,
-                                                            ~aberta)))
+                                                            Processo.id.not_in(abertas_ids))))
     abertas = abrir(ids, now=now) if ids else 0
     fora = select(Processo.id).where(Processo.status != StatusProcesso.AGUARDANDO_APROVACAO)
     fechadas = db.session.execute(
