@@ -21,7 +21,10 @@ from apps.api import (  # noqa: F401  (each registers its routes on the api blue
     token_global,
     usuarios,
 )
+from apps.api import aprovacoes as api_aprovacoes  # noqa: F401  (an alias: the bare name is the apps.aprovacoes package)
 from apps.api.blueprint import bp as api_bp
+from apps.aprovacoes import routes as aprovacoes_routes  # noqa: F401
+from apps.aprovacoes.blueprint import bp as aprovacoes_bp
 from apps.auditoria import routes as auditoria_routes  # noqa: F401
 from apps.auditoria.blueprint import bp as auditoria_bp
 from apps.auth import routes as auth_routes  # noqa: F401
@@ -53,7 +56,7 @@ from apps.rpa.blueprint import bp as rpa_bp
 
 # Importing a routes module registers its views on its blueprint; the order here is the URL map's.
 BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp,
-              notificacoes_bp, api_bp, graphql_bp)
+              notificacoes_bp, aprovacoes_bp, api_bp, graphql_bp)
 
 
 def create_app(config=None):

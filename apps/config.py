@@ -81,6 +81,8 @@ class Config:
     MONTHLY_SCHEDULE_DAY = os.environ.get("MONTHLY_SCHEDULE_DAY", "first_business_day")
     MONTHLY_SCHEDULE_TIME = os.environ.get("MONTHLY_SCHEDULE_TIME", "03:00")
     MONTHLY_CHECK_INTERVAL = _int("MONTHLY_CHECK_INTERVAL", 300)
+    APROVACOES_CHECK_INTERVAL = _int("APROVACOES_CHECK_INTERVAL", 900)  # approval reminders (apps/aprovacoes)
+    APROVACOES_LEMBRETE_HORA = os.environ.get("APROVACOES_LEMBRETE_HORA", "08:00")
     FATURAS_DIR = Path(os.environ.get("FATURAS_DIR", BASE_DIR / "instance" / "faturas"))
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 20) * 1024 * 1024
     CLIENTES_IMPORT_BACKGROUND_ROWS = _int("CLIENTES_IMPORT_BACKGROUND_ROWS", 5000)

@@ -9,6 +9,7 @@ import os
 from dotenv import load_dotenv
 from rq import cron
 
+from apps.aprovacoes.lembretes import lembretes_job
 from apps.clientes.importacao import reconcile as reconcile_importacoes
 from apps.config import Config
 from apps.notificacoes import jobs as notificacoes
@@ -27,6 +28,7 @@ QUEUE = os.environ.get("RQ_QUEUE") or Config.RQ_QUEUE
 RECONCILE_INTERVAL = _seconds("RECONCILE_INTERVAL", 15)
 MONTHLY_CHECK_INTERVAL = _seconds("MONTHLY_CHECK_INTERVAL", 300)
 NOTIFICACOES_INTERVAL = _seconds("NOTIFICACOES_INTERVAL", 10)
+APROVACOES_CHECK_INTERVAL = _seconds("APROVACOES_CHECK_INTERVAL", 900)
 
 # ttl: a check left queued while no worker runs is dropped; the next one replaces it.
 cron.register(reconcile_periodic, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
@@ -42,3 +44,7 @@ cron.register(notificacoes.check_token, queue_name=QUEUE, interval=3600, ttl=360
               failure_ttl=7 * 24 * 3600)
 cron.register(notificacoes.cleanup, queue_name=QUEUE, interval=24 * 3600, ttl=3600, job_timeout=900,
               result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600)
+# Approval reminders and escalation: idempotent (each task is claimed once a day), so two rq cron runs are harmless.
+cron.register(lembretes_job, queue_name=QUEUE, interval=APROVACOES_CHECK_INTERVAL,
+              ttl=max(600, 2 * APROVACOES_CHECK_INTERVAL), job_timeout=900, result_ttl=24 * 3600,
+              failure_ttl=7 * 24 * 3600)

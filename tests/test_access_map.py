@@ -18,6 +18,11 @@ PINNED = {
     "notificacoes.perfil": VIEW, "notificacoes.perfil_preferencias": VIEW, "notificacoes.mensagens": ADMIN,
     "api.api_mensagens_list": ADMIN, "api.api_mensagens_send": ADMIN,
     "notificacoes.telegram_webhook": PUBLIC, "notificacoes.whatsapp_webhook": PUBLIC,  # each checks its own proof
+    "aprovacoes.inbox": OPERATE, "aprovacoes.revisar": OPERATE, "aprovacoes.aprovar": OPERATE,
+    "aprovacoes.rejeitar": OPERATE, "aprovacoes.assumir": OPERATE, "aprovacoes.atribuir": ADMIN,
+    "aprovacoes.confirmar": OPERATE, "aprovacoes.aprovar_selecionados": OPERATE, "aprovacoes.comentar": OPERATE,
+    "api.api_aprovacoes_list": OPERATE, "api.api_aprovacao_atribuir": OPERATE, "api.api_comentarios_list": VIEW,
+    "api.api_comentarios_create": OPERATE,
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}

@@ -115,7 +115,8 @@ def test_admin_operadora_lifecycle(client, admin):
     created = response.get_json()
     assert created == {"id": created["id"], "codigo": "TIM", "nome": "TIM", "possui_rpa": True,
                        "rpa_terceirizado": True, "url_endpoint_rpa": "https://robo.exemplo.com.br/rpa",
-                       "limite_concorrencia": 2, "ativo": True, "credencial_configurada": False}
+                       "limite_concorrencia": 2, "ativo": True, "credencial_configurada": False, "aprovadores": [],
+                       "prazo_aprovacao_dias_uteis": 2, "valor_dupla_aprovacao": None, "variacao_alerta_pct": 25}
     assert response.headers["Location"].endswith(f"/api/v1/operadoras/{created['id']}")
     url = f"/api/v1/operadoras/{created['id']}"
     assert client.get(url, headers=admin).get_json() == created

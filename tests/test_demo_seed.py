@@ -50,3 +50,19 @@ def test_a_database_with_data_is_left_alone_unless_demo_is_asked_for(app):
 def test_demo_1_is_what_forces_it():
     assert wanted({"DEMO": "1"}) and wanted({"DEMO": " sim "})
     assert not wanted({}) and not wanted({"DEMO": "0"}) and not wanted({"DEMO": ""})
+
+
+def test_the_demo_approver_is_in_every_demo_operadoras_group(app, tmp_path, monkeypatch):
+    from apps.aprovacoes import tarefas
+    from apps.operadoras.models import Operadora
+
+    monkeypatch.setitem(app.config, "INSTANCE_DIR", tmp_path)
+    monkeypatch.delenv("DEMO_APROVADOR_PASSWORD", raising=False)
+    created = seed_demo(n_clientes=4, now=BEFORE)
+    username, password = created["aprovador"]
+    assert username == "aprovador" and (tmp_path / "aprovador_password").read_text().strip() == password
+    assert (tmp_path / "aprovador_password").stat().st_mode & 0o077 == 0
+    for operadora in db.session.scalars(select(Operadora)):
+        assert [u.username for u in operadora.aprovadores] == ["aprovador"]
+    assert tarefas.lands_on_inbox(db.session.scalar(select(Operadora)).aprovadores[0])
+    assert seed_demo(n_clientes=4, now=BEFORE)["aprovador"] is None  # a second seed keeps the user and password

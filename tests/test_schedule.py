@@ -162,6 +162,7 @@ def test_cron_config_registers_the_reconcilers_and_the_monthly_check(app):
     assert {job.queue_name for job in jobs.values()} == {app.config["RQ_QUEUE"]}
     assert jobs["apps.rpa.jobs.reconcile_periodic"].interval == app.config["RECONCILE_INTERVAL"]
     assert jobs["apps.clientes.importacao.reconcile"].interval == app.config["RECONCILE_INTERVAL"]
+    assert jobs["apps.aprovacoes.lembretes.lembretes_job"].interval == app.config["APROVACOES_CHECK_INTERVAL"]
     assert all(job.interval and not job.cron for job in jobs.values())  # interval jobs run at start: catch-up
 
 

@@ -2,11 +2,13 @@
 from apps.core.errors import ApiError
 
 READ_ONLY = frozenset({"id", "cnpj_formatado"})
-TYPE_LABELS = {str: "texto", bool: "booleano (true/false)", int: "número inteiro"}
+TYPE_LABELS = {str: "texto", bool: "booleano (true/false)", int: "número inteiro", list: "lista"}
 
 OPERADORA_FIELDS = {
     "codigo": (str, False), "nome": (str, False), "possui_rpa": (bool, False), "rpa_terceirizado": (bool, False),
     "url_endpoint_rpa": (str, True), "limite_concorrencia": (int, False), "ativo": (bool, False),
+    "aprovadores": (list, False), "prazo_aprovacao_dias_uteis": (int, False), "valor_dupla_aprovacao": (str, True),
+    "variacao_alerta_pct": (int, False),
 }
 CLIENTE_FIELDS = {
     "nome": (str, False), "cnpj": (str, False), "codigo": (str, True), "operadora_id": (str, False),

@@ -1,5 +1,6 @@
 """API v1: users for admins, with the rules of the /usuarios pages; never a password hash or a token."""
 import re
+from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 from flask import g, jsonify, request, url_for
@@ -8,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, json_body, list_envelope, with_location
+from apps.aprovacoes import tarefas
 from apps.auth import services
 from apps.auth.models import Role, User
 from apps.auth.policy import ADMIN, access
@@ -20,7 +22,8 @@ USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")  # the rule of UserCreateForm.u
 MAX_NOME = 120
 CREATE_FIELDS = {"username": str, "email": str, "password": str, "role": str, "nome": (str, type(None))}
 UPDATE_FIELDS = {"email": str, "password": str, "role": str, "nome": (str, type(None)), "ativo": bool,
-                 "telegram_chat_id": (str, type(None)), "whatsapp": (str, type(None)), "notificacoes": dict}
+                 "telegram_chat_id": (str, type(None)), "whatsapp": (str, type(None)), "notificacoes": dict,
+                 "ausente_ate": (str, type(None))}
 NOTIFICACOES_FIELDS = ("telegram_chat_id", "whatsapp", "notificacoes")
 TYPE_LABELS = {str: "texto", bool: "booleano (true/false)", dict: "objeto"}
 EMPTY_PASSWORD = "Informe a senha."  # noqa: S105 (a message, not a password)
@@ -29,6 +32,7 @@ EMPTY_PASSWORD = "Informe a senha."  # noqa: S105 (a message, not a password)
 def usuario_json(user) -> dict:
     return {"id": str(user.id), "username": user.username, "email": user.email, "nome": user.nome,
             "role": user.role, "ativo": user.ativo,
+            "ausente_ate": user.ausente_ate.isoformat() if user.ausente_ate else None,
             "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
             "created_at": user.created_at.isoformat() if user.created_at else None,
             "updated_at": user.updated_at.isoformat() if user.updated_at else None,
@@ -62,6 +66,18 @@ def _checked(data: dict, fields: dict) -> dict:
     if problems:
         raise ApiError(422, "Dados do usuário inválidos.", problems)
     return data
+
+
+def _date(value):
+    """'AAAA-MM-DD' as a date, None for null; 422 otherwise."""
+    if value is None:
+        return None
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ApiError(422, "Data inválida: use AAAA-MM-DD (ou null).", {"ausente_ate": "data AAAA-MM-DD ou null"})
 
 
 def _commit_or_error():
@@ -113,7 +129,9 @@ def api_usuario_update(user_id):
     user = get_or_404(User, user_id, "Usuário")
     data = _checked(json_body(), UPDATE_FIELDS)
     preferences.apply_user_fields(user, data, by=g.api_user)
-    if data.keys() - {"password", *NOTIFICACOES_FIELDS}:
+    if "ausente_ate" in data:
+        tarefas.definir_ausencia(user, _date(data["ausente_ate"]), by=g.api_user)
+    if data.keys() - {"password", "ausente_ate", *NOTIFICACOES_FIELDS}:
         services.update_user(user, email=data.get("email", user.email), role=data.get("role", user.role),
                              nome=(data["nome"] or None) if "nome" in data else user.nome,
                              ativo=data.get("ativo", user.ativo), by=g.api_user)

@@ -1,6 +1,6 @@
 """Login and user forms."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
@@ -45,6 +45,11 @@ class UserEditForm(FlaskForm):
     email = EmailField("E-mail", validators=EMAIL_RULES)
     role = SelectField("Perfil", choices=ROLE_CHOICES)
     ativo = BooleanField("Ativo")
+    ausente_ate = DateField("Ausente até (inclusive)", validators=[Optional()])
+
+    def validate_ausente_ate(self, field):
+        if field.raw_data and field.raw_data[0].strip() and field.data is None:
+            raise ValueError("Data inválida.")
 
 
 class PasswordResetForm(FlaskForm):

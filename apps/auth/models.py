@@ -1,8 +1,8 @@
 """People who use the dashboard, and their roles."""
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from apps.auth import passwords
@@ -39,6 +39,8 @@ class User(UUIDPk, Timestamps, UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Away until this day (inclusive): gets no new approval tasks, and colleagues may take the open ones.
+    ausente_ate: Mapped[date | None] = mapped_column(Date)
 
     @property
     def is_admin(self) -> bool:

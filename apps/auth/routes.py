@@ -3,6 +3,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from apps.aprovacoes import tarefas
 from apps.auth import services
 from apps.auth.blueprint import bp
 from apps.auth.forms import ConfirmForm, LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
@@ -36,7 +37,8 @@ def login():
     if valid:
         services.start_session(form.user, remember=form.remember.data)
         flash(f"Bem-vindo, {form.user.nome or form.user.username}!", "success")
-        return redirect(safe_next(request.args.get("next"), url_for("home.index")))
+        landing = url_for("aprovacoes.inbox") if tarefas.lands_on_inbox(form.user) else url_for("home.index")
+        return redirect(safe_next(request.args.get("next"), landing))
     return render_template("auth/login.html", form=form)
 
 
@@ -89,10 +91,14 @@ def user_edit(user_id):
         try:
             services.update_user(user, email=form.email.data, role=form.role.data,
                                  nome=form.nome.data or None, ativo=form.ativo.data, by=current_user)
+            tarefas.definir_ausencia(user, form.ausente_ate.data, by=current_user)
             db.session.commit()
         except services.UserError as exc:
             db.session.rollback()
             getattr(form, exc.field or "email").errors.append(str(exc))
+        except tarefas.AprovacaoError as exc:
+            db.session.rollback()
+            form.ausente_ate.errors.append(exc.message)
         else:
             flash(f"Usuário {user.username} atualizado.", "success")
             return redirect(url_for("auth.users"))

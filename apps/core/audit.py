@@ -38,6 +38,10 @@ ACTION_LABELS = {
     "notificacoes_preferencias": "Preferências de notificação salvas", "notificacoes_contatos": "Contatos alterados",
     "notificacoes_telegram_ligado": "Telegram ligado", "mensagem_enviada": "Mensagem enviada",
     "notificacao_remetente_desconhecido": "Mensagem de remetente desconhecido",
+    "aprovacao_atribuida": "Aprovação atribuída", "aprovacao_reatribuida": "Aprovação reatribuída",
+    "aprovacao_assumida": "Aprovação assumida", "aprovacao_primeira": "Primeira de duas aprovações",
+    "comentario_adicionado": "Comentário adicionado", "operadora_aprovadores_alterados": "Aprovadores alterados",
+    "usuario_ausencia": "Ausência do usuário",
 }
 
 # What kind of record an entry is about, for an entry whose record has no readable name.

@@ -43,6 +43,8 @@ def seed(n_clientes):
     created = seed_demo(n_clientes)
     click.echo(f"Demonstração: {created['operadoras']} operadora(s), {created['clientes']} cliente(s), "
                f"{created['processos']} processo(s) criados.")
+    if created.get("aprovador"):
+        click.echo(f"Aprovador de demonstração: {created['aprovador'][0]} / {created['aprovador'][1]}")
 
 
 def init_app(app):

@@ -5,10 +5,16 @@ database with DEMO=1), and opens this month only when the schedule would have op
 """
 import os
 import random
+import secrets
 from datetime import datetime
+from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import select
 
+from apps.aprovacoes.tarefas import definir_aprovadores
+from apps.auth.models import Role, User
+from apps.auth.services import create_user
 from apps.clientes.cnpj import check_digits
 from apps.clientes.models import Cliente
 from apps.core.types import db
@@ -65,6 +71,7 @@ def seed_demo(n_clientes: int = 40, seed: int = 2026, now: datetime | None = Non
         db.session.add(Cliente(nome=nome, cnpj=cnpj, codigo=codigo,
                                operadora=operadoras[i % len(operadoras)]))
         created["clientes"] += 1
+    created["aprovador"] = seed_aprovador(operadoras)
     db.session.commit()
     competencia = due_competencia(now)
     if competencia is not None:
@@ -74,6 +81,29 @@ def seed_demo(n_clientes: int = 40, seed: int = 2026, now: datetime | None = Non
                           text=f"Competência {competencia} aberta: {created['processos']} processo(s) criado(s).")
             db.session.commit()
     return created
+
+
+APROVADOR = "aprovador"
+
+
+def seed_aprovador(operadoras) -> tuple | None:
+    """The demo approver (an Operador in every demo operadora's group of approvers): (username, password)
+    when created now, None when it existed. The password is DEMO_APROVADOR_PASSWORD, or generated and kept
+    in instance/aprovador_password (0600), like the first admin's."""
+    user = db.session.scalar(select(User).where(User.username == APROVADOR))
+    password = None
+    if user is None:
+        saved = Path(current_app.config["INSTANCE_DIR"]) / "aprovador_password"
+        password = os.environ.get("DEMO_APROVADOR_PASSWORD") or secrets.token_urlsafe(12)
+        user = create_user(APROVADOR, "aprovador@example.com", password, role=Role.OPERADOR, nome="Aprovador (demo)")
+        if not os.environ.get("DEMO_APROVADOR_PASSWORD"):
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(password + "\n")
+            saved.chmod(0o600)
+    for op in operadoras:
+        ids = {u.id for u in op.aprovadores} | {user.id}
+        definir_aprovadores(op, sorted(ids), by=None)
+    return (APROVADOR, password) if password else None
 
 
 def database_is_empty() -> bool:

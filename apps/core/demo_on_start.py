@@ -18,6 +18,10 @@ def main() -> int:
     opened = (f"{created['processos']} processo(s) criados." if created["processos"]
               else "nenhum processo: o mês é aberto pelo agendador, no dia e hora configurados.")
     print(f"Demonstração: {created['operadoras']} operadora(s), {created['clientes']} cliente(s), {opened}")
+    if created.get("aprovador"):
+        username, password = created["aprovador"]
+        print(f"Aprovador de demonstração (grupo de aprovadores de todas as operadoras): Login: {username}   "
+              f"Senha: {password}   (guardada em instance/aprovador_password)")
     return 0
 
 

@@ -1,8 +1,10 @@
 """Operadora forms: the rules live in services, the form only carries the values."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, StringField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectMultipleField, StringField
 
+from apps.aprovacoes.settings import APPROVAL_FIELDS, AprovadoresField
 from apps.operadoras.services import CREDENTIAL_FIELD, RPA_FIELDS
+from apps.processos.forms import ValorField
 
 CREDENTIAL_INPUTS = (CREDENTIAL_FIELD, "remover_credencial")
 BOTH_CREDENTIAL_CHOICES = "Informe uma nova credencial ou marque “remover credencial”, não os dois."
@@ -32,10 +34,18 @@ class OperadoraForm(FlaskForm):
     credencial_rpa = PasswordField("Credencial do RPA terceirizado",
                                    render_kw={"autocomplete": "new-password", "maxlength": 4096, "spellcheck": "false"})
     remover_credencial = BooleanField("Remover credencial")
+    # Approval (Admin only, like the robot settings): choices of `aprovadores` are set by the view.
+    aprovadores = SelectMultipleField("Aprovadores", validate_choice=False, render_kw={"size": 6})
+    prazo_aprovacao_dias_uteis = WholeNumberField("Prazo de aprovação (dias úteis)", default=2,
+                                                  render_kw={"min": 0, "max": 30})
+    valor_dupla_aprovacao = ValorField("Valor acima do qual a aprovação exige dois aprovadores (R$)",
+                                       render_kw={"inputmode": "decimal", "placeholder": "ex.: 50.000,00"})
+    variacao_alerta_pct = WholeNumberField("Alerta de variação contra a média de 3 meses (%)", default=25,
+                                           render_kw={"min": 1, "max": 1000})
 
     def drop_rpa_fields(self):
         """Remove the robot settings and the credential (only an Admin may see them as inputs or send them)."""
-        for name in (*RPA_FIELDS, *CREDENTIAL_INPUTS):
+        for name in (*RPA_FIELDS, *CREDENTIAL_INPUTS, *APPROVAL_FIELDS, AprovadoresField.NAME):
             delattr(self, name)
 
     def validate(self, extra_validators=None) -> bool:
@@ -47,7 +57,7 @@ class OperadoraForm(FlaskForm):
 
     def values(self) -> dict:
         """The submitted values present in this form, for the service (the credential only when typed or removed)."""
-        names = ("codigo", "nome", *RPA_FIELDS)
+        names = ("codigo", "nome", *RPA_FIELDS, *APPROVAL_FIELDS, AprovadoresField.NAME)
         values = {name: self[name].data for name in names if name in self}
         if CREDENTIAL_FIELD in self:
             if self.remover_credencial.data:

@@ -1,6 +1,8 @@
 """Telecom operators whose portals the robots read."""
-from sqlalchemy import Boolean, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from apps.core.records import keep_search_key, search_key_column
 from apps.core.types import Timestamps, UUIDPk, db
@@ -23,6 +25,14 @@ class Operadora(UUIDPk, Timestamps, db.Model):
     # An outsourced robot's own credential, as a Fernet token (apps/operadoras/credentials.py): never
     # read it directly, never show or serialize it; credential_for() decrypts it for the RPA client.
     credencial_rpa_cifrada: Mapped[str | None] = mapped_column(Text)
+    # Approval (apps/aprovacoes): the task's due date in business days, the total above which two
+    # different approvers are needed (None: never), the change against past months that flags a row.
+    prazo_aprovacao_dias_uteis: Mapped[int] = mapped_column(Integer, nullable=False, default=2, server_default="2")
+    valor_dupla_aprovacao: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    variacao_alerta_pct: Mapped[int] = mapped_column(Integer, nullable=False, default=25, server_default="25")
+    # The group of approvers (table `aprovadores`, kept by apps.aprovacoes.tarefas.definir_aprovadores).
+    # Loaded when read (lists that show it ask for selectinload), so pages joining operadoras pay nothing.
+    aprovadores = relationship("User", secondary="aprovadores", order_by="User.username", viewonly=True)
 
     @property
     def credencial_configurada(self) -> bool:

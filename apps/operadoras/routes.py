@@ -2,6 +2,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from apps.aprovacoes.tarefas import aprovadores_possiveis
 from apps.auth.forms import ConfirmForm
 from apps.auth.policy import ADMIN, OPERATE, VIEW, access, can
 from apps.core.form_errors import save_record
@@ -20,6 +21,10 @@ def _form(operadora=None) -> OperadoraForm:
     form = OperadoraForm(obj=operadora)
     if not can(ADMIN):
         form.drop_rpa_fields()
+    else:
+        form.aprovadores.choices = [(str(u.id), u.username) for u in aprovadores_possiveis()]
+        if not form.is_submitted():
+            form.aprovadores.data = [str(u.id) for u in operadora.aprovadores] if operadora else []
     return form
 
 

@@ -5,7 +5,9 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
+from apps.aprovacoes.settings import APPROVAL_FIELDS, AprovadoresField, clean_approval
 from apps.auth.policy import ADMIN, allows
 from apps.clientes.models import Cliente
 from apps.core import audit
@@ -16,7 +18,7 @@ from apps.operadoras.models import Operadora
 from apps.operadoras.url_validation import validate_rpa_url
 
 RPA_FIELDS = ("possui_rpa", "rpa_terceirizado", "url_endpoint_rpa", "limite_concorrencia")
-EDITABLE_FIELDS = ("codigo", "nome", *RPA_FIELDS, "ativo")
+EDITABLE_FIELDS = ("codigo", "nome", *RPA_FIELDS, "ativo", *APPROVAL_FIELDS)
 # Write-only: a string stores the outsourced robot's own credential (encrypted), None removes it.
 CREDENTIAL_FIELD = "credencial_rpa"
 ADMIN_FIELDS = (*RPA_FIELDS, CREDENTIAL_FIELD)
@@ -29,7 +31,7 @@ RPA_ADMIN_ONLY = "Somente um Admin pode alterar as configurações do robô (RPA
 
 def list_query(q: str | None = None, ativo: bool | None = None):
     """Operadoras matching the search and filter, sorted by codigo."""
-    query = select(Operadora).order_by(Operadora.codigo, Operadora.id)
+    query = select(Operadora).order_by(Operadora.codigo, Operadora.id).options(selectinload(Operadora.aprovadores))
     q = (q or "").strip()
     if q:
         query = query.where(contains(q, Operadora.codigo, keys=(Operadora.nome_busca,)))
@@ -125,6 +127,7 @@ def _validate(values: dict, current: Operadora | None = None) -> dict:
     clean["nome"] = nome
     clean["limite_concorrencia"] = _clean_limite(values.get("limite_concorrencia"), errors)
     clean["url_endpoint_rpa"] = _clean_url(values, errors, current.url_endpoint_rpa if current else None)
+    clean_approval(values, clean, errors)
     if errors:
         raise RecordError("Corrija os campos indicados.", errors)
     _check_unique(clean["codigo"], current.id if current else None)
@@ -143,10 +146,11 @@ def _check_rpa_permission(data: dict, by):
     sent = sorted(k for k in ADMIN_FIELDS if k in data)
     if sent and not allows(by, ADMIN):
         raise RecordError(RPA_ADMIN_ONLY, {k: "Somente Admin." for k in sent}, 403)
+    AprovadoresField.check_permission(data, by)
 
 
 def _unknown(data: dict):
-    extra = sorted(set(data) - set(EDITABLE_FIELDS) - {CREDENTIAL_FIELD})
+    extra = sorted(set(data) - set(EDITABLE_FIELDS) - {CREDENTIAL_FIELD, AprovadoresField.NAME})
     if extra:
         raise RecordError("Campos desconhecidos.", {k: "Campo desconhecido." for k in extra})
 
@@ -209,7 +213,8 @@ def create_operadora(data: dict, by) -> Operadora:
     _unknown(data)
     _check_rpa_permission(data, by)
     values = {"possui_rpa": True, "rpa_terceirizado": False, "url_endpoint_rpa": None,
-              "limite_concorrencia": 5, "ativo": True, **data}
+              "limite_concorrencia": 5, "ativo": True, "prazo_aprovacao_dias_uteis": 2, "valor_dupla_aprovacao": None,
+              "variacao_alerta_pct": 25, **data}
     clean = _validate(values)
     credential = _clean_credential(data, clean, None)
     operadora = Operadora(**{k: clean[k] for k in EDITABLE_FIELDS})
@@ -217,6 +222,7 @@ def create_operadora(data: dict, by) -> Operadora:
     _flush()
     audit.record("operadora_criada", entity=operadora, user=by, detail=f"codigo={operadora.codigo}")
     _store_credential(operadora, credential, by)
+    AprovadoresField.store(operadora, data, by)
     return operadora
 
 
@@ -234,6 +240,7 @@ def update_operadora(operadora: Operadora, data: dict, by) -> Operadora:
     if changed:
         audit.record("operadora_alterada", entity=operadora, user=by, detail=_describe(changed, current, clean))
     _store_credential(operadora, credential, by)
+    AprovadoresField.store(operadora, data, by)
     return operadora
 
 
@@ -263,4 +270,9 @@ def serialize(operadora: Operadora) -> dict:
         "limite_concorrencia": operadora.limite_concorrencia,
         "ativo": operadora.ativo,
         "credencial_configurada": operadora.credencial_configurada,  # the credential itself is write-only
+        "aprovadores": [str(u.id) for u in operadora.aprovadores],
+        "prazo_aprovacao_dias_uteis": operadora.prazo_aprovacao_dias_uteis,
+        "valor_dupla_aprovacao": (f"{operadora.valor_dupla_aprovacao:.2f}"
+                                  if operadora.valor_dupla_aprovacao is not None else None),
+        "variacao_alerta_pct": operadora.variacao_alerta_pct,
     }

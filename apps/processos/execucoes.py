@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from apps.aprovacoes import tarefas
 from apps.core import audit
 from apps.core.errors import ServiceError
 from apps.core.types import db, utcnow
@@ -147,6 +148,7 @@ def concluir_download(execucao, faturas: list, note: str | None = None) -> bool:
             db.session.add(Fatura(processo_id=execucao.processo_id, execucao_id=execucao.id, arquivo=arquivo, **fields))
         state.move(execucao.processo, "download_concluido",
                    comentario=f"{len(checked)} fatura(s) baixada(s) pelo robô")
+        tarefas.abrir([execucao.processo_id])
         db.session.commit()
         return True
     except Exception:

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from werkzeug.utils import secure_filename
 
+from apps.aprovacoes import tarefas
 from apps.core.types import db
 from apps.processos import state, storage
 from apps.processos.models import Fatura, Processo, StatusProcesso
@@ -105,6 +106,7 @@ def enviar_faturas(processo: Processo, faturas: list[FaturaManual], by) -> list[
         db.session.add_all(rows)
         state.move(processo, "faturas_enviadas", by=by,
                    comentario=f"{len(rows)} fatura(s) enviada(s) manualmente")
+        tarefas.abrir([processo.id], enviado_por=by)
         db.session.commit()
     except Exception:
         db.session.rollback()

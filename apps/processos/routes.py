@@ -35,6 +35,9 @@ HISTORY_LABELS = {
     "execucao_iniciada": "Execução iniciada",
     "execucao_falhou": "Execução falhou",
     "execucao_cancelada": "Execução cancelada",
+    "aprovacao_atribuida": "Aprovação atribuída", "aprovacao_reatribuida": "Aprovação reatribuída",
+    "aprovacao_assumida": "Aprovação assumida", "aprovacao_primeira": "Primeira aprovação",
+    "comentario_adicionado": "Comentário",
 }
 
 

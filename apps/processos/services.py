@@ -4,6 +4,7 @@ import uuid
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
+from apps.aprovacoes import regras
 from apps.clientes.models import Cliente
 from apps.core import audit, clock
 from apps.core.queues import QueueUnavailable, ensure_available
@@ -143,10 +144,15 @@ def _undo_execucao(execucao_id) -> None:
 
 
 def aprovar(processo: Processo, by, comentario: str | None = None) -> Processo:
-    """AGUARDANDO_APROVACAO → AGUARDANDO_ENVIO_SAT."""
+    """AGUARDANDO_APROVACAO → AGUARDANDO_ENVIO_SAT (four eyes: apps.aprovacoes.regras; a first of two
+    approvals is recorded and the processo stays AGUARDANDO_APROVACAO)."""
     if not processo.faturas_ativas:
         raise ProcessoError("Não há faturas para aprovar neste processo.")
+    if regras.antes_de_aprovar(processo, by) == regras.PRIMEIRA:
+        db.session.commit()
+        return processo
     state.move(processo, "aprovar", by=by, comentario=comentario)
+    regras.fechar(processo, regras.Resultado.APROVADO)
     db.session.commit()
     return processo
 
@@ -154,6 +160,7 @@ def aprovar(processo: Processo, by, comentario: str | None = None) -> Processo:
 def rejeitar(processo: Processo, by, motivo: str) -> Processo:
     """AGUARDANDO_APROVACAO → AGUARDANDO_DOWNLOAD; the faturas stay, marked rejected."""
     state.move(processo, "rejeitar", by=by, comentario=motivo)
+    regras.fechar(processo, regras.Resultado.REJEITADO)
     for fatura in processo.faturas_ativas:
         fatura.rejeitada = True
         fatura.motivo_rejeicao = motivo.strip()
@@ -169,6 +176,9 @@ def aprovar_varios(ids, by, comentario=None) -> dict:
         found.add(processo.id)
         try:
             aprovar(processo, by, comentario)
+            if processo.status == StatusProcesso.AGUARDANDO_APROVACAO:
+                erros.append((processo, regras.PRIMEIRA_REGISTRADA))
+                continue
             aprovados.append(processo.id)
         except ProcessoError as exc:
             db.session.rollback()

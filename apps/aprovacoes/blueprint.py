@@ -1,0 +1,4 @@
+"""The `aprovacoes` blueprint; its routes register on it when apps/__init__.py imports them."""
+from flask import Blueprint
+
+bp = Blueprint("aprovacoes", __name__, template_folder="templates")
