@@ -12,6 +12,7 @@ from rq import cron
 from apps.clientes.importacao import reconcile as reconcile_importacoes
 from apps.config import Config
 from apps.processos.schedule import monthly_job
+from apps.robos import heartbeat
 from apps.rpa.jobs import reconcile
 
 load_dotenv()  # apps.config was imported (with the package) before any .env could be read
@@ -25,6 +26,7 @@ def _seconds(name: str, default: int) -> int:
 QUEUE = os.environ.get("RQ_QUEUE") or Config.RQ_QUEUE
 RECONCILE_INTERVAL = _seconds("RECONCILE_INTERVAL", 60)
 MONTHLY_CHECK_INTERVAL = _seconds("MONTHLY_CHECK_INTERVAL", 300)
+ROBO_HEARTBEAT_SECONDS = _seconds("ROBO_HEARTBEAT_SECONDS", 15)
 
 # ttl: a check left queued while no worker runs is dropped; the next one replaces it.
 cron.register(reconcile, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
@@ -33,3 +35,6 @@ cron.register(reconcile_importacoes, queue_name=QUEUE, interval=RECONCILE_INTERV
               job_timeout=300, result_ttl=600, failure_ttl=7 * 24 * 3600)
 cron.register(monthly_job, queue_name=QUEUE, interval=MONTHLY_CHECK_INTERVAL, ttl=max(600, 2 * MONTHLY_CHECK_INTERVAL),
               job_timeout=900, result_ttl=24 * 3600, failure_ttl=30 * 24 * 3600)
+# The robots' heartbeat: a Redis key per period makes a second scheduler's run probe nothing.
+cron.register(heartbeat.run, queue_name=QUEUE, interval=ROBO_HEARTBEAT_SECONDS, ttl=max(30, 2 * ROBO_HEARTBEAT_SECONDS),
+              job_timeout=120, result_ttl=120, failure_ttl=24 * 3600)

@@ -5,3 +5,4 @@ from apps.clientes.models import Cliente  # noqa: F401
 from apps.core.audit import AuditLog  # noqa: F401
 from apps.operadoras.models import Operadora  # noqa: F401
 from apps.processos.models import Execucao, ExecucaoLog, Fatura, Processo  # noqa: F401
+from apps.robos.models import Robo, RoboVersao, VersaoAtiva  # noqa: F401

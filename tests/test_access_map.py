@@ -14,6 +14,10 @@ PINNED = {
     "home.index": VIEW, "home.dados": VIEW, "home.filas": ADMIN, "home.filas_requeue": ADMIN,
     "home.filas_requeue_all": ADMIN, "home.filas_delete": ADMIN, "auditoria.list": ADMIN,
     "healthz": PUBLIC, "readyz": PUBLIC, "metrics": PUBLIC,
+    # Robôs: everyone with view rights sees them; only an Admin changes the registry.
+    "robos.list": VIEW, "robos.fragmento": VIEW, "api.robos_list": VIEW, "api.robos_get": VIEW,
+    **{f"robos.{name}": ADMIN for name in ("create", "edit", "delete", "activate", "deactivate", "drain", "versao_ativa")},
+    **{f"api.robos_{name}": ADMIN for name in ("create", "update", "delete", "drain", "versao_ativa")},
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}

@@ -2,7 +2,7 @@
 from apps.core.errors import ApiError
 
 READ_ONLY = frozenset({"id", "cnpj_formatado"})
-TYPE_LABELS = {str: "texto", bool: "booleano (true/false)", int: "número inteiro"}
+TYPE_LABELS = {str: "texto", bool: "booleano (true/false)", int: "número inteiro", list: "lista"}
 
 OPERADORA_FIELDS = {
     "codigo": (str, False), "nome": (str, False), "possui_rpa": (bool, False), "rpa_terceirizado": (bool, False),

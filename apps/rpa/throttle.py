@@ -16,6 +16,7 @@ from apps.core.queues import QueueUnavailable, get_redis
 from apps.core.types import db, utcnow
 from apps.operadoras.models import Operadora
 from apps.processos.models import Execucao, Processo, StatusExecucao
+from apps.robos import dispatch as robos
 from apps.rpa import follow
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,9 @@ def dispatch(operadora_id) -> list:
 
 
 def _admit(execucao) -> bool:
+    on_robot = robos.admit(execucao)  # which robot (apps.robos.dispatch); None: no registry for this run
+    if on_robot is not None:
+        return on_robot
     result = db.session.execute(
         update(Execucao).where(Execucao.id == execucao.id, waiting_filter())
         .values(data_inicio=utcnow(), updated_at=utcnow()).execution_options(synchronize_session=False))
