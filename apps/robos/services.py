@@ -51,10 +51,10 @@ def clean_tags(value, errors) -> str | None:
 
 
 def _clean_url(url, previous, errors):
-    if "url" in errors or url == previous:
+    if "url" in errors or url == previous or url.rstrip("/") == previous:
         return url  # unchanged: the client checks it again before every call
     try:
-        return validate_rpa_url(url, allow_private=bool(current_app.config.get("RPA_ALLOW_PRIVATE_TARGETS")))
+        return validate_rpa_url(url, allow_private=bool(current_app.config.get("RPA_ALLOW_PRIVATE_TARGETS"))).rstrip("/")
     except ValueError as exc:
         errors["url"] = str(exc)
         return url
