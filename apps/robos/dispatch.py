@@ -31,11 +31,11 @@ def registry_in_use() -> bool:
     return bool(db.session.scalar(select(exists().where(Robo.id.is_not(None)))))
 
 
-def tag_of(execucao) -> str:
+def tag_of(execucao, operadora=None) -> str:
     """What a run needs a robot to serve: SAT for an upload, else its operadora's code."""
     if execucao.tipo == TipoExecucao.ENVIO_SAT:
         return SAT_TAG
-    return execucao.processo.cliente.operadora.codigo.upper()
+    return (operadora or execucao.processo.cliente.operadora).codigo.upper()
 
 
 def loads(robo_ids=None) -> dict:
@@ -72,12 +72,16 @@ def ranked(robots, held: dict) -> list[Robo]:
     return sorted(with_room, key=key)
 
 
-def admit(execucao) -> bool | None:
+def admit(execucao, operadora=None) -> bool | None:
     """Admit a waiting run on the least-loaded eligible robot: True (admitted, `robo_id` set), False (no robot
-    has room: it keeps waiting, saying so), None (no robot registry for it: the caller admits it as before)."""
-    if execucao.processo.cliente.operadora.rpa_terceirizado or not registry_in_use():
+    has room: it keeps waiting, saying so), None (no robot registry for it: the caller admits it as before).
+    `operadora`: the run's, when the caller has it loaded."""
+    operadora = operadora or execucao.processo.cliente.operadora
+    if operadora.rpa_terceirizado:
         return None
-    robots = eligible(tag_of(execucao))
+    robots = eligible(tag_of(execucao, operadora))
+    if not robots and not registry_in_use():
+        return None
     for robo in ranked(robots, loads(r.id for r in robots)):
         if _claim(execucao, robo):
             return True
@@ -89,7 +93,8 @@ def admit(execucao) -> bool | None:
 
 def _claim(execucao, robo) -> bool:
     """Admit `execucao` on `robo` unless the robot is full by now (conditional, under the robot's row lock)."""
-    db.session.execute(select(Robo.id).where(Robo.id == robo.id).with_for_update())
+    if db.engine.dialect.name == "postgresql":  # SQLite runs one writer at a time: the UPDATE below is enough
+        db.session.execute(select(Robo.id).where(Robo.id == robo.id).with_for_update())
     held = aliased(Execucao)
     count = select(func.count()).select_from(held).where(held.robo_id == robo.id, holding(held)).scalar_subquery()
     now = utcnow()

@@ -61,7 +61,7 @@ def dispatch(operadora_id) -> list:
             candidates = db.session.scalars(_of_operadora(operadora_id).where(waiting_filter())
                                             .order_by(Execucao.created_at, Execucao.id).limit(free)).all()
             for execucao in candidates:
-                if _admit(execucao):
+                if _admit(execucao, operadora):
                     admitted.append(execucao)
         for execucao in admitted:
             follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
@@ -73,8 +73,8 @@ def dispatch(operadora_id) -> list:
     return admitted
 
 
-def _admit(execucao) -> bool:
-    on_robot = robos.admit(execucao)  # which robot (apps.robos.dispatch); None: no registry for this run
+def _admit(execucao, operadora=None) -> bool:
+    on_robot = robos.admit(execucao, operadora)  # which robot (apps.robos.dispatch); None: no registry for this run
     if on_robot is not None:
         return on_robot
     result = db.session.execute(
