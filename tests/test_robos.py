@@ -289,3 +289,17 @@ def test_flask_robos_registrar_is_an_upsert_by_url_and_probes_at_once(runner, ap
     assert (robo.url, robo.capacidade, robo.versao, robo.status) == (sim.url, 5, "3.1", StatusRobo.DISPONIVEL)
     bad = runner.invoke(args=["robos", "registrar", "--url", "ftp://x", "--nome", "x"])
     assert bad.exit_code != 0 and "http://" in bad.output
+
+
+def test_simulator_version_and_capacity_flags_and_env_reach_its_health(monkeypatch):
+    import requests
+
+    from simulator import serve_in_thread
+    from simulator.__main__ import build_config, parse_args
+
+    monkeypatch.setenv("SIM_CAPACITY", "7")
+    assert build_config(parse_args([])).capacity == 7
+    config = build_config(parse_args(["--version", "2.5", "--capacity", "3"]))
+    with serve_in_thread(config=config) as server:
+        health = requests.get(server.url + "/health", timeout=5).json()
+    assert (health["version"], health["capacity"], health["running"]) == ("2.5", 3, 0)
