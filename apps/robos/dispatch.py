@@ -109,6 +109,11 @@ def _claim(execucao, robo) -> bool:
     return result.rowcount == 1
 
 
+def say_waiting(execucao) -> None:
+    """The run stays PENDENTE saying it waits for a robot (written once, not at every pass)."""
+    _say_waiting(execucao)
+
+
 def _say_waiting(execucao) -> None:
     if execucao.mensagem != WAITING_MESSAGE:
         execucao.mensagem = WAITING_MESSAGE

@@ -122,6 +122,9 @@ def update_robo(robo: Robo, data: dict, by) -> Robo:
     before = {k: getattr(robo, k) for k in FIELDS}
     clean = _validate({**before, **data}, current=robo)
     changed = [k for k in FIELDS if clean[k] != before[k]]
+    if "url" in changed and dispatch.loads([robo.id]).get(robo.id, 0):
+        raise RecordError("O robô tem execuções em andamento, que seguem neste servidor: drene-o e aguarde que "
+                          "terminem antes de mudar a URL.", {"url": "Robô com execuções em andamento."}, 409)
     for name in changed:
         setattr(robo, name, clean[name])
     if "url" in changed:  # another server: what the old one said is not this one's
@@ -148,6 +151,8 @@ def set_active(robo: Robo, ativo: bool, by) -> bool:
     """Switch a robot on (also ends a drain) or off (no probes, no new runs; its runs go on). True if changed."""
     if robo.ativo == ativo and not (ativo and robo.drenando):
         return False
+    if ativo and not robo.ativo:  # what it said before it was switched off is stale: runs wait for its next answer
+        robo.status = StatusRobo.SEM_RESPOSTA
     robo.ativo, robo.drenando = ativo, False if ativo else robo.drenando
     audit.record("robo_ativado" if ativo else "robo_desativado", entity=robo, user=by)
     return True

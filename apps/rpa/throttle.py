@@ -60,9 +60,15 @@ def dispatch(operadora_id) -> list:
         if free:
             candidates = db.session.scalars(_of_operadora(operadora_id).where(waiting_filter())
                                             .order_by(Execucao.created_at, Execucao.id).limit(free)).all()
+            no_robot = set()  # tags no robot had room for in this pass: the next runs of that tag just wait
             for execucao in candidates:
-                if _admit(execucao, operadora):
+                tag = robos.tag_of(execucao, operadora)
+                if tag in no_robot:
+                    robos.say_waiting(execucao)
+                elif _admit(execucao, operadora):
                     admitted.append(execucao)
+                elif execucao.mensagem == robos.WAITING_MESSAGE and execucao.data_inicio is None:
+                    no_robot.add(tag)
         for execucao in admitted:
             follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
     finally:
