@@ -303,3 +303,34 @@ def test_simulator_version_and_capacity_flags_and_env_reach_its_health(monkeypat
     with serve_in_thread(config=config) as server:
         health = requests.get(server.url + "/health", timeout=5).json()
     assert (health["version"], health["capacity"], health["running"]) == ("2.5", 3, 0)
+
+
+def test_a_throttle_pass_stops_asking_for_a_robot_once_none_has_room_for_the_tag(enqueued):
+    from tests.conftest import count_queries
+
+    RoboFactory(capacidade=1)
+    runs = _waiting(n=20)
+    operadora = runs[0].processo.cliente.operadora
+    operadora.limite_concorrencia = 20
+    db.session.commit()
+    operadora_id = operadora.id
+    throttle.dispatch(operadora_id)
+    db.session.expire_all()
+    waiting = [r for r in runs if r.data_inicio is None]
+    assert len(enqueued) == 1 and len(waiting) == 19
+    assert {r.mensagem for r in waiting} == {dispatch.WAITING_MESSAGE}
+    with count_queries() as statements:
+        assert throttle.dispatch(operadora_id) == []
+    assert len(statements) < 19, statements  # not a robot query per waiting run
+
+
+def test_a_robot_url_cannot_move_while_it_holds_runs_and_reactivation_waits_for_an_answer(admin_user, enqueued):
+    robo = RoboFactory(capacidade=2)
+    (run,) = _waiting()
+    throttle.dispatch(run.processo.cliente.operadora_id)
+    with pytest.raises(services.RecordError) as exc:
+        services.update_robo(robo, {"url": "https://robo77.exemplo.com.br"}, by=admin_user)
+    assert exc.value.status == 409 and "url" in exc.value.fields
+    services.set_active(robo, False, by=admin_user)
+    services.set_active(robo, True, by=admin_user)
+    assert robo.status == StatusRobo.SEM_RESPOSTA  # no runs until its next /health answer
