@@ -31,11 +31,16 @@ def registry_in_use() -> bool:
     return bool(db.session.scalar(select(exists().where(Robo.id.is_not(None)))))
 
 
-def tag_of(execucao, operadora=None) -> str:
-    """What a run needs a robot to serve: SAT for an upload, else its operadora's code."""
+def tag_of(execucao, codigo: str | None = None) -> str:
+    """What a run needs a robot to serve: SAT for an upload, else its operadora's code (`codigo` when known)."""
     if execucao.tipo == TipoExecucao.ENVIO_SAT:
         return SAT_TAG
-    return (operadora or execucao.processo.cliente.operadora).codigo.upper()
+    return (codigo or execucao.processo.cliente.operadora.codigo).upper()
+
+
+def uses_robots(operadora) -> bool:
+    """Whether this operadora's runs go to registered robots: some robot is registered and it is not outsourced."""
+    return not operadora.rpa_terceirizado and registry_in_use()
 
 
 def loads(robo_ids=None) -> dict:
@@ -74,14 +79,16 @@ def ranked(robots, held: dict) -> list[Robo]:
 
 def admit(execucao, operadora=None) -> bool | None:
     """Admit a waiting run on the least-loaded eligible robot: True (admitted, `robo_id` set), False (no robot
-    has room: it keeps waiting, saying so), None (no robot registry for it: the caller admits it as before).
-    `operadora`: the run's, when the caller has it loaded."""
+    has room: it keeps waiting, saying so), None (no robot registry for it: the caller admits it as before)."""
     operadora = operadora or execucao.processo.cliente.operadora
-    if operadora.rpa_terceirizado:
+    if not uses_robots(operadora):
         return None
-    robots = eligible(tag_of(execucao, operadora))
-    if not robots and not registry_in_use():
-        return None
+    return admit_on_robot(execucao, tag_of(execucao, operadora.codigo))
+
+
+def admit_on_robot(execucao, tag: str) -> bool:
+    """admit() once the caller knows the run goes to a robot of `tag` (apps.rpa.throttle, once per pass)."""
+    robots = eligible(tag)
     for robo in ranked(robots, loads(r.id for r in robots)):
         if _claim(execucao, robo):
             return True

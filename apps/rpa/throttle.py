@@ -60,15 +60,7 @@ def dispatch(operadora_id) -> list:
         if free:
             candidates = db.session.scalars(_of_operadora(operadora_id).where(waiting_filter())
                                             .order_by(Execucao.created_at, Execucao.id).limit(free)).all()
-            no_robot = set()  # tags no robot had room for in this pass: the next runs of that tag just wait
-            for execucao in candidates:
-                tag = robos.tag_of(execucao, operadora)
-                if tag in no_robot:
-                    robos.say_waiting(execucao)
-                elif _admit(execucao, operadora):
-                    admitted.append(execucao)
-                elif execucao.mensagem == robos.WAITING_MESSAGE and execucao.data_inicio is None:
-                    no_robot.add(tag)
+            admitted = _admit_all(operadora, candidates)
         for execucao in admitted:
             follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
     finally:
@@ -79,10 +71,24 @@ def dispatch(operadora_id) -> list:
     return admitted
 
 
-def _admit(execucao, operadora=None) -> bool:
-    on_robot = robos.admit(execucao, operadora)  # which robot (apps.robos.dispatch); None: no registry for this run
-    if on_robot is not None:
-        return on_robot
+def _admit_all(operadora, candidates) -> list:
+    """Admit the candidates: on a robot picked by apps.robos.dispatch once any is registered (and the operadora is
+    not outsourced), else as before. A tag no robot had room for is not asked again in this pass."""
+    if not robos.uses_robots(operadora):
+        return [execucao for execucao in candidates if _admit(execucao)]
+    codigo, admitted, no_robot = operadora.codigo, [], set()
+    for execucao in candidates:
+        tag = robos.tag_of(execucao, codigo)
+        if tag in no_robot:
+            robos.say_waiting(execucao)
+        elif robos.admit_on_robot(execucao, tag):
+            admitted.append(execucao)
+        elif execucao.mensagem == robos.WAITING_MESSAGE and execucao.data_inicio is None:
+            no_robot.add(tag)
+    return admitted
+
+
+def _admit(execucao) -> bool:
     result = db.session.execute(
         update(Execucao).where(Execucao.id == execucao.id, waiting_filter())
         .values(data_inicio=utcnow(), updated_at=utcnow()).execution_options(synchronize_session=False))
