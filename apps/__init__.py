@@ -18,6 +18,7 @@ from apps.api import (  # noqa: F401  (each registers its routes on the api blue
     mensagens,
     operadoras,
     processos,
+    robos,
     token_global,
     usuarios,
 )
@@ -51,12 +52,14 @@ from apps.processos import routes as processos_routes  # noqa: F401
 from apps.processos.blueprint import bp as processos_bp
 from apps.realtime import routes as realtime_routes  # noqa: F401
 from apps.realtime.blueprint import bp as realtime_bp
+from apps.robos import routes as robos_routes  # noqa: F401
+from apps.robos.blueprint import bp as robos_bp
 from apps.rpa import routes as rpa_routes  # noqa: F401
 from apps.rpa.blueprint import bp as rpa_bp
 
 # Importing a routes module registers its views on its blueprint; the order here is the URL map's.
 BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp,
-              notificacoes_bp, aprovacoes_bp, api_bp, graphql_bp)
+              notificacoes_bp, aprovacoes_bp, robos_bp, api_bp, graphql_bp)
 
 
 def create_app(config=None):

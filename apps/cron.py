@@ -14,6 +14,7 @@ from apps.clientes.importacao import reconcile as reconcile_importacoes
 from apps.config import Config
 from apps.notificacoes import jobs as notificacoes
 from apps.processos.schedule import monthly_job
+from apps.robos import heartbeat
 from apps.rpa.jobs import reconcile_periodic
 
 load_dotenv()  # apps.config was imported (with the package) before any .env could be read
@@ -29,6 +30,7 @@ RECONCILE_INTERVAL = _seconds("RECONCILE_INTERVAL", 15)
 MONTHLY_CHECK_INTERVAL = _seconds("MONTHLY_CHECK_INTERVAL", 300)
 NOTIFICACOES_INTERVAL = _seconds("NOTIFICACOES_INTERVAL", 10)
 APROVACOES_CHECK_INTERVAL = _seconds("APROVACOES_CHECK_INTERVAL", 900)
+ROBO_HEARTBEAT_SECONDS = _seconds("ROBO_HEARTBEAT_SECONDS", 15)
 
 # ttl: a check left queued while no worker runs is dropped; the next one replaces it.
 cron.register(reconcile_periodic, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
@@ -48,3 +50,6 @@ cron.register(notificacoes.cleanup, queue_name=QUEUE, interval=24 * 3600, ttl=36
 cron.register(lembretes_job, queue_name=QUEUE, interval=APROVACOES_CHECK_INTERVAL,
               ttl=max(600, 2 * APROVACOES_CHECK_INTERVAL), job_timeout=900, result_ttl=24 * 3600,
               failure_ttl=7 * 24 * 3600)
+# The robots' heartbeat: a Redis key per period makes a second scheduler's run probe nothing.
+cron.register(heartbeat.run, queue_name=QUEUE, interval=ROBO_HEARTBEAT_SECONDS, ttl=max(30, 2 * ROBO_HEARTBEAT_SECONDS),
+              job_timeout=120, result_ttl=120, failure_ttl=24 * 3600)

@@ -7,3 +7,4 @@ from apps.core.audit import AuditLog  # noqa: F401
 from apps.notificacoes.models import Contato, Grupo, Mensagem, Preferencia  # noqa: F401
 from apps.operadoras.models import Operadora  # noqa: F401
 from apps.processos.models import Execucao, ExecucaoLog, Fatura, Processo  # noqa: F401
+from apps.robos.models import Robo, RoboVersao, VersaoAtiva  # noqa: F401

@@ -36,6 +36,7 @@ RESTART_FIRST = 1.0    # seconds before the first restart of a child that exited
 RESTART_MAX = 30.0     # the backoff doubles up to this
 STABLE_SECONDS = 60.0  # a child up this long restarts after RESTART_FIRST again
 DEFAULT_RQ_WORKERS = 2
+SIMULATOR_CAPACITY = 4  # runs each simulator reports it takes at once (SIM_CAPACITY)
 _print_lock = threading.Lock()
 CHILDREN = []  # every started child, in start order (registered the moment it exists)
 
@@ -250,20 +251,44 @@ def simulator_secrets(instance: Path) -> dict:
     return values
 
 
-def start_simulator(env: dict) -> None:
+def simulator_count(env: dict) -> int:
+    value = (env.get("SIMULATORS") or "1").strip()
+    if not value.isdigit() or not 1 <= int(value) <= 16:
+        raise Failed(f"SIMULATORS inválido: {value!r} (use um número de 1 a 16).")
+    return int(value)
+
+
+def start_simulator(env: dict) -> list:
+    """Start SIMULATORS simulators on successive ports (the first is API_EXTERNA_URL); their URLs, to register
+    as robots. Robots on 127.0.0.1 need RPA_ALLOW_PRIVATE_TARGETS, set here only because we started them."""
     if env.get("API_EXTERNA_URL"):
         say("run_all", f"API_EXTERNA_URL definido: usando {env['API_EXTERNA_URL']} (simulador não iniciado)")
-        return
+        return []
     stored = simulator_secrets(Path(env["INSTANCE_DIR"]))
     default(env, "API_EXTERNA_TOKEN", stored["token"])
     default(env, "BRM_TOKEN_PASSWORD", stored["password"])
-    port = pick_port(int(env.get("SIM_PORT") or 8000))
-    sim_env = dict(env, SIM_TOKEN=env["API_EXTERNA_TOKEN"],
-                   SIM_JWT_SECRET=env.get("SIM_JWT_SECRET") or stored["jwt_secret"])
-    cmd = [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port), "--quiet"]
-    child = Child("simulador", cmd, sim_env, restart=True)
-    wait_port(port, child)
-    env["API_EXTERNA_URL"] = f"http://127.0.0.1:{port}"
+    default(env, "RPA_ALLOW_PRIVATE_TARGETS", "true")
+    base, urls = int(env.get("SIM_PORT") or 8000), []
+    for number in range(1, simulator_count(env) + 1):
+        port = pick_port(base + number - 1)
+        sim_env = dict(env, SIM_TOKEN=env["API_EXTERNA_TOKEN"],
+                       SIM_JWT_SECRET=env.get("SIM_JWT_SECRET") or stored["jwt_secret"],
+                       SIM_ROBOT=env.get("SIM_ROBOT") or f"simulador-{number}",
+                       SIM_CAPACITY=env.get("SIM_CAPACITY") or str(SIMULATOR_CAPACITY))
+        cmd = [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port), "--quiet"]
+        child = Child("simulador" if number == 1 else f"simulador-{number}", cmd, sim_env, restart=True)
+        wait_port(port, child)
+        urls.append(f"http://127.0.0.1:{port}")
+    env["API_EXTERNA_URL"] = urls[0]
+    return urls
+
+
+def register_simulators(env: dict, urls: list) -> None:
+    """Each simulator as a robot (an upsert by URL: a database from an earlier run keeps its robots)."""
+    for number, url in enumerate(urls, 1):
+        run_step("robos", [sys.executable, "-m", "flask", "robos", "registrar", "--url", url,
+                           "--nome", f"simulador-{number}",
+                           "--capacidade", env.get("SIM_CAPACITY") or str(SIMULATOR_CAPACITY)], env)
 
 
 def admin_login(env: dict) -> tuple:
@@ -366,8 +391,9 @@ def start_all(env: dict) -> None:
             raise Failed(f"a porta {port} (PORT) já está em uso: escolha outra.")
         port = pick_port(port)
     start_redis(env)
-    start_simulator(env)
+    simulators = start_simulator(env)
     run_step("migrate", [sys.executable, "-m", "flask", "db", "upgrade"], env)
+    register_simulators(env, simulators)
     login = admin_login(env)
     seed_demo(env)
     for number in range(1, workers + 1):

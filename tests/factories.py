@@ -19,6 +19,7 @@ from apps.core.types import db, utcnow
 from apps.operadoras.models import Operadora
 from apps.processos import storage
 from apps.processos.models import Execucao, ExecucaoLog, Fatura, Processo, StatusExecucao, StatusProcesso, TipoExecucao
+from apps.robos.models import Robo, StatusRobo
 
 PASSWORD = "Senha-de-Teste-9"
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
@@ -142,6 +143,20 @@ class FaturaFactory(BaseFactory):
     def _adjust_kwargs(cls, **kwargs):
         kwargs["valor"] = Decimal(str(kwargs["valor"]))  # tests write amounts as text: "1234.5"
         return kwargs
+
+
+class RoboFactory(BaseFactory):
+    """A connected robot serving every tag (`*`), seen a moment ago; `url` defaults to a unique public name."""
+
+    class Meta:
+        model = Robo
+
+    nome = factory.Sequence(lambda n: f"robo-{n:03d}")
+    url = factory.Sequence(lambda n: f"https://robo{n}.exemplo.com.br")
+    tags = "*"
+    capacidade = 2
+    status = StatusRobo.DISPONIVEL
+    ultimo_contato = factory.LazyFunction(utcnow)
 
 
 class UserFactory(BaseFactory):

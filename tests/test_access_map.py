@@ -23,6 +23,10 @@ PINNED = {
     "aprovacoes.confirmar": OPERATE, "aprovacoes.aprovar_selecionados": OPERATE, "aprovacoes.comentar": OPERATE,
     "api.api_aprovacoes_list": OPERATE, "api.api_aprovacao_atribuir": OPERATE, "api.api_comentarios_list": VIEW,
     "api.api_comentarios_create": OPERATE,
+    # Robôs: everyone with view rights sees them; only an Admin changes the registry.
+    "robos.list": VIEW, "robos.fragmento": VIEW, "api.robos_list": VIEW, "api.robos_get": VIEW,
+    **{f"robos.{name}": ADMIN for name in ("create", "edit", "delete", "activate", "deactivate", "drain", "versao_ativa")},
+    **{f"api.robos_{name}": ADMIN for name in ("create", "update", "delete", "drain", "versao_ativa")},
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}

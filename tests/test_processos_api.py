@@ -24,7 +24,8 @@ from tests.factories import (
 
 PROCESSO_KEYS = {"id", "cliente_id", "cliente_nome", "operadora_id", "competencia", "status", "protocolo_sat",
                  "created_at", "updated_at"}
-EXECUCAO_KEYS = {"id", "processo_id", "tipo", "status", "job_id", "data_inicio", "data_fim", "mensagem"}
+EXECUCAO_KEYS = {"id", "processo_id", "tipo", "status", "job_id", "data_inicio", "data_fim", "mensagem",
+                 "robo_id"}  # the robot that runs it (apps.robos), null without one
 FATURA_KEYS = {"id", "numero", "valor", "emissao", "vencimento", "sha256", "tamanho", "rejeitada", "motivo_rejeicao"}
 
 

@@ -530,3 +530,21 @@ def test_env_example_documents_every_setting():
             assert lines[i - 1].startswith("#"), f"sem explicação: {line}"
     for secret in ("SECRET_KEY", "ADMIN_PASSWORD", "API_EXTERNA_TOKEN", "BRM_TOKEN_PASSWORD", "POSTGRES_PASSWORD"):
         assert re.search(rf"^{secret}=$", example, flags=re.MULTILINE), f"{secret} deve vir vazio"
+
+
+def test_make_run_with_two_simulators_registers_each_as_a_robot(tmp_path, database_url):
+    extra = {"DATABASE_URL": database_url} if USING_POSTGRES else {}
+    run = Supervisor(_env(tmp_path, SIMULATORS="2", SIM_PORT=str(free_port()), **extra))
+    try:
+        url = run.wait_for(r"RPA Dashboard no ar: (http://\S+)", timeout=120)[1]
+        password = run.wait_for(r"Login: admin\s+Senha: (\S+)", timeout=5)[1]
+        assert {"simulador", "simulador-2"} <= set(run.pids())
+        registered = [line for line in run.lines if "robos" in line and "cadastrado" in line]
+        assert len(registered) == 2 and all("DISPONIVEL" in line for line in registered), registered
+        page = _login(url, password).get(url + "/robos", timeout=10).text
+        assert 'data-robo="simulador-1" data-status="DISPONIVEL"' in page
+        assert 'data-robo="simulador-2" data-status="DISPONIVEL"' in page
+        run.proc.send_signal(signal.SIGINT)
+        assert run.finish(45) == 0, "".join(run.lines[-30:])
+    finally:
+        run.kill()

@@ -42,11 +42,16 @@ ACTION_LABELS = {
     "aprovacao_assumida": "Aprovação assumida", "aprovacao_primeira": "Primeira de duas aprovações",
     "comentario_adicionado": "Comentário adicionado", "operadora_aprovadores_alterados": "Aprovadores alterados",
     "usuario_ausencia": "Ausência do usuário",
+    "robo_criado": "Robô cadastrado", "robo_alterado": "Robô alterado", "robo_excluido": "Robô excluído",
+    "robo_ativado": "Robô ativado", "robo_desativado": "Robô desativado", "robo_drenando": "Robô drenando",
+    "robo_status_alterado": "Status do robô alterado", "robo_versao_fixada": "Versão do robô fixada",
+    "robo_versao_liberada": "Versão do robô liberada",
 }
 
 # What kind of record an entry is about, for an entry whose record has no readable name.
 ENTITY_LABELS = {"processos": "Processo", "clientes": "Cliente", "operadoras": "Operadora", "users": "Usuário",
-                 "importacoes": "Importação", "execucoes": "Execução", "rq_job": "Tarefa"}
+                 "importacoes": "Importação", "execucoes": "Execução", "rq_job": "Tarefa",
+                 "robos": "Robô"}
 
 REGISTRO_LENGTH = 300
 # The readable name of a record, stored on its entries when they are recorded (so the trail lists and searches
@@ -57,6 +62,7 @@ DESCRIBE = {
     "operadoras": lambda o: o.codigo,
     "users": lambda u: u.username,
     "importacoes": lambda i: f"Importação {i.arquivo_nome or 'sem nome'}",
+    "robos": lambda r: r.nome,
 }
 
 

@@ -9,6 +9,7 @@ from apps.auth.services import UserError, create_user, find_by_login
 from apps.core.demo import seed_demo
 from apps.core.types import db
 from apps.processos import commands as processos_commands
+from apps.robos import commands as robos_commands
 
 users_cli = AppGroup("users", help="Gerenciar usuários.")
 demo_cli = AppGroup("demo", help="Dados de demonstração.")
@@ -51,3 +52,4 @@ def init_app(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     processos_commands.init_app(app)
+    robos_commands.init_app(app)

@@ -8,6 +8,7 @@ from apps.auth.policy import ADMIN, VIEW, access
 from apps.core.queues import QueueUnavailable
 from apps.home import filas, services
 from apps.home.blueprint import bp
+from apps.robos import services as robos
 
 TIPO_LABELS = {"DOWNLOAD": "Download", "ENVIO_SAT": "Envio ao SAT"}
 
@@ -18,7 +19,7 @@ def index():
     """The month at a glance: status by operadora, approval backlog, runs per day, durations."""
     data = services.cached_dashboard()
     return render_template("home/index.html", **data, chart_data=services.chart_data(data),
-                           tipo_labels=TIPO_LABELS)
+                           tipo_labels=TIPO_LABELS, robos_disponiveis=robos.available_count())
 
 
 @bp.route("/dashboard.json", endpoint="dados")

@@ -161,6 +161,8 @@ class Execucao(UUIDPk, Timestamps, db.Model):
     log_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
     log_descartadas: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     criado_por_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
+    # The robot (apps.robos) that runs it, chosen by apps.robos.dispatch; None: API_EXTERNA_URL or the operadora's own.
+    robo_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("robos.id", ondelete="SET NULL"), index=True)
 
     processo = relationship("Processo", back_populates="execucoes")
     criado_por = relationship("User")

@@ -212,3 +212,19 @@ def is_final_line(level: str, message: str) -> bool:
     """The robot's last line of a job (README of the contract): WARNING '… concluído' or ERROR '… falhou'."""
     lowered = message.lower()
     return (level == "WARNING" and "concluído" in lowered) or (level == "ERROR" and "falhou" in lowered)
+
+
+def health(data) -> dict:
+    """GET /health: {"status", "version", "running", "capacity", "robot"}; the 1.1 fields are None when a
+    server (1.0) does not report them, and a field of the wrong type is refused, not guessed."""
+    if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+        raise BadAnswer(f"A API RPA respondeu o /health num formato inesperado ({shown(data)}).")
+    checked = {"status": clean_text(data["status"], 40)}
+    for key in ("running", "capacity"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000):
+            raise BadAnswer(f"/health: o campo '{key}' deveria ser um inteiro entre 0 e 100000 e veio {shown(value)}.")
+        checked[key] = value
+    checked["version"] = _optional_text(data, "version", 80, "/health")
+    checked["robot"] = _optional_text(data, "robot", 120, "/health")
+    return checked

@@ -321,6 +321,10 @@ class RpaClient:
         """GET /health (no token)."""
         return self._call("GET", "/health", auth=False)
 
+    def health_checked(self):
+        """GET /health with its answer checked (answers.health): status, version, running, capacity, robot."""
+        return self._checked(answers.health, self.health())
+
     def refresh_token(self, password):
         """POST /auth/refresh: a new global JWT ({"access_token", "expires_at", ...})."""
         try:

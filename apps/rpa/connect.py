@@ -8,8 +8,10 @@ configured, no Authorization header is sent.
 """
 from flask import current_app
 
+from apps.core.types import db
 from apps.operadoras.credentials import credential_for
 from apps.operadoras.url_validation import validate_rpa_url
+from apps.robos.models import Robo
 from apps.rpa.client import RpaClient, RpaConfigError
 from apps.rpa.token import TokenProvider
 
@@ -53,3 +55,27 @@ def client_for(operadora, token_provider=_DEFAULT, **overrides) -> RpaClient:
 
     provider = StaticCredential(credential_for(operadora)) if token_provider is _DEFAULT else token_provider
     return RpaClient.from_settings(url, current_app.config, token_provider=provider, url_guard=guard, **overrides)
+
+
+def client_for_robo(robo, token_provider=_DEFAULT, **overrides) -> RpaClient:
+    """The client of a registered robot (apps.robos): its URL, SSRF-checked before every call, with the global
+    token (our own robots; an outsourced operadora never runs on one)."""
+    allow_private = bool(current_app.config.get("RPA_ALLOW_PRIVATE_TARGETS"))
+
+    def guard(base_url):
+        try:
+            return validate_rpa_url(base_url, allow_private=allow_private)
+        except ValueError as exc:
+            raise RpaConfigError(f"URL do robô {robo.nome} recusada: {exc}") from None
+
+    provider = TokenProvider() if token_provider is _DEFAULT else token_provider
+    return RpaClient.from_settings(robo.url, current_app.config, token_provider=provider, url_guard=guard, **overrides)
+
+
+def client_for_execucao(execucao, token_provider=_DEFAULT, **overrides) -> RpaClient:
+    """The client of the server that runs this execucao: the robot it was dispatched to (every call of its job
+    goes there: start, status, logs, files, cancel), else its operadora's (client_for)."""
+    robo = db.session.get(Robo, execucao.robo_id) if execucao.robo_id else None
+    if robo is not None:
+        return client_for_robo(robo, token_provider, **overrides)
+    return client_for(execucao.processo.cliente.operadora, token_provider, **overrides)

@@ -49,7 +49,7 @@ def _load(execucao_id):
 
 def _client(execucao):
     """One client per job, with no retries of its own: this job schedules the next try instead."""
-    return connect.client_for(execucao.processo.cliente.operadora, max_retries=0)
+    return connect.client_for_execucao(execucao, max_retries=0)
 
 
 def _poll_interval() -> float:

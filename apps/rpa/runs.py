@@ -19,7 +19,7 @@ from apps.processos.models import StatusExecucao
 from apps.realtime.events import publish_status
 from apps.rpa import follow, throttle
 from apps.rpa.client import RpaError, RpaRejected, RpaUnavailable
-from apps.rpa.connect import client_for
+from apps.rpa.connect import client_for_execucao
 
 log = logging.getLogger(__name__)
 CANNOT_CANCEL = "O servidor RPA não permite cancelar; a execução continua."
@@ -47,9 +47,12 @@ def end_run(execucao, *, error: str | None = None, store=None) -> bool:
 
 
 def free_slot(execucao) -> None:
-    """A run ended: let the operadora's next waiting run start."""
+    """A run ended: let the operadora's next waiting run start (a robot's place freed: any operadora's)."""
     try:
-        throttle.dispatch(execucao.processo.cliente.operadora_id)
+        if execucao.robo_id is not None:
+            throttle.dispatch_all()
+        else:
+            throttle.dispatch(execucao.processo.cliente.operadora_id)
     except QueueUnavailable:
         log.warning("queue unavailable; waiting runs will be admitted by the reconciler")
 
@@ -78,7 +81,7 @@ def cancelar(execucao, by) -> bool:
 def _stop_job(execucao) -> None:
     """POST /jobs/{id}/cancel to the server that runs the job; CancelamentoError unless it accepted."""
     try:
-        with client_for(execucao.processo.cliente.operadora, max_retries=CANCEL_RETRIES) as client:
+        with client_for_execucao(execucao, max_retries=CANCEL_RETRIES) as client:
             job = client.cancel_job(execucao.job_id)
     except RpaRejected as exc:
         if exc.status in (404, 405):

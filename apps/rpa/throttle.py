@@ -16,6 +16,7 @@ from apps.core.queues import QueueUnavailable, get_redis
 from apps.core.types import db, utcnow
 from apps.operadoras.models import Operadora
 from apps.processos.models import Execucao, Processo, StatusExecucao
+from apps.robos import dispatch as robos
 from apps.rpa import follow
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,7 @@ def dispatch(operadora_id) -> list:
         if free:
             candidates = db.session.scalars(_of_operadora(operadora_id).where(waiting_filter())
                                             .order_by(Execucao.created_at, Execucao.id).limit(free)).all()
-            for execucao in candidates:
-                if _admit(execucao):
-                    admitted.append(execucao)
+            admitted = _admit_all(operadora, candidates)
         for execucao in admitted:
             follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
     finally:
@@ -69,6 +68,23 @@ def dispatch(operadora_id) -> list:
             lock.release()
         except Exception:  # noqa: S110 - an expired lock is released already
             pass
+    return admitted
+
+
+def _admit_all(operadora, candidates) -> list:
+    """Admit the candidates: on a robot picked by apps.robos.dispatch once any is registered (and the operadora is
+    not outsourced), else as before. A tag no robot had room for is not asked again in this pass."""
+    if not robos.uses_robots(operadora):
+        return [execucao for execucao in candidates if _admit(execucao)]
+    codigo, admitted, no_robot = operadora.codigo, [], set()
+    for execucao in candidates:
+        tag = robos.tag_of(execucao, codigo)
+        if tag in no_robot:
+            robos.say_waiting(execucao)
+        elif robos.admit_on_robot(execucao, tag):
+            admitted.append(execucao)
+        elif execucao.mensagem == robos.WAITING_MESSAGE and execucao.data_inicio is None:
+            no_robot.add(tag)
     return admitted
 
 

@@ -17,9 +17,9 @@ from simulator import serve_in_thread
 
 
 @contextmanager
-def start_simulator(**knobs):
-    """A simulator on 127.0.0.1 and a free port, with these knobs, shut down on exit."""
-    server = serve_in_thread(host="127.0.0.1", port=0, **knobs)
+def start_simulator(port=0, **knobs):
+    """A simulator on 127.0.0.1 and `port` (0: a free one), with these knobs, shut down on exit."""
+    server = serve_in_thread(host="127.0.0.1", port=port, **knobs)
     try:
         yield server
     finally:
