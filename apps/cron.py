@@ -9,6 +9,7 @@ import os
 from dotenv import load_dotenv
 from rq import cron
 
+from apps.artefatos.retention import limpar_job
 from apps.clientes.importacao import reconcile as reconcile_importacoes
 from apps.config import Config
 from apps.processos.schedule import monthly_job
@@ -25,6 +26,7 @@ def _seconds(name: str, default: int) -> int:
 QUEUE = os.environ.get("RQ_QUEUE") or Config.RQ_QUEUE
 RECONCILE_INTERVAL = _seconds("RECONCILE_INTERVAL", 60)
 MONTHLY_CHECK_INTERVAL = _seconds("MONTHLY_CHECK_INTERVAL", 300)
+RETENCAO_INTERVAL = _seconds("RETENCAO_INTERVAL", 24 * 3600)
 
 # ttl: a check left queued while no worker runs is dropped; the next one replaces it.
 cron.register(reconcile, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
@@ -33,3 +35,6 @@ cron.register(reconcile_importacoes, queue_name=QUEUE, interval=RECONCILE_INTERV
               job_timeout=300, result_ttl=600, failure_ttl=7 * 24 * 3600)
 cron.register(monthly_job, queue_name=QUEUE, interval=MONTHLY_CHECK_INTERVAL, ttl=max(600, 2 * MONTHLY_CHECK_INTERVAL),
               job_timeout=900, result_ttl=24 * 3600, failure_ttl=30 * 24 * 3600)
+# Daily: the artefatos whose retention term passed (idempotent; a missed day is done the next).
+cron.register(limpar_job, queue_name=QUEUE, interval=RETENCAO_INTERVAL, ttl=3600, job_timeout=3600,
+              result_ttl=7 * 24 * 3600, failure_ttl=30 * 24 * 3600)

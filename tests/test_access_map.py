@@ -14,6 +14,7 @@ PINNED = {
     "home.index": VIEW, "home.dados": VIEW, "home.filas": ADMIN, "home.filas_requeue": ADMIN,
     "home.filas_requeue_all": ADMIN, "home.filas_delete": ADMIN, "auditoria.list": ADMIN,
     "healthz": PUBLIC, "readyz": PUBLIC, "metrics": PUBLIC,
+    "artefatos.download": VIEW, "api.api_artefato_download": VIEW, "api.api_execucao_artefatos": VIEW,
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}

@@ -4,6 +4,7 @@ import secrets
 import click
 from flask.cli import AppGroup
 
+from apps.artefatos import commands as artefatos_commands
 from apps.auth.models import Role
 from apps.auth.services import UserError, create_user, find_by_login
 from apps.core.demo import seed_demo
@@ -49,3 +50,4 @@ def init_app(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     processos_commands.init_app(app)
+    artefatos_commands.init_app(app)

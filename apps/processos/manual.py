@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from werkzeug.utils import secure_filename
 
+from apps.artefatos import services as artefatos
+from apps.artefatos.storage import StorageUnavailable
 from apps.core.types import db
 from apps.processos import state, storage
 from apps.processos.models import Fatura, Processo, StatusProcesso
@@ -103,13 +105,17 @@ def enviar_faturas(processo: Processo, faturas: list[FaturaManual], by) -> list[
                 emissao=fatura.emissao,
             ))
         db.session.add_all(rows)
+        for row in rows:
+            artefatos.record_fatura(row)
         state.move(processo, "faturas_enviadas", by=by,
                    comentario=f"{len(rows)} fatura(s) enviada(s) manualmente")
         db.session.commit()
-    except Exception:
+    except Exception as exc:
         db.session.rollback()
         for arquivo in stored:
             storage.delete(arquivo)
+        if isinstance(exc, StorageUnavailable):
+            raise ProcessoError(f"{exc.message} Nenhuma fatura foi registrada; tente de novo.", 503) from None
         raise
     return rows
 
