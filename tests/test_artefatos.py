@@ -12,6 +12,7 @@ from apps.artefatos.models import Artefato, Kind
 from apps.auth.models import Role
 from apps.core.types import db, utcnow
 from apps.processos import execucoes as lifecycle
+from apps.processos import storage as invoice_storage
 from apps.processos.models import Execucao, StatusExecucao, StatusProcesso, TipoExecucao
 from apps.rpa.runs import end_run
 from tests.conftest import actions
@@ -82,7 +83,7 @@ def test_a_storage_failure_never_stops_a_run_from_ending(app, monkeypatch, caplo
     assert db.session.get(Execucao, execucao.id).status == StatusExecucao.FALHOU
     assert artefatos_of(execucao.id) == []
     assert "could not keep the log" in caplog.text
-    assert list(storage.backend("local").root.joinpath(".incoming").glob("*.part")) == []  # nothing left behind
+    assert list(invoice_storage.incoming().glob("*.part")) == []  # nothing left behind
 
 
 def test_a_run_ended_twice_keeps_one_log(app):

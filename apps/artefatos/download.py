@@ -43,10 +43,7 @@ def send(key: str, *, content_type: str, filename: str, inline: bool | None = No
                 abort(404, "O arquivo não foi encontrado no armazenamento.")
             response = send_file(path, mimetype=mimetype, conditional=True, max_age=0)
         else:
-            size = backend.size(key)
-            if size is None:
-                abort(404, "O arquivo não foi encontrado no armazenamento.")
-            chunks = backend.open(key)
+            size, chunks = backend.open_sized(key)
             response = Response(stream_with_context(chunks), mimetype=mimetype, direct_passthrough=True)
             response.headers["Content-Length"] = str(size)
     except storage.NotStored:

@@ -19,6 +19,7 @@ from apps.artefatos.models import Artefato, Kind
 from apps.auth.policy import VIEW, allows
 from apps.core.errors import ServiceError
 from apps.core.types import db, utcnow
+from apps.processos import storage as invoice_storage
 from apps.processos.models import ExecucaoLog, StatusExecucao, TipoExecucao
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,8 @@ def _log_lines(execucao):
 
 
 def scratch_dir():
-    """A local directory for files on their way into storage (inside the local root: storing is a rename)."""
-    folder = storage.backend("local").root / ".incoming"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """A local directory for files on their way into storage (swept of leftovers by the reconciler)."""
+    return invoice_storage.incoming()
 
 
 def _write_log(execucao):

@@ -172,9 +172,14 @@ class S3Storage:
             raise StorageUnavailable("O armazenamento S3 não respondeu.") from None
 
     def open(self, key: str, chunk_size: int = CHUNK):
+        return self.open_sized(key, chunk_size)[1]
+
+    def open_sized(self, key: str, chunk_size: int = CHUNK):
+        """(size, chunks) from one GET: what a download needs, without a HEAD first."""
         _, client_error = self._errors()
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            body = answer["Body"]
         except client_error as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 raise NotStored("Arquivo não encontrado no armazenamento.") from None
@@ -187,7 +192,7 @@ class S3Storage:
                 yield from body.iter_chunks(chunk_size)
             finally:
                 body.close()
-        return chunks()
+        return int(answer["ContentLength"]), chunks()
 
     def delete(self, key: str) -> None:
         try:

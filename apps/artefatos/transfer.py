@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from apps.artefatos import storage
 from apps.artefatos.models import Artefato
+from apps.artefatos.services import scratch_dir
 from apps.core.types import db
 from apps.processos.models import Fatura
 
@@ -41,8 +42,7 @@ def copiar(source_name: str, target_name: str, progress=None) -> dict:
     source, target = storage.backend(source_name), storage.backend(target_name)
     result = {"copiados": 0, "presentes": 0, "ausentes": 0, "erros": 0}
     say = progress or (lambda _text: None)
-    scratch = storage.backend("local").root / ".incoming"
-    scratch.mkdir(parents=True, exist_ok=True)
+    scratch = scratch_dir()
     for key, sha256, content_type in list(stored_files()):
         if target.size(key) is not None and _hash(target, key) == sha256:
             result["presentes"] += 1
