@@ -2,12 +2,13 @@
 in the bucket; the web side lists and serves them; nothing of them is on the local disk."""
 from sqlalchemy import select
 
+from apps.artefatos import storage
 from apps.artefatos.models import Artefato, Kind
 from apps.auth.models import Role
 from apps.core.types import db
 from apps.processos.models import StatusExecucao, StatusProcesso
 from tests.integration.conftest import wait_for
-from tests.integration.helpers import faturas_of, finished, processo_of, stored_files
+from tests.integration.helpers import faturas_of, finished, processo_of
 from tests.support.s3 import client as s3_client
 
 
@@ -29,7 +30,8 @@ def test_a_cycle_on_s3_keeps_every_file_as_an_artefato(cycle, s3_settings, s3_ur
     assert kinds == sorted([Kind.FATURA] * len(faturas) + [Kind.LOG, Kind.LOG, Kind.PROTOCOLO])
     bucket = s3_client(s3_url).list_objects_v2(Bucket=s3_settings["ARTEFATOS_S3_BUCKET"])
     assert {o["Key"]: o["Size"] for o in bucket["Contents"]} == {a.storage_key: a.size for a in artefatos}
-    assert not [p for p in stored_files() if p.suffix in (".pdf", ".txt")]  # nothing on the local disk
+    local = storage.backend("local")
+    assert [a.storage_key for a in artefatos if local.size(a.storage_key) is not None] == []  # none on local disk
 
     for artefato in artefatos:
         response = client.get(f"/api/v1/artefatos/{artefato.id}/download", headers=headers)
