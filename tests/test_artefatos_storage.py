@@ -5,7 +5,10 @@ import hashlib
 import pytest
 
 from apps.artefatos import storage
+from apps.processos import manual
+from tests.factories import PDF, ProcessoFactory
 from tests.support.s3 import client
+from tests.support.servers import free_port
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -58,8 +61,6 @@ def test_the_s3_backend_really_writes_to_the_server(app, s3_settings, s3_url):
 
 
 def test_an_s3_server_that_is_down_is_storage_unavailable(app, monkeypatch):
-    from tests.support.servers import free_port
-
     monkeypatch.setitem(app.config, "ARTEFATOS_STORAGE", "s3")
     monkeypatch.setitem(app.config, "ARTEFATOS_S3_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setitem(app.config, "ARTEFATOS_S3_BUCKET", "nenhum")
@@ -67,3 +68,22 @@ def test_an_s3_server_that_is_down_is_storage_unavailable(app, monkeypatch):
         storage.backend().put_bytes("execucoes/z/a.txt", b"x")
     with pytest.raises(storage.StorageUnavailable):
         storage.backend().open("execucoes/z/a.txt")
+
+
+def test_old_files_under_a_prefix_are_swept(backend):
+    backend.put_bytes("mantidos/abc/um.pdf", b"1")
+    backend.put_bytes("mantidos/abc/dois.pdf", b"2")
+    backend.put_bytes("execucoes/abc/fica.txt", b"3")
+    assert backend.delete_older("mantidos", 3600) == 0  # written just now
+    assert backend.delete_older("mantidos", -60) == 2  # "older than a minute from now": all of them
+    assert backend.size("mantidos/abc/um.pdf") is None and backend.size("execucoes/abc/fica.txt") == 1
+
+
+def test_a_refused_uploads_kept_file_is_in_the_shared_storage(app, s3_settings, s3_url):
+    processo = ProcessoFactory()
+    token = manual.keep(processo.id, PDF)
+    listed = client(s3_url).list_objects_v2(Bucket=s3_settings["ARTEFATOS_S3_BUCKET"], Prefix="mantidos/")
+    assert [o["Key"] for o in listed["Contents"]] == [f"mantidos/{processo.id.hex}/{token}.pdf"]
+    assert manual.kept(processo.id, token) == PDF and manual.kept(ProcessoFactory().id, token) is None
+    manual.discard(processo.id, [token])
+    assert manual.kept(processo.id, token) is None

@@ -9,7 +9,9 @@ import hashlib
 import os
 import re
 import shutil
+import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -120,6 +122,18 @@ class LocalStorage:
         except NotStored:
             pass
 
+    def delete_older(self, prefix: str, older_than_seconds: float) -> int:
+        """Delete the files under `prefix` (a generated one) last written before that many seconds ago."""
+        limit, removed = time.time() - older_than_seconds, 0
+        for path in (self.root / check_key(prefix)).rglob("*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < limit:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass  # removed meanwhile
+        return removed
+
 
 class S3Storage:
     """An S3-compatible bucket (AWS, MinIO, Ceph...): every web and worker machine sees the same files."""
@@ -199,6 +213,20 @@ class S3Storage:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except self._errors() as exc:
             raise StorageUnavailable(f"O armazenamento S3 não removeu o arquivo ({type(exc).__name__}).") from None
+
+    def delete_older(self, prefix: str, older_than_seconds: float) -> int:
+        limit, removed = datetime.now(UTC) - timedelta(seconds=older_than_seconds), 0
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                           Prefix=self._key(prefix) + "/")
+            for page in pages:
+                for item in page.get("Contents", []):
+                    if item["LastModified"] < limit:
+                        self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
+                        removed += 1
+        except self._errors() as exc:
+            raise StorageUnavailable(f"O armazenamento S3 não respondeu ({type(exc).__name__}).") from None
+        return removed
 
 
 def _settings(name: str, config) -> tuple:
