@@ -261,3 +261,11 @@ def test_a_file_retention_cannot_delete_is_tried_again(app, clock, monkeypatch):
     monkeypatch.undo()
     clock(days=100)
     assert retention.limpar()["artefatos"] == 1
+
+
+def test_the_live_parts_of_the_processo_page_carry_the_artefatos(app, operador_client):
+    execucao = running()
+    end_run(execucao, error="fim")
+    [log_file] = artefatos_of(execucao.id)
+    html = operador_client.get(f"/processos/{execucao.processo_id}/ao-vivo").get_data(as_text=True)
+    assert 'id="artefatos-table"' in html and f'data-artefato-id="{log_file.id}"' in html
