@@ -6,6 +6,7 @@ import apps.config  # noqa: F401  (first of the app's modules: it reads .env bef
 import apps.models  # noqa: F401  (the whole schema, for Alembic and relationships)
 from apps.api import (  # noqa: F401  (each registers its routes on the api blueprint)
     acoes,
+    artefatos,
     auditoria,
     auth,
     clientes,
@@ -26,6 +27,8 @@ from apps.api import aprovacoes as api_aprovacoes  # noqa: F401  (an alias: the 
 from apps.api.blueprint import bp as api_bp
 from apps.aprovacoes import routes as aprovacoes_routes  # noqa: F401
 from apps.aprovacoes.blueprint import bp as aprovacoes_bp
+from apps.artefatos import routes as artefatos_routes  # noqa: F401
+from apps.artefatos.blueprint import bp as artefatos_bp
 from apps.auditoria import routes as auditoria_routes  # noqa: F401
 from apps.auditoria.blueprint import bp as auditoria_bp
 from apps.auth import routes as auth_routes  # noqa: F401
@@ -59,7 +62,7 @@ from apps.rpa.blueprint import bp as rpa_bp
 
 # Importing a routes module registers its views on its blueprint; the order here is the URL map's.
 BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp,
-              notificacoes_bp, aprovacoes_bp, robos_bp, api_bp, graphql_bp)
+              notificacoes_bp, aprovacoes_bp, robos_bp, artefatos_bp, api_bp, graphql_bp)
 
 
 def create_app(config=None):

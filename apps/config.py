@@ -89,6 +89,20 @@ class Config:
     APROVACOES_LEMBRETE_HORA = os.environ.get("APROVACOES_LEMBRETE_HORA", "08:00")
     FATURAS_DIR = Path(os.environ.get("FATURAS_DIR", BASE_DIR / "instance" / "faturas"))
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 20) * 1024 * 1024
+    # Artefatos (invoices, run logs, SAT receipts, service files): where they are stored, how long kept.
+    ARTEFATOS_STORAGE = os.environ.get("ARTEFATOS_STORAGE", "local")  # local | s3
+    ARTEFATOS_DIR = os.environ.get("ARTEFATOS_DIR") or None  # local backend's root; FATURAS_DIR when unset
+    ARTEFATOS_S3_URL = os.environ.get("ARTEFATOS_S3_URL", "")  # endpoint; empty = AWS itself
+    ARTEFATOS_S3_BUCKET = os.environ.get("ARTEFATOS_S3_BUCKET", "")
+    ARTEFATOS_S3_ACCESS_KEY = os.environ.get("ARTEFATOS_S3_ACCESS_KEY", "")
+    ARTEFATOS_S3_SECRET_KEY = os.environ.get("ARTEFATOS_S3_SECRET_KEY", "")
+    ARTEFATOS_S3_REGION = os.environ.get("ARTEFATOS_S3_REGION", "us-east-1")
+    ARTEFATOS_S3_PREFIX = os.environ.get("ARTEFATOS_S3_PREFIX", "")
+    RETENCAO_LOG_DIAS = _int("RETENCAO_LOG_DIAS", 90)
+    RETENCAO_ARQUIVO_DIAS = _int("RETENCAO_ARQUIVO_DIAS", 30)
+    RETENCAO_FATURA_DIAS = _int("RETENCAO_FATURA_DIAS", 5 * 365 + 1)  # 5 years: the tax records term
+    RETENCAO_PROTOCOLO_DIAS = _int("RETENCAO_PROTOCOLO_DIAS", 5 * 365 + 1)
+    RETENCAO_INTERVAL = _int("RETENCAO_INTERVAL", 24 * 3600)
     CLIENTES_IMPORT_BACKGROUND_ROWS = _int("CLIENTES_IMPORT_BACKGROUND_ROWS", 5000)
 
     JWT_ACCESS_MINUTES = _int("JWT_ACCESS_MINUTES", 15)

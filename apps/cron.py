@@ -10,6 +10,7 @@ from dotenv import load_dotenv
 from rq import cron
 
 from apps.aprovacoes.lembretes import lembretes_job
+from apps.artefatos.retention import limpar_job
 from apps.clientes.importacao import reconcile as reconcile_importacoes
 from apps.config import Config
 from apps.notificacoes import jobs as notificacoes
@@ -31,6 +32,7 @@ MONTHLY_CHECK_INTERVAL = _seconds("MONTHLY_CHECK_INTERVAL", 300)
 NOTIFICACOES_INTERVAL = _seconds("NOTIFICACOES_INTERVAL", 10)
 APROVACOES_CHECK_INTERVAL = _seconds("APROVACOES_CHECK_INTERVAL", 900)
 ROBO_HEARTBEAT_SECONDS = _seconds("ROBO_HEARTBEAT_SECONDS", 15)
+RETENCAO_INTERVAL = _seconds("RETENCAO_INTERVAL", 24 * 3600)
 
 # ttl: a check left queued while no worker runs is dropped; the next one replaces it.
 cron.register(reconcile_periodic, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
@@ -53,3 +55,6 @@ cron.register(lembretes_job, queue_name=QUEUE, interval=APROVACOES_CHECK_INTERVA
 # The robots' heartbeat: a Redis key per period makes a second scheduler's run probe nothing.
 cron.register(heartbeat.run, queue_name=QUEUE, interval=ROBO_HEARTBEAT_SECONDS, ttl=max(30, 2 * ROBO_HEARTBEAT_SECONDS),
               job_timeout=120, result_ttl=120, failure_ttl=24 * 3600)
+# Daily: the artefatos whose retention term passed (idempotent; a missed day is done the next).
+cron.register(limpar_job, queue_name=QUEUE, interval=RETENCAO_INTERVAL, ttl=3600, job_timeout=3600,
+              result_ttl=7 * 24 * 3600, failure_ttl=30 * 24 * 3600)

@@ -16,6 +16,7 @@ from apps.auth.models import Role
 from apps.core.audit import AuditLog
 from apps.core.types import db
 from tests.factories import PASSWORD, UserFactory
+from tests.support.s3 import s3_settings, s3_url  # noqa: F401 (fixtures)
 from tests.support.servers import postgres_server, redis_server
 from tests.support.sim import sim, sim_knobs, sim_server  # noqa: F401 (fixtures)
 

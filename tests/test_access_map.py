@@ -27,6 +27,7 @@ PINNED = {
     "robos.list": VIEW, "robos.fragmento": VIEW, "api.robos_list": VIEW, "api.robos_get": VIEW,
     **{f"robos.{name}": ADMIN for name in ("create", "edit", "delete", "activate", "deactivate", "drain", "versao_ativa")},
     **{f"api.robos_{name}": ADMIN for name in ("create", "update", "delete", "drain", "versao_ativa")},
+    "artefatos.download": VIEW, "api.api_artefato_download": VIEW, "api.api_execucao_artefatos": VIEW,
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}

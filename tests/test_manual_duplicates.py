@@ -129,7 +129,7 @@ def test_a_token_of_another_processo_or_made_up_is_not_a_file(operador, processo
 
 def test_kept_files_nobody_sent_again_are_swept(processo):
     token = manual.keep(processo.id, PDF)
-    path = storage.root() / ".mantidos" / processo.id.hex / f"{token}.pdf"
+    path = storage.path_of(f"{manual.KEPT_PREFIX}/{processo.id.hex}/{token}.pdf")
     old = time.time() - manual.KEPT_SECONDS - 60
     os.utime(path, (old, old))
     assert manual.sweep_kept() == 1 and manual.kept(processo.id, token) is None

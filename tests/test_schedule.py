@@ -158,7 +158,8 @@ def test_cron_config_registers_the_reconcilers_and_the_monthly_check(app):
     scheduler.load_config_from_file(str(repo_root() / "apps" / "cron.py"))
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
     assert set(jobs) >= {"apps.rpa.jobs.reconcile_periodic", "apps.clientes.importacao.reconcile",
-                         "apps.processos.schedule.monthly_job"}  # other packages register their own too
+                         "apps.processos.schedule.monthly_job", "apps.artefatos.retention.limpar_job"}
+    assert jobs["apps.artefatos.retention.limpar_job"].interval == app.config["RETENCAO_INTERVAL"] == 24 * 3600
     assert {job.queue_name for job in jobs.values()} == {app.config["RQ_QUEUE"]}
     assert jobs["apps.rpa.jobs.reconcile_periodic"].interval == app.config["RECONCILE_INTERVAL"]
     assert jobs["apps.clientes.importacao.reconcile"].interval == app.config["RECONCILE_INTERVAL"]

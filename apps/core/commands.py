@@ -4,6 +4,7 @@ import secrets
 import click
 from flask.cli import AppGroup
 
+from apps.artefatos import commands as artefatos_commands
 from apps.auth.models import Role
 from apps.auth.services import UserError, create_user, find_by_login
 from apps.core.demo import seed_demo
@@ -53,3 +54,4 @@ def init_app(app):
     app.cli.add_command(demo_cli)
     processos_commands.init_app(app)
     robos_commands.init_app(app)
+    artefatos_commands.init_app(app)

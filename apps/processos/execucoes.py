@@ -10,6 +10,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from apps.aprovacoes import tarefas
+from apps.artefatos import services as artefatos
 from apps.core import audit
 from apps.core.errors import ServiceError
 from apps.core.types import db, utcnow
@@ -145,7 +146,9 @@ def concluir_download(execucao, faturas: list, note: str | None = None) -> bool:
                             mensagem=_with_note(f"{len(checked)} fatura(s) baixada(s).", note)[:4000]):
             raise ProcessoError("execução já finalizada")
         for (fields, _), arquivo in zip(checked, stored, strict=True):
-            db.session.add(Fatura(processo_id=execucao.processo_id, execucao_id=execucao.id, arquivo=arquivo, **fields))
+            fatura = Fatura(processo_id=execucao.processo_id, execucao_id=execucao.id, arquivo=arquivo, **fields)
+            db.session.add(fatura)
+            artefatos.record_fatura(fatura, execucao)
         state.move(execucao.processo, "download_concluido",
                    comentario=f"{len(checked)} fatura(s) baixada(s) pelo robô")
         tarefas.abrir([execucao.processo_id])

@@ -4,7 +4,6 @@ When some files are refused, the good ones chosen with them are kept on the serv
 (`keep`), so the person fixes only what was wrong instead of choosing every file again.
 """
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -13,6 +12,8 @@ from decimal import Decimal
 from werkzeug.utils import secure_filename
 
 from apps.aprovacoes import tarefas
+from apps.artefatos import services as artefatos
+from apps.artefatos.storage import NotStored, StorageUnavailable, backend
 from apps.core.types import db
 from apps.processos import state, storage
 from apps.processos.models import Fatura, Processo, StatusProcesso
@@ -32,6 +33,7 @@ class FaturaManual:
 
 
 KEPT_SECONDS = 24 * 3600  # a kept file nobody sent again is removed after a day
+KEPT_PREFIX = "mantidos"
 
 
 class UploadError(ProcessoError):
@@ -104,64 +106,63 @@ def enviar_faturas(processo: Processo, faturas: list[FaturaManual], by) -> list[
                 emissao=fatura.emissao,
             ))
         db.session.add_all(rows)
+        for row in rows:
+            artefatos.record_fatura(row)
         state.move(processo, "faturas_enviadas", by=by,
                    comentario=f"{len(rows)} fatura(s) enviada(s) manualmente")
         tarefas.abrir([processo.id], enviado_por=by)
         db.session.commit()
-    except Exception:
+    except Exception as exc:
         db.session.rollback()
         for arquivo in stored:
             storage.delete(arquivo)
+        if isinstance(exc, StorageUnavailable):
+            raise ProcessoError(f"{exc.message} Nenhuma fatura foi registrada; tente de novo.", 503) from None
         raise
     return rows
 
 
 # --- files kept between a refused upload and the next try -------------------------------------
+# In the shared storage, so the next try may reach another web machine and still find them.
 
-def _kept_dir(processo_id):
-    folder = storage.root() / ".mantidos" / uuid.UUID(str(processo_id)).hex
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _kept_path(processo_id, token: str):
+def _kept_key(processo_id, token: str) -> str | None:
     if not re.fullmatch(r"[0-9a-f]{32}", token or ""):
         return None
-    return _kept_dir(processo_id) / f"{token}.pdf"
+    return f"{KEPT_PREFIX}/{uuid.UUID(str(processo_id)).hex}/{token}.pdf"
 
 
 def keep(processo_id, data: bytes) -> str:
     """Keep a good file of a refused upload for the next try; its token."""
     sweep_kept()
     token = uuid.uuid4().hex
-    target = _kept_dir(processo_id) / f"{token}.pdf"
-    tmp = target.with_suffix(".part")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    backend().put_bytes(_kept_key(processo_id, token), data, content_type="application/pdf")
     return token
 
 
 def kept(processo_id, token: str) -> bytes | None:
     """The bytes of a kept file of this processo, or None (unknown, expired or another processo's)."""
-    path = _kept_path(processo_id, token)
-    return path.read_bytes() if path is not None and path.is_file() else None
+    key = _kept_key(processo_id, token)
+    if key is None:
+        return None
+    try:
+        return b"".join(backend().open(key))  # an upload's file: at most MAX_UPLOAD_MB, as the form reads it
+    except (NotStored, StorageUnavailable):
+        return None
 
 
 def discard(processo_id, tokens) -> None:
     for token in tokens:
-        path = _kept_path(processo_id, token)
-        if path is not None:
-            path.unlink(missing_ok=True)
+        key = _kept_key(processo_id, token)
+        if key is not None:
+            try:
+                backend().delete(key)
+            except StorageUnavailable:
+                pass  # swept later
 
 
 def sweep_kept(older_than_seconds: float = KEPT_SECONDS) -> int:
     """Remove kept files nobody sent again; return how many."""
-    limit, removed = time.time() - older_than_seconds, 0
-    for path in (storage.root() / ".mantidos").glob("*/*.pdf"):
-        try:
-            if path.stat().st_mtime < limit:
-                path.unlink()
-                removed += 1
-        except FileNotFoundError:
-            pass
-    return removed
+    try:
+        return backend().delete_older(KEPT_PREFIX, older_than_seconds)
+    except StorageUnavailable:
+        return 0

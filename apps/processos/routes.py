@@ -4,11 +4,13 @@ import re
 import unicodedata
 from datetime import timedelta
 
-from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
+from apps.artefatos import download
+from apps.artefatos import services as artefatos
 from apps.auth.policy import OPERATE, VIEW, access
 from apps.clientes.models import Cliente
 from apps.core.clock import current_competencia
@@ -366,22 +368,13 @@ def _ascii_filename(numero: str) -> str:
 @bp.route("/faturas/<fatura_id>/pdf", endpoint="fatura_pdf")
 @access(VIEW)
 def fatura_pdf(fatura_id):
-    """The invoice's PDF, shown in the browser."""
+    """The invoice's PDF, shown in the browser (streamed from storage, in a CSP sandbox)."""
     fatura = get_or_404(Fatura, fatura_id)
-    try:
-        path = storage.path_of(fatura.arquivo)
-    except storage.StorageError:
-        abort(404)
-    if not path.is_file():
-        abort(404, "O arquivo desta fatura não foi encontrado.")
-    response = send_file(path, mimetype="application/pdf", conditional=True, max_age=0)
-    response.headers["Content-Disposition"] = f'inline; filename="{_ascii_filename(fatura.numero)}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    # The file came from a robot or an upload: shown in a unique opaque origin, without scripts,
-    # forms or same-origin access to the dashboard (what keeps a hostile PDF harmless).
-    response.headers["Content-Security-Policy"] = "sandbox"
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
+    artefato = artefatos.of_fatura(fatura)
+    if artefato is not None and artefato.removido_em is not None:
+        abort(410, download.removed_message(artefato))
+    return download.send(fatura.arquivo, content_type="application/pdf", filename=_ascii_filename(fatura.numero),
+                         inline=True)
 
 
 @bp.route("/em-execucao", endpoint="em_execucao")

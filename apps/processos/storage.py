@@ -1,4 +1,8 @@
-"""Invoice files on disk: generated names under FATURAS_DIR, never a path from outside."""
+"""Invoice files: generated keys in the artefatos storage (a local directory or S3), never a path from outside.
+
+The PDF checks live here; the bytes go through `apps.artefatos.storage`, so web and worker machines
+that share an S3 bucket see the same invoices. Files on their way in (`incoming`, a refused upload's
+kept files in apps/processos/manual.py) stay on the local disk under FATURAS_DIR."""
 import hashlib
 import mmap
 import os
@@ -9,6 +13,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from apps.artefatos import storage as artefatos_storage
 from apps.core.errors import ServiceError
 
 PDF_MAGIC = b"%PDF-"
@@ -87,36 +92,35 @@ def check_pdf(data: bytes, max_bytes: int | None = None) -> None:
                            "e foi recusado por segurança.")
 
 
+def _new_key(processo_id) -> str:
+    return f"{uuid.UUID(str(processo_id))}/{uuid.uuid4().hex}.pdf"
+
+
 def save(processo_id, data: bytes) -> str:
-    """Store the bytes under a generated name; return the path relative to the root.
+    """Store the bytes under a generated key; return the key (the fatura's `arquivo`).
 
     Only the size and the PDF header are checked here: the full content check (check_pdf) is made where
     files come in (a robot's download, a manual upload), before anything is recorded."""
     check_size(data)
     if not data.startswith(PDF_MAGIC):
         raise StorageError("O arquivo não é um PDF válido.")
-    relative = Path(str(processo_id)) / f"{uuid.uuid4().hex}.pdf"
-    target = root() / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".part")
-    tmp.write_bytes(data)
-    tmp.replace(target)
-    return relative.as_posix()
+    key = _new_key(processo_id)
+    artefatos_storage.backend().put_bytes(key, data, content_type="application/pdf")
+    return key
 
 
 def path_of(relative: str) -> Path:
-    """The absolute path of a stored file; refuses anything that escapes the root."""
-    base = root()
-    target = (base / relative).resolve()
-    if base not in target.parents:
-        raise StorageError("Caminho de arquivo inválido.")
-    return target
+    """The local file of a stored key (local backend only); refuses anything that escapes the root."""
+    try:
+        return artefatos_storage.backend("local").path(relative)
+    except artefatos_storage.NotStored:
+        raise StorageError("Caminho de arquivo inválido.") from None
 
 
 def delete(relative: str) -> None:
     try:
-        path_of(relative).unlink(missing_ok=True)
-    except StorageError:
+        artefatos_storage.backend().delete(relative)
+    except (artefatos_storage.NotStored, artefatos_storage.StorageUnavailable):
         pass
 
 
@@ -138,13 +142,12 @@ def check_pdf_file(path) -> None:
 
 
 def store_file(processo_id, path) -> str:
-    """Check a downloaded file and move it under a generated name; return the path relative to the root."""
+    """Check a downloaded file and move it into storage under a generated key; return the key."""
     check_pdf_file(path)
-    relative = Path(str(processo_id)) / f"{uuid.uuid4().hex}.pdf"
-    target = root() / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(path, target)
-    return relative.as_posix()
+    key = _new_key(processo_id)
+    # A storage that is down raises StorageUnavailable (not StorageError): the run is looked at again later.
+    artefatos_storage.backend().put_file(key, path, content_type="application/pdf")
+    return key
 
 
 def sweep_incoming(older_than_seconds: float = 3600) -> int:

@@ -9,6 +9,7 @@ A person stops a run with `cancelar`: the robots are asked to stop, then the run
 """
 import logging
 
+from apps.artefatos import services as artefatos
 from apps.core import audit
 from apps.core.errors import ServiceError
 from apps.core.queues import QueueUnavailable
@@ -36,6 +37,7 @@ def end_run(execucao, *, error: str | None = None, store=None) -> bool:
     """End the run: `error` fails it; else `store()` records its result (True when it ended it)."""
     ended = lifecycle.falhar(execucao, error) if error is not None else store()
     if ended:
+        artefatos.after_run(execucao)  # its log (and SAT receipt) as files; never raises
         publish_status(execucao)
     follow.release(execucao.id)
     free_slot(execucao)

@@ -108,6 +108,7 @@ class Cycle:
             "RPA_ALLOW_PRIVATE_TARGETS": "true" if cfg["RPA_ALLOW_PRIVATE_TARGETS"] else "false",
             "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO",
         })
+        env.update({k: str(v) for k, v in cfg.items() if k.startswith("ARTEFATOS_") and v})  # the same storage
         # Limits a test changed with configure() reach the workers too (by the names apps.config reads).
         for key in self._saved:
             if key.startswith(("RPA_", "EXECUCAO_")) and key not in env:

@@ -7,7 +7,7 @@
   if (!panel) return;
 
   var LEVELS = { DEBUG: 1, INFO: 1, WARNING: 1, ERROR: 1 };
-  var LIVE_PARTS = ["processo-status", "execucoes-table", "faturas-table", "processo-historico"];
+  var LIVE_PARTS = ["processo-status", "execucoes-table", "faturas-table", "processo-historico", "artefatos-table"];
   var ACTIVE = { PENDENTE: 1, EXECUTANDO: 1 };
   var STARTED_BANNER = "Execução iniciada";  // the flash of processos.executar, stale once the run ends
   var partsUrl = panel.getAttribute("data-live-url") || panel.getAttribute("data-fragment-url");
