@@ -16,6 +16,7 @@ from apps.api import (  # noqa: F401  (each registers its routes on the api blue
     faturas,
     logs_v2,
     operadoras,
+    portal,
     processos,
     token_global,
     usuarios,
@@ -37,6 +38,8 @@ from apps.home import routes as home_routes  # noqa: F401
 from apps.home.blueprint import bp as home_bp
 from apps.operadoras import routes as operadoras_routes  # noqa: F401
 from apps.operadoras.blueprint import bp as operadoras_bp
+from apps.portal import routes as portal_routes  # noqa: F401
+from apps.portal.blueprint import bp as portal_bp
 from apps.processos import export_routes, schedule_routes  # noqa: F401
 from apps.processos import routes as processos_routes  # noqa: F401
 from apps.processos.blueprint import bp as processos_bp
@@ -46,7 +49,8 @@ from apps.rpa import routes as rpa_routes  # noqa: F401
 from apps.rpa.blueprint import bp as rpa_bp
 
 # Importing a routes module registers its views on its blueprint; the order here is the URL map's.
-BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp, api_bp)
+BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp, api_bp,
+              portal_bp)
 
 
 def create_app(config=None):

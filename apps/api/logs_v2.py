@@ -80,7 +80,7 @@ def _rpa_job(execucao) -> dict:
     if not execucao.job_id:
         return {"job": None, "job_erro": "A execução ainda não tem job na API RPA."}
     try:
-        with connect.client_for(execucao.processo.cliente.operadora, max_retries=0) as client:
+        with connect.run_client(execucao, max_retries=0) as client:
             return {"job": client.get_job_raw(execucao.job_id)}
     except RpaError as exc:
         return {"job": None, "job_erro": exc.message}

@@ -35,11 +35,15 @@ ACTION_LABELS = {
     "token_global_testado": "Conexão testada",
     "fila_job_reenfileirado": "Tarefa reenfileirada", "fila_jobs_reenfileirados": "Tarefas com falha reenfileiradas",
     "fila_job_excluido": "Tarefa excluída",
+    "dominio_criado": "Domínio criado", "dominio_alterado": "Domínio alterado",
+    "servico_criado": "Serviço criado", "servico_alterado": "Serviço alterado",
+    "servico_solicitado": "Serviço solicitado",
 }
 
 # What kind of record an entry is about, for an entry whose record has no readable name.
 ENTITY_LABELS = {"processos": "Processo", "clientes": "Cliente", "operadoras": "Operadora", "users": "Usuário",
-                 "importacoes": "Importação", "execucoes": "Execução", "rq_job": "Tarefa"}
+                 "importacoes": "Importação", "execucoes": "Execução", "rq_job": "Tarefa",
+                 "dominios": "Domínio", "servicos": "Serviço"}
 
 REGISTRO_LENGTH = 300
 # The readable name of a record, stored on its entries when they are recorded (so the trail lists and searches
@@ -50,6 +54,8 @@ DESCRIBE = {
     "operadoras": lambda o: o.codigo,
     "users": lambda u: u.username,
     "importacoes": lambda i: f"Importação {i.arquivo_nome or 'sem nome'}",
+    "dominios": lambda d: d.nome,
+    "servicos": lambda s: s.nome,
 }
 
 

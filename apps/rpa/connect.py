@@ -53,3 +53,12 @@ def client_for(operadora, token_provider=_DEFAULT, **overrides) -> RpaClient:
 
     provider = StaticCredential(credential_for(operadora)) if token_provider is _DEFAULT else token_provider
     return RpaClient.from_settings(url, current_app.config, token_provider=provider, url_guard=guard, **overrides)
+
+
+def run_client(execucao, token_provider=_DEFAULT, **overrides) -> RpaClient:
+    """The client of the server that runs this execucao: its processo's operadora's, a SERVICO run's operadora's,
+    or our own RPA API for a SERVICO run that names no operadora."""
+    operadora = execucao.processo.cliente.operadora if execucao.processo is not None else execucao.operadora
+    if operadora is None:
+        return default_client(token_provider, **overrides)
+    return client_for(operadora, token_provider, **overrides)

@@ -18,7 +18,7 @@ from apps.processos.models import StatusExecucao
 from apps.realtime.events import publish_status
 from apps.rpa import follow, throttle
 from apps.rpa.client import RpaError, RpaRejected, RpaUnavailable
-from apps.rpa.connect import client_for
+from apps.rpa.connect import run_client
 
 log = logging.getLogger(__name__)
 CANNOT_CANCEL = "O servidor RPA não permite cancelar; a execução continua."
@@ -43,8 +43,10 @@ def end_run(execucao, *, error: str | None = None, store=None) -> bool:
 
 def free_slot(execucao) -> None:
     """A run ended: let the operadora's next waiting run start."""
+    operadora_id = execucao.operadora_id or (execucao.processo.cliente.operadora_id if execucao.processo else None)
     try:
-        throttle.dispatch(execucao.processo.cliente.operadora_id)
+        if operadora_id is not None:  # a SERVICO run without an operadora held no slot
+            throttle.dispatch(operadora_id)
     except QueueUnavailable:
         log.warning("queue unavailable; waiting runs will be admitted by the reconciler")
 
@@ -64,7 +66,7 @@ def cancelar(execucao, by) -> bool:
         db.session.refresh(execucao)
         label = StatusExecucao.LABELS.get(execucao.status, execucao.status)
         raise CancelamentoError(f"A execução terminou antes do cancelamento ({label}).")
-    audit.record("execucao_cancelada", entity=execucao.processo, user=by,
+    audit.record("execucao_cancelada", entity=execucao.processo or execucao, user=by,
                  detail=f"{execucao.tipo} execucao={execucao.id} job={execucao.job_id or '—'}")
     db.session.commit()
     return True
@@ -73,7 +75,7 @@ def cancelar(execucao, by) -> bool:
 def _stop_job(execucao) -> None:
     """POST /jobs/{id}/cancel to the server that runs the job; CancelamentoError unless it accepted."""
     try:
-        with client_for(execucao.processo.cliente.operadora, max_retries=CANCEL_RETRIES) as client:
+        with run_client(execucao, max_retries=CANCEL_RETRIES) as client:
             job = client.cancel_job(execucao.job_id)
     except RpaRejected as exc:
         if exc.status in (404, 405):
