@@ -1,8 +1,8 @@
 """Domínios and serviços: a definition that does not validate is refused, on the page and in the API (422 with
 fields), and nothing is saved."""
 import copy
-import uuid
 import json
+import uuid
 
 import pytest
 from sqlalchemy import func, select

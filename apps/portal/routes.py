@@ -69,7 +69,9 @@ def _execucao_or_404(execucao_id) -> Execucao:
 
 def _live_context(execucao) -> dict:
     return {"execucao": execucao, "servico": execucao.servico,
-            "ativa": execucao if execucao.status in StatusExecucao.ACTIVE else None}
+            "ativa": execucao if execucao.status in StatusExecucao.ACTIVE else None,
+            "live_url": url_for("portal.ao_vivo", execucao_id=execucao.id),
+            "cancel_url": url_for("portal.cancelar", execucao_id="__id__")}
 
 
 @bp.route("/portal/execucoes/<execucao_id>", endpoint="execucao")
