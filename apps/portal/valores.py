@@ -17,6 +17,8 @@ from apps.operadoras.models import Operadora
 from apps.portal.schema import PLACEHOLDER, template_values
 
 REQUIRED = "Campo obrigatório."
+MAX_TEXT = 1000  # a text field's longest answer when its schema sets no max (and what an admin's regex reads)
+MAX_NUMBER = Decimal(10) ** 15
 TRUE = {"1", "true", "on", "sim", "yes", "y"}
 FALSE = {"", "0", "false", "off", "nao", "não", "no", "n"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -47,6 +49,8 @@ def _number(raw, rules):
         raise Invalid("Informe um número.") from None
     if not number.is_finite():
         raise Invalid("Informe um número.")
+    if abs(number) >= MAX_NUMBER:
+        raise Invalid("Número grande demais.")
     _bounds(number, rules, Decimal)
     return int(number) if number == number.to_integral_value() else float(number)
 
@@ -63,7 +67,7 @@ def _text(raw, rules):
     if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
         raise Invalid("Informe um texto.")
     text = str(raw).strip()
-    low, high = rules.get("min"), rules.get("max")
+    low, high = rules.get("min"), rules.get("max", MAX_TEXT)
     if low is not None and len(text) < int(low):
         raise Invalid(f"Informe ao menos {int(low)} caractere(s).")
     if high is not None and len(text) > int(high):
