@@ -187,3 +187,15 @@ def test_download_mapping_runs_the_invoice_download_of_that_month(client, admin,
                         data={f"{p}cliente": str(cliente.id), f"{p}competencia": "2025-11"})
     assert again.status_code == 409 and "Já existe uma execução em andamento" in again.get_data(as_text=True)
     assert "Download de faturas" in client.get("/portal/solicitacoes").get_data(as_text=True)
+
+
+def test_a_refused_form_keeps_the_chosen_cliente_selected(client, admin, users, login, enqueued):
+    cliente = ClienteFactory(nome="Cliente Escolhido")
+    ClienteFactory(nome="Outro Cliente")
+    servico = make_servico(client, admin, make_dominio(client, admin)["id"])
+    login(users[Role.VISUALIZADOR])
+    p = _prefix(servico)
+    html = client.post(f"/portal/servicos/{servico['id']}/solicitar",
+                       data={f"{p}cliente": str(cliente.id), f"{p}competencia": "maio"}).get_data(as_text=True)
+    assert f'<option value="{cliente.id}" selected>' in html and html.count(" selected>") == 1
+    assert re.search(rf'id="{p}competencia-error">Informe o mês', html)
