@@ -115,7 +115,7 @@ class ListSelect(widgets.Select):
         if field.data:
             chosen = f'<option value="{escape(field.data)}">'
             options = options.replace(chosen, chosen[:-1] + " selected>", 1)
-        return Markup(f"<select {widgets.html_params(name=field.name, **kwargs)}>{options}</select>")
+        return Markup(f"<select {widgets.html_params(name=field.name, **kwargs)}>{options}</select>")  # noqa: S704 - values escaped above, html_params escapes
 
 
 def _cliente_choices():
