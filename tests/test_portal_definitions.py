@@ -118,6 +118,12 @@ def test_page_shows_each_refusal_next_to_its_textarea_and_keeps_what_was_typed(a
     assert servico.form_schema_json == catalogo.SEGUNDA_VIA["form_schema_json"]
     edit = admin_client.get(f"/portal/servicos/{servico.id}/editar")
     assert edit.status_code == 200 and "segunda_via_fatura" in edit.get_data(as_text=True)
+    changed = admin_client.post(f"/portal/servicos/{servico.id}/editar", data=_page_form(
+        catalogo.SEGUNDA_VIA, dominio["id"], nome="Segunda via (PDF)", papeis=["ADMIN"], ativo=""))
+    assert changed.status_code == 302
+    db.session.refresh(servico)
+    assert (servico.nome, servico.papeis, servico.ativo) == ("Segunda via (PDF)", ["ADMIN"], False)
+    assert "Segunda via (PDF)" in admin_client.get("/portal/servicos").get_data(as_text=True)
 
 
 def test_domínio_pages(admin_client):
