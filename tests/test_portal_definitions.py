@@ -136,3 +136,10 @@ def test_domínio_pages(admin_client):
     assert admin_client.post("/portal/dominios", data={"slug": "debitos", "nome": "Débitos", "ordem": "2"}
                              ).status_code == 302
     assert "Débitos" in admin_client.get("/portal/dominios").get_data(as_text=True)
+
+
+def test_demo_seed_adds_the_catalogue_once():
+    from apps.core.demo import seed_portal
+
+    assert seed_portal() == len(catalogo.SERVICOS) and seed_portal() == 0
+    assert {s.nome for s in db.session.scalars(select(Servico))} == {d["nome"] for d in catalogo.SERVICOS}

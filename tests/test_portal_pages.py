@@ -3,13 +3,15 @@ each field), runs asked for (SERVICO execucoes with the mapped parametros), pape
 import re
 import uuid
 
+from flask import g
 from sqlalchemy import select
 
 from apps.auth.models import Role
 from apps.core.types import db
 from apps.portal import catalogo
 from apps.processos.models import Execucao, Processo, StatusExecucao, TipoExecucao
-from tests.factories import ClienteFactory, OperadoraFactory, valid_cnpj
+from tests.conftest import make_user
+from tests.factories import PASSWORD, ClienteFactory, OperadoraFactory, valid_cnpj
 from tests.portal_support import EVERY_TYPE, EVERY_TYPE_RUN, make_dominio, make_servico
 
 TODOS = list(Role.ALL)
@@ -20,6 +22,14 @@ def _every_type(client, admin, **changes):
     definition = {"nome": "Todos os tipos", "descricao": "Um campo de cada tipo.", "papeis": TODOS,
                   "form_schema_json": EVERY_TYPE, "run_template_json": EVERY_TYPE_RUN}
     return make_servico(client, admin, dominio["id"], definition, **changes)
+
+
+def _logged_in(client, user):
+    """Another browser (its own cookies) logged in as `user`."""
+    g.pop("_login_user", None)  # the tests' one app context would keep the last request's user
+    other = client.application.test_client()
+    assert other.post("/login", data={"login": user.username, "password": PASSWORD}).status_code == 302
+    return other
 
 
 def _prefix(servico) -> str:
@@ -113,6 +123,10 @@ def test_good_answers_start_a_servico_run_with_the_mapped_parametros(client, adm
     assert f'data-execucao-ativa="{execucao.id}"' in live and 'id="execucoes-table"' in live
     mine = client.get("/portal/solicitacoes").get_data(as_text=True)
     assert f'data-execucao-id="{execucao.id}"' in mine and "Todos os tipos" in mine and "Pendente" in mine
+    other = _logged_in(client, make_user(Role.VISUALIZADOR, "outro.visualizador"))
+    assert other.get(f"/portal/execucoes/{execucao.id}").status_code == 404  # not his: neither the run
+    assert f'data-execucao-id="{execucao.id}"' not in other.get("/portal/solicitacoes").get_data(as_text=True)
+    assert _logged_in(client, users[Role.OPERADOR]).get(f"/portal/execucoes/{execucao.id}").status_code == 200
 
 
 def test_a_second_run_of_the_same_operadora_waits_for_its_slot(client, admin, users, login, enqueued):

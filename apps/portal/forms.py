@@ -8,7 +8,6 @@ of the form's `csrf_token` (apps.core.security), rendered unprefixed by the temp
 """
 import json
 
-from flask import g
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from sqlalchemy import select
@@ -94,24 +93,36 @@ class ServicoForm(FlaskForm):
                 "form_schema_json": self.form_schema_json.data, "run_template_json": self.run_template_json.data}
 
 
-class ListSelect(widgets.Select):
-    """A select of a long list (every active cliente): its options are written once per request and shared by
-    every form that lists them, the selected one marked by a plain text replacement (WTForms' own renderer
-    costs about 0.3 ms per option, and the portal lists the clientes once per form that asks for one)."""
+class Lists:
+    """The long lists a request's forms choose from (active clientes, operadoras): loaded once per request
+    however many forms ask for them, and their <option>s written once (WTForms' own renderer costs about
+    0.3 ms per option, and the portal lists the clientes once per form that has a cliente field)."""
 
-    def __init__(self, kind):
+    def __init__(self):
+        self.choices, self.options = {}, {}
+
+    def get(self, kind) -> list:
+        if kind not in self.choices:
+            self.choices[kind] = (_cliente_choices if kind == "cliente" else _operadora_choices)()
+        return self.choices[kind]
+
+    def rendered(self, kind, choices) -> str:
+        if kind not in self.options:
+            self.options[kind] = "".join(f'<option value="{escape(c.value)}">{escape(c.label)}</option>'
+                                         for c in choices)
+        return self.options[kind]
+
+
+class ListSelect(widgets.Select):
+    """A select of one of the request's `Lists`; the selected option marked by a plain text replacement."""
+
+    def __init__(self, kind, lists):
         super().__init__()
-        self.kind = kind
+        self.kind, self.lists = kind, lists
 
     def __call__(self, field, **kwargs):
         kwargs.setdefault("id", field.id)
-        if field.flags.required and "required" not in kwargs:
-            kwargs["required"] = True
-        cache = g.setdefault("portal_options", {})
-        if self.kind not in cache:
-            cache[self.kind] = "".join(f'<option value="{escape(c.value)}">{escape(c.label)}</option>'
-                                       for c in field.choices)
-        options = cache[self.kind]
+        options = self.lists.rendered(self.kind, field.choices)
         if field.data:
             chosen = f'<option value="{escape(field.data)}">'
             options = options.replace(chosen, chosen[:-1] + " selected>", 1)
@@ -130,7 +141,7 @@ def _operadora_choices():
     return [SelectChoice(str(row.id), f"{row.codigo} — {row.nome}") for row in rows]
 
 
-def _field(spec, choices):
+def _field(spec, lists):
     """The WTForms field of one schema field (render hints only; the rules live in apps.portal.valores)."""
     kind, rules = spec["type"], spec.get("validation") or {}
     label, default = spec["label"], spec.get("default")
@@ -143,8 +154,8 @@ def _field(spec, choices):
                        for o in rules.get("options", [])]
             return SelectField(label, choices=[SelectChoice("", "Escolha…")] + options, default=default,
                                render_kw=kw, validate_choice=False)
-        return SelectField(label, choices=[SelectChoice("", "Escolha…")] + choices[kind](), default=default,
-                           render_kw=kw, validate_choice=False, widget=ListSelect(kind))
+        return SelectField(label, choices=[SelectChoice("", "Escolha…")] + lists.get(kind), default=default,
+                           render_kw=kw, validate_choice=False, widget=ListSelect(kind, lists))
     if kind in INPUT_TYPES:
         kw["type"] = INPUT_TYPES[kind]
         for bound in ("min", "max"):
@@ -159,25 +170,20 @@ def _field(spec, choices):
     return StringField(label, default=None if default is None else str(default), render_kw=kw)
 
 
-def form_class(servico):
-    """A FlaskForm subclass with one field per schema field, in the schema's order."""
-    cache = g.setdefault("portal_choices", {})  # one query per request, however many forms name clientes
-
-    def lazy(kind, make):
-        return lambda: cache[kind] if kind in cache else cache.setdefault(kind, make())
-
-    choices = {"cliente": lazy("cliente", _cliente_choices), "operadora": lazy("operadora", _operadora_choices)}
-    attrs = {spec["key"]: _field(spec, choices) for spec in servico.fields}
+def form_class(servico, lists=None):
+    """A FlaskForm subclass with one field per schema field, in the schema's order (`lists`: the request's
+    shared Lists, so many forms query and write the clientes once)."""
+    lists = lists or Lists()
+    attrs = {spec["key"]: _field(spec, lists) for spec in servico.fields}
     return type("ServicoRunForm", (FlaskForm,), attrs)
 
 
-def form_for(servico, formdata=None, cls=None):
+def form_for(servico, formdata=None, lists=None):
     """The serviço's form, prefixed by its id, reading `formdata` (None: the request's, when it posted)."""
-    cls = cls or form_class(servico)
     kwargs = {"prefix": f"s{servico.id.hex[:8]}", "meta": {"csrf": False}}
     if formdata is not None:
         kwargs["formdata"] = formdata
-    return cls(**kwargs)
+    return form_class(servico, lists)(**kwargs)
 
 
 def answers_of(form, servico) -> dict:

@@ -3,7 +3,7 @@ admin's domínios and serviços."""
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from apps.auth.policy import ADMIN, OPERATE, VIEW, access
+from apps.auth.policy import ADMIN, OPERATE, VIEW, access, can
 from apps.core.errors import ServiceError
 from apps.core.form_errors import save_record, show_service_error
 from apps.core.pagination import paginate
@@ -11,7 +11,7 @@ from apps.core.records import get_or_404
 from apps.core.types import db
 from apps.portal import services
 from apps.portal.blueprint import bp
-from apps.portal.forms import DominioForm, ServicoForm, answers_of, form_for
+from apps.portal.forms import DominioForm, Lists, ServicoForm, answers_of, form_for
 from apps.portal.models import Dominio, Servico
 from apps.processos.models import Execucao, StatusExecucao
 from apps.rpa import runs
@@ -24,11 +24,11 @@ def _user():
 
 def _portal_page(failed=None, status=200):
     """The portal: one card per serviço the user may run, each with its form (`failed`: (servico, form))."""
-    grupos = []
+    grupos, lists = [], Lists()
     for dominio, servicos_ in services.portal(_user()):
         cards = []
         for servico in servicos_:
-            form = failed[1] if failed and failed[0].id == servico.id else form_for(servico, formdata={})
+            form = failed[1] if failed and failed[0].id == servico.id else form_for(servico, formdata={}, lists=lists)
             cards.append((servico, form))
         grupos.append((dominio, cards))
     return render_template("portal/index.html", grupos=grupos), status
@@ -61,8 +61,9 @@ def solicitar(servico_id):
 
 
 def _execucao_or_404(execucao_id) -> Execucao:
+    """A serviço's run, for the person who asked for it or an Operador and up (404 for anyone else)."""
     execucao = get_or_404(Execucao, execucao_id)
-    if execucao.servico_id is None:
+    if execucao.servico_id is None or (execucao.criado_por_id != current_user.id and not can(OPERATE)):
         abort(404)
     return execucao
 
