@@ -99,7 +99,7 @@ def bench(database_url: str, requests: int, clientes: int) -> float:
             timings[name].append(elapsed)
     medians = {name: statistics.median(values) for name, values in timings.items()}
     base = medians[f"GET {reference}"]
-    print(f"{db.engine.dialect.name if False else database_url.split(':', 1)[0]}: portal {size:,} bytes "
+    print(f"{database_url.split(':', 1)[0]}: portal {size:,} bytes "
           f"({sum(1 for _ in portal.data.decode().split('<input'))-1} inputs, "
           f"{portal.data.decode().count('<select')} selects); reference {reference} {sizes[reference]:,} bytes")
     print(f"  {'request':<34} {'median':>10} {'ratio':>7} {'queries':>8}")
