@@ -13,7 +13,7 @@ from apps.core.types import db
 from apps.portal import execucoes as servicos
 from apps.processos.execucoes import FaturaInvalida
 from apps.processos.models import Execucao, StatusExecucao, TipoExecucao
-from apps.rpa import answers
+from apps.rpa import answers, throttle
 from apps.rpa.client import Download, RpaClient, RpaError, RpaRejected
 from apps.rpa.runs import end_run
 from tests.factories import ClienteFactory, OperadoraFactory
@@ -155,3 +155,12 @@ def test_a_servico_run_takes_its_operadoras_slot_and_frees_it(client, admin, enq
     db.session.commit()
     assert end_run(no_operadora, error="x") and enqueued == [first, second]  # it held no slot
     assert db.session.scalar(select(Execucao.mensagem).where(Execucao.id == no_operadora.id)) == "x"
+
+
+def test_the_reconciler_admits_a_waiting_servico_run_that_names_no_operadora(enqueued):
+    waiting = Execucao(id=uuid.uuid4(), tipo=TipoExecucao.SERVICO, status=StatusExecucao.PENDENTE)
+    db.session.add(waiting)
+    db.session.commit()
+    assert throttle.dispatch_all() == 1 and enqueued == [waiting.id]
+    assert throttle.dispatch_all() == 0  # admitted once
+    assert db.session.get(Execucao, waiting.id).data_inicio is not None
