@@ -18,6 +18,7 @@ from apps.api import (  # noqa: F401  (each registers its routes on the api blue
     logs_v2,
     mensagens,
     operadoras,
+    portal,
     processos,
     robos,
     token_global,
@@ -50,6 +51,8 @@ from apps.notificacoes import routes as notificacoes_routes  # noqa: F401
 from apps.notificacoes.blueprint import bp as notificacoes_bp
 from apps.operadoras import routes as operadoras_routes  # noqa: F401
 from apps.operadoras.blueprint import bp as operadoras_bp
+from apps.portal import routes as portal_routes  # noqa: F401
+from apps.portal.blueprint import bp as portal_bp
 from apps.processos import export_routes, schedule_routes  # noqa: F401
 from apps.processos import routes as processos_routes  # noqa: F401
 from apps.processos.blueprint import bp as processos_bp
@@ -62,7 +65,7 @@ from apps.rpa.blueprint import bp as rpa_bp
 
 # Importing a routes module registers its views on its blueprint; the order here is the URL map's.
 BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp,
-              notificacoes_bp, aprovacoes_bp, robos_bp, artefatos_bp, api_bp, graphql_bp)
+              notificacoes_bp, aprovacoes_bp, robos_bp, artefatos_bp, portal_bp, api_bp, graphql_bp)
 
 
 def create_app(config=None):

@@ -69,6 +69,7 @@ class Config:
     EXECUCAO_MAX_LOG_LINES = _int("EXECUCAO_MAX_LOG_LINES", 20000)
     EXECUCAO_MAX_LOG_BYTES = _int("EXECUCAO_MAX_LOG_MB", 5) * 1024 * 1024
     EXECUCAO_MAX_FATURAS = _int("EXECUCAO_MAX_FATURAS", 50)
+    EXECUCAO_MAX_ARQUIVOS = _int("EXECUCAO_MAX_ARQUIVOS", 20)  # files a portal serviço's run may return
     EXECUCAO_MAX_HORAS = float(os.environ.get("EXECUCAO_MAX_HORAS", "6"))
     # The follower renews its lease at every look (RPA_POLL_INTERVAL) and during long downloads; a lost
     # follower (its worker or machine killed) is noticed when the lease runs out plus one reconciler pass.

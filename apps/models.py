@@ -7,5 +7,6 @@ from apps.clientes.models import Cliente  # noqa: F401
 from apps.core.audit import AuditLog  # noqa: F401
 from apps.notificacoes.models import Contato, Grupo, Mensagem, Preferencia  # noqa: F401
 from apps.operadoras.models import Operadora  # noqa: F401
+from apps.portal.models import Dominio, Servico  # noqa: F401
 from apps.processos.models import Execucao, ExecucaoLog, Fatura, Processo  # noqa: F401
 from apps.robos.models import Robo, RoboVersao, VersaoAtiva  # noqa: F401

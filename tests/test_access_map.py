@@ -28,6 +28,12 @@ PINNED = {
     **{f"robos.{name}": ADMIN for name in ("create", "edit", "delete", "activate", "deactivate", "drain", "versao_ativa")},
     **{f"api.robos_{name}": ADMIN for name in ("create", "update", "delete", "drain", "versao_ativa")},
     "artefatos.download": VIEW, "api.api_artefato_download": VIEW, "api.api_execucao_artefatos": VIEW,
+    "portal.index": VIEW, "portal.solicitar": VIEW, "portal.solicitacoes": VIEW, "portal.execucao": VIEW,
+    "portal.ao_vivo": VIEW, "portal.cancelar": OPERATE, "portal.dominios": ADMIN, "portal.dominio_editar": ADMIN,
+    "portal.servicos": ADMIN, "portal.servico_novo": ADMIN, "portal.servico_editar": ADMIN,
+    "api.api_dominios_list": VIEW, "api.api_dominios_create": ADMIN, "api.api_servicos_list": VIEW,
+    "api.api_servicos_create": ADMIN, "api.api_servicos_get": VIEW, "api.api_servicos_update": ADMIN,
+    "api.api_servicos_executar": VIEW, "api.api_servicos_execucoes": VIEW,
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}

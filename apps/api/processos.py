@@ -22,7 +22,7 @@ def processo_json(p) -> dict:
 
 
 def execucao_json(e) -> dict:
-    return {"id": str(e.id), "processo_id": str(e.processo_id), "tipo": e.tipo, "status": e.status,
+    return {"id": str(e.id), "processo_id": str(e.processo_id) if e.processo_id else None, "tipo": e.tipo, "status": e.status,
             "job_id": e.job_id, "data_inicio": _iso(e.data_inicio), "data_fim": _iso(e.data_fim),
             "mensagem": e.mensagem, "robo_id": str(e.robo_id) if e.robo_id else None}
 

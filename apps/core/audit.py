@@ -46,12 +46,15 @@ ACTION_LABELS = {
     "robo_ativado": "Robô ativado", "robo_desativado": "Robô desativado", "robo_drenando": "Robô drenando",
     "robo_status_alterado": "Status do robô alterado", "robo_versao_fixada": "Versão do robô fixada",
     "robo_versao_liberada": "Versão do robô liberada",
+    "dominio_criado": "Domínio criado", "dominio_alterado": "Domínio alterado",
+    "servico_criado": "Serviço criado", "servico_alterado": "Serviço alterado",
+    "servico_solicitado": "Serviço solicitado",
 }
 
 # What kind of record an entry is about, for an entry whose record has no readable name.
 ENTITY_LABELS = {"processos": "Processo", "clientes": "Cliente", "operadoras": "Operadora", "users": "Usuário",
                  "importacoes": "Importação", "execucoes": "Execução", "rq_job": "Tarefa",
-                 "robos": "Robô"}
+                 "robos": "Robô", "dominios": "Domínio", "servicos": "Serviço"}
 
 REGISTRO_LENGTH = 300
 # The readable name of a record, stored on its entries when they are recorded (so the trail lists and searches
@@ -63,6 +66,8 @@ DESCRIBE = {
     "users": lambda u: u.username,
     "importacoes": lambda i: f"Importação {i.arquivo_nome or 'sem nome'}",
     "robos": lambda r: r.nome,
+    "dominios": lambda d: d.nome,
+    "servicos": lambda s: s.nome,
 }
 
 

@@ -20,6 +20,8 @@ from apps.clientes.models import Cliente
 from apps.core.types import db
 from apps.notificacoes import events
 from apps.operadoras.models import Operadora
+from apps.portal import catalogo
+from apps.portal.models import Dominio, Servico
 from apps.processos.schedule import due_competencia
 from apps.processos.services import gerar_processos
 
@@ -73,6 +75,7 @@ def seed_demo(n_clientes: int = 40, seed: int = 2026, now: datetime | None = Non
         created["clientes"] += 1
     created["aprovador"] = seed_aprovador(operadoras)
     db.session.commit()
+    created["servicos"] = seed_portal()
     competencia = due_competencia(now)
     if competencia is not None:
         created["processos"] = gerar_processos(competencia)["criados"]
@@ -104,6 +107,21 @@ def seed_aprovador(operadoras) -> tuple | None:
         ids = {u.id for u in op.aprovadores} | {user.id}
         definir_aprovadores(op, sorted(ids), by=None)
     return (APROVADOR, password) if password else None
+
+
+def seed_portal() -> int:
+    """The portal's demo domínio and its serviços mapped to the simulator's tasks (kept when they exist)."""
+    dominio = db.session.scalar(select(Dominio).where(Dominio.slug == catalogo.DOMINIO["slug"]))
+    if dominio is None:
+        dominio = Dominio(**catalogo.DOMINIO)
+        db.session.add(dominio)
+        db.session.flush()
+    names = set(db.session.scalars(select(Servico.nome).where(Servico.dominio_id == dominio.id)))
+    novos = [Servico(dominio_id=dominio.id, ativo=True, **definition) for definition in catalogo.SERVICOS
+             if definition["nome"] not in names]
+    db.session.add_all(novos)
+    db.session.commit()
+    return len(novos)
 
 
 def database_is_empty() -> bool:

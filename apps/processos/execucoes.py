@@ -46,7 +46,7 @@ def falhar(execucao, mensagem: str) -> bool:
     ok = _conditional(execucao, StatusExecucao.ACTIVE, status=StatusExecucao.FALHOU,
                       mensagem=(mensagem or "Falha sem mensagem.")[:4000], data_fim=utcnow())
     if ok:
-        audit.record("execucao_falhou", entity=execucao.processo, detail=f"{execucao.tipo}: {mensagem}"[:1000])
+        audit.record("execucao_falhou", entity=execucao.processo or execucao, detail=f"{execucao.tipo}: {mensagem}"[:1000])
     db.session.commit()
     return ok
 

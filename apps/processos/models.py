@@ -4,6 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Date,
@@ -45,8 +46,9 @@ class StatusProcesso:
 class TipoExecucao:
     DOWNLOAD = "DOWNLOAD"
     ENVIO_SAT = "ENVIO_SAT"
-    ALL = (DOWNLOAD, ENVIO_SAT)
-    LABELS = {DOWNLOAD: "Download", ENVIO_SAT: "Envio ao SAT"}
+    SERVICO = "SERVICO"  # a portal serviço's run (apps.portal): may have no processo
+    ALL = (DOWNLOAD, ENVIO_SAT, SERVICO)
+    LABELS = {DOWNLOAD: "Download", ENVIO_SAT: "Envio ao SAT", SERVICO: "Serviço"}
 
 
 class StatusExecucao:
@@ -145,8 +147,9 @@ class Execucao(UUIDPk, Timestamps, db.Model):
         Index("ix_execucoes_processo_created", "processo_id", "created_at"),
     )
 
-    processo_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("processos.id", ondelete="CASCADE"), nullable=False
+    # None for a SERVICO run that is not about a processo.
+    processo_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("processos.id", ondelete="CASCADE"), nullable=True
     )
     tipo: Mapped[str] = mapped_column(String(20), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default=StatusExecucao.PENDENTE)
@@ -163,8 +166,18 @@ class Execucao(UUIDPk, Timestamps, db.Model):
     criado_por_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
     # The robot (apps.robos) that runs it, chosen by apps.robos.dispatch; None: API_EXTERNA_URL or the operadora's own.
     robo_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("robos.id", ondelete="SET NULL"), index=True)
+    # A SERVICO run: its serviço, the parametros sent to the robots, and the operadora whose concurrency limit
+    # it takes (from the form's cliente/operadora field; None when it names none).
+    servico_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("servicos.id", ondelete="SET NULL"), index=True)
+    parametros: Mapped[dict | None] = mapped_column(JSON)
+    resultado: Mapped[dict | None] = mapped_column(JSON)  # a finished task's result.dados
+    operadora_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("operadoras.id", ondelete="SET NULL"), index=True)
 
     processo = relationship("Processo", back_populates="execucoes")
+    servico = relationship("Servico")
+    operadora = relationship("Operadora")
     criado_por = relationship("User")
 
     @property

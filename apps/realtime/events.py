@@ -28,7 +28,8 @@ def log_line_json(line, job_id, operadora) -> dict:
 def log_payload(execucao, line) -> dict:
     """log_line_json for a line of this execucao."""
     processo = execucao.processo
-    operadora = processo.cliente.operadora.codigo if processo and processo.cliente else None
+    operadora = processo.cliente.operadora.codigo if processo and processo.cliente else (
+        execucao.operadora.codigo if execucao.operadora else None)
     return log_line_json(line, execucao.job_id, operadora)
 
 
@@ -36,7 +37,7 @@ def status_payload(execucao) -> dict:
     processo = execucao.processo
     return {
         "execucao_id": str(execucao.id),
-        "processo_id": str(execucao.processo_id),
+        "processo_id": str(execucao.processo_id) if execucao.processo_id else None,
         "processo_status": processo.status if processo else None,
         "tipo": execucao.tipo,
         "status": execucao.status,

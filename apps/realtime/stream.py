@@ -23,7 +23,7 @@ the 1,000 streams open; the RPA API got 50 requests with 1,000 viewers and 48-51
 import random
 import time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from apps.clientes.models import Cliente
 from apps.core.types import db
@@ -63,8 +63,11 @@ def fetch_lines(app, execucao_id, after: int, limit: int, with_end: bool = False
         try:
             meta = db.session.execute(
                 select(Execucao.job_id, Execucao.status, Operadora.codigo)
-                .join(Processo, Processo.id == Execucao.processo_id).join(Cliente, Cliente.id == Processo.cliente_id)
-                .join(Operadora, Operadora.id == Cliente.operadora_id).where(Execucao.id == execucao_id)).first()
+                # outer joins: a portal serviço's run may have no processo (its operadora, if any, is its own)
+                .outerjoin(Processo, Processo.id == Execucao.processo_id)
+                .outerjoin(Cliente, Cliente.id == Processo.cliente_id)
+                .outerjoin(Operadora, Operadora.id == func.coalesce(Cliente.operadora_id, Execucao.operadora_id))
+                .where(Execucao.id == execucao_id)).first()
             if meta is None:
                 return [], None
             end = _end_frame(execucao_id) if with_end and meta.status in TERMINAL else None

@@ -18,6 +18,7 @@ from apps.processos.models import Execucao, StatusExecucao, TipoExecucao
 from apps.robos.models import SAT_TAG, Robo, StatusRobo, VersaoAtiva
 
 WAITING_MESSAGE = "Aguardando robô disponível."
+TAREFAS_TAG = "tarefas"  # a portal task that names no operadora goes to a robot serving this tag (or `*`)
 
 
 def holding(model=Execucao):

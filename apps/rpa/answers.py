@@ -200,6 +200,52 @@ def _date(value, where, name, *, required):
         raise BadAnswer(f"{where}: data de {name} inválida ({shown(value)}).") from None
 
 
+def tarefas(data) -> list[dict]:
+    """GET /tarefas: the list of tasks, each with a text `nome`."""
+    items = data.get("tarefas") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(t, dict) and isinstance(t.get("nome"), str) for t in items):
+        raise BadAnswer(f"A API RPA respondeu a lista de tarefas num formato inesperado ({shown(data)}).")
+    return items
+
+
+def arquivos(result: dict, *, max_items: int) -> list[dict]:
+    """`result.arquivos` of a completed task: each {"arquivo", "content_type", "sha256", "tamanho"} checked."""
+    items = result.get("arquivos")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise BadAnswer(f"A tarefa concluiu com a lista de arquivos num formato inesperado ({shown(items)}).")
+    if len(items) > max_items:
+        raise LimitExceeded(f"A tarefa informou {len(items)} arquivos; o limite por execução é {max_items}.")
+    checked = []
+    for index, item in enumerate(items, 1):
+        where = f"Arquivo {index}"
+        if not isinstance(item, dict):
+            raise BadAnswer(f"{where}: deveria ser um objeto e veio {shown(item)}.")
+        name = item.get("arquivo")
+        if not isinstance(name, str) or not name.strip() or len(name) > 255 or clean_text(name, 255) != name:
+            raise BadAnswer(f"{where}: nome de arquivo ausente ou inválido ({shown(name)}).")
+        sha256, tamanho = item.get("sha256"), item.get("tamanho")
+        if sha256 is not None and not (isinstance(sha256, str) and SHA256.match(sha256)):
+            raise BadAnswer(f"{where}: sha256 inválido ({shown(sha256)}).")
+        if tamanho is not None and (isinstance(tamanho, bool) or not isinstance(tamanho, int) or tamanho < 0):
+            raise BadAnswer(f"{where}: tamanho inválido ({shown(tamanho)}).")
+        content_type = item.get("content_type")
+        if not isinstance(content_type, str) or not content_type.strip():
+            content_type = "application/octet-stream"
+        checked.append({"arquivo": name, "content_type": clean_text(content_type, 120), "sha256": sha256,
+                        "tamanho": tamanho})
+    return checked
+
+
+def dados(result: dict):
+    """`result.dados` of a completed task: an object or None."""
+    value = result.get("dados")
+    if value is not None and not isinstance(value, dict):
+        raise BadAnswer(f"A tarefa concluiu com dados num formato inesperado ({shown(value)}).")
+    return value
+
+
 def protocolo(result: dict) -> str:
     """`result.protocolo` of a completed SAT upload."""
     value = result.get("protocolo")

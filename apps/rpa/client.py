@@ -384,6 +384,29 @@ class RpaClient:
         return self._call("GET", "/jobs/{job_id}/faturas/{arquivo}", job_id, arquivo,
                           read=_FileSink(directory, max_bytes))
 
+    def list_tarefas(self):
+        """GET /tarefas (contract 1.1, optional): [{"nome", "descricao", "parametros"}]; a server without
+        tasks answers 404 (RpaRejected with that status)."""
+        return self._checked(answers.tarefas, self._call("GET", "/tarefas"))
+
+    def start_tarefa(self, tarefa, *, parametros, idempotency_key, operadora=None, runtime_arguments=None,
+                     runtime_env=None):
+        """POST /tarefas/{tarefa} (contract 1.1, optional): start a generic task; {"job_id", "status", ...}.
+        A server without tasks, or without this one, answers 404."""
+        body = {"parametros": dict(parametros), "operadora": operadora}
+        if runtime_arguments:
+            body["runtime_arguments"] = [str(argument) for argument in runtime_arguments]
+        if runtime_env:
+            body["runtime_env"] = {str(name): str(value) for name, value in runtime_env.items()}
+        data = self._call("POST", "/tarefas/{tarefa}", tarefa, json=body, idempotency_key=idempotency_key)
+        return {**data, "job_id": self._checked(answers.job_id, data)}
+
+    def fetch_arquivo(self, job_id, arquivo, max_bytes, directory=None) -> Download:
+        """GET /jobs/{job_id}/arquivos/{arquivo}: a task's file streamed into a temporary file in `directory`
+        while hashing it (refused above max_bytes; the caller moves or deletes the file)."""
+        return self._call("GET", "/jobs/{job_id}/arquivos/{arquivo}", job_id, arquivo,
+                          read=_FileSink(directory, max_bytes))
+
     @staticmethod
     def _checked(check, data, *args, **kwargs):
         try:

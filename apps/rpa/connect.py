@@ -74,8 +74,12 @@ def client_for_robo(robo, token_provider=_DEFAULT, **overrides) -> RpaClient:
 
 def client_for_execucao(execucao, token_provider=_DEFAULT, **overrides) -> RpaClient:
     """The client of the server that runs this execucao: the robot it was dispatched to (every call of its job
-    goes there: start, status, logs, files, cancel), else its operadora's (client_for)."""
+    goes there: start, status, logs, files, cancel), else its operadora's (its processo's, or a SERVICO run's),
+    else our own RPA API (a SERVICO run that names no operadora)."""
     robo = db.session.get(Robo, execucao.robo_id) if execucao.robo_id else None
     if robo is not None:
         return client_for_robo(robo, token_provider, **overrides)
-    return client_for(execucao.processo.cliente.operadora, token_provider, **overrides)
+    operadora = execucao.processo.cliente.operadora if execucao.processo is not None else execucao.operadora
+    if operadora is None:
+        return default_client(token_provider, **overrides)
+    return client_for(operadora, token_provider, **overrides)

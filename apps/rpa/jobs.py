@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from apps.core.queues import QueueUnavailable, get_redis, once_per
 from apps.core.types import db, get_by_id, utcnow
+from apps.portal import execucoes as servicos
 from apps.processos import execucoes as lifecycle
 from apps.processos import storage
 from apps.processos.models import Execucao, StatusExecucao
@@ -106,6 +107,8 @@ def _cancel_orphan(execucao, job_id) -> None:
 
 
 def _post_start(client, execucao) -> dict:
+    if servicos.is_servico(execucao):
+        return servicos.start(client, execucao)
     processo, cliente = execucao.processo, execucao.processo.cliente
     payload = dict(processo_id=str(processo.id), cliente=lifecycle.cliente_payload(cliente),
                    competencia=processo.competencia, idempotency_key=execucao.idempotency_key)
@@ -223,7 +226,15 @@ def _finish(client, execucao, job, note, poll) -> str:
     limits = current_app.config
     downloads = []
     try:
-        if lifecycle.is_download(execucao):
+        if servicos.is_servico(execucao):
+            metas = answers.arquivos(result, max_items=int(limits["EXECUCAO_MAX_ARQUIVOS"]))
+            dados = answers.dados(result)
+            for meta in metas:
+                downloads.append((meta, client.fetch_arquivo(execucao.job_id, meta["arquivo"],
+                                                             max_bytes=limits["MAX_CONTENT_LENGTH"],
+                                                             directory=storage.incoming())))
+            end_run(execucao, store=lambda: servicos.concluir(execucao, downloads, dados, note=note))
+        elif lifecycle.is_download(execucao):
             metas = answers.faturas(result, max_items=int(limits["EXECUCAO_MAX_FATURAS"]))
             for meta in metas:
                 follow.renew(execucao.id, poll.follower)  # many large invoices can outlast one lease

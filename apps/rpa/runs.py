@@ -49,12 +49,13 @@ def end_run(execucao, *, error: str | None = None, store=None) -> bool:
 
 
 def free_slot(execucao) -> None:
-    """A run ended: let the operadora's next waiting run start (a robot's place freed: any operadora's)."""
+    """A run ended: let the next waiting run start (a robot's place freed: any operadora's; else the operadora's)."""
+    operadora_id = execucao.operadora_id or (execucao.processo.cliente.operadora_id if execucao.processo else None)
     try:
         if execucao.robo_id is not None:
             throttle.dispatch_all()
-        else:
-            throttle.dispatch(execucao.processo.cliente.operadora_id)
+        elif operadora_id is not None:  # a SERVICO run without an operadora held no slot
+            throttle.dispatch(operadora_id)
     except QueueUnavailable:
         log.warning("queue unavailable; waiting runs will be admitted by the reconciler")
 
@@ -74,7 +75,7 @@ def cancelar(execucao, by) -> bool:
         db.session.refresh(execucao)
         label = StatusExecucao.LABELS.get(execucao.status, execucao.status)
         raise CancelamentoError(f"A execução terminou antes do cancelamento ({label}).")
-    audit.record("execucao_cancelada", entity=execucao.processo, user=by,
+    audit.record("execucao_cancelada", entity=execucao.processo or execucao, user=by,
                  detail=f"{execucao.tipo} execucao={execucao.id} job={execucao.job_id or '—'}")
     db.session.commit()
     return True

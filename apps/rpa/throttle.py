@@ -28,6 +28,11 @@ def _of_operadora(operadora_id):
             .join(Cliente, Cliente.id == Processo.cliente_id).where(Cliente.operadora_id == operadora_id))
 
 
+def _servicos_of(operadora_id):
+    """SERVICO runs without a processo that take this operadora's slots (Execucao.operadora_id)."""
+    return select(Execucao).where(Execucao.processo_id.is_(None), Execucao.operadora_id == operadora_id)
+
+
 def admitted_filter():
     """Runs that hold a slot: running, or admitted and about to start."""
     return or_(Execucao.status == StatusExecucao.EXECUTANDO,
@@ -39,8 +44,8 @@ def waiting_filter():
 
 
 def occupied(operadora_id) -> int:
-    query = _of_operadora(operadora_id).where(admitted_filter())
-    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+    return sum(db.session.scalar(select(func.count()).select_from(query.where(admitted_filter()).subquery()))
+               for query in (_of_operadora(operadora_id), _servicos_of(operadora_id)))
 
 
 def dispatch(operadora_id) -> list:
@@ -58,8 +63,11 @@ def dispatch(operadora_id) -> list:
     try:
         free = max(0, (operadora.limite_concorrencia or 1) - occupied(operadora_id))
         if free:
-            candidates = db.session.scalars(_of_operadora(operadora_id).where(waiting_filter())
-                                            .order_by(Execucao.created_at, Execucao.id).limit(free)).all()
+            candidates = sorted((execucao for query in (_of_operadora(operadora_id), _servicos_of(operadora_id))
+                                 for execucao in db.session.scalars(query.where(waiting_filter())
+                                                                    .order_by(Execucao.created_at, Execucao.id)
+                                                                    .limit(free))),
+                                key=lambda e: (e.created_at, str(e.id)))[:free]
             admitted = _admit_all(operadora, candidates)
         for execucao in admitted:
             follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
@@ -101,9 +109,30 @@ def operadoras_with_waiting() -> list:
     query = (select(Cliente.operadora_id).select_from(Execucao)
              .join(Processo, Processo.id == Execucao.processo_id).join(Cliente, Cliente.id == Processo.cliente_id)
              .where(waiting_filter()).group_by(Cliente.operadora_id))
-    return list(db.session.scalars(query))
+    servicos = (select(Execucao.operadora_id).where(Execucao.processo_id.is_(None), Execucao.operadora_id.is_not(None),
+                                                    waiting_filter()).group_by(Execucao.operadora_id))
+    return list(dict.fromkeys([*db.session.scalars(query), *db.session.scalars(servicos)]))
+
+
+def dispatch_run(execucao) -> list:
+    """Admit a run just requested: within its operadora's limit, or at once when it names no operadora
+    (a SERVICO run whose form has no cliente or operadora)."""
+    operadora_id = execucao.operadora_id or (execucao.processo.cliente.operadora_id if execucao.processo else None)
+    if operadora_id is not None:
+        return dispatch(operadora_id)
+    admitted = robos.admit_on_robot(execucao, robos.TAREFAS_TAG) if robos.registry_in_use() else _admit(execucao)
+    if not admitted:
+        return []
+    follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
+    return [execucao]
+
+
+def _unlimited_waiting() -> list:
+    return list(db.session.scalars(select(Execucao).where(Execucao.processo_id.is_(None),
+                                                          Execucao.operadora_id.is_(None), waiting_filter())))
 
 
 def dispatch_all() -> int:
     """Admit what fits for every operadora that has waiting runs (the reconciler calls it)."""
-    return sum(len(dispatch(operadora_id)) for operadora_id in operadoras_with_waiting())
+    return (sum(len(dispatch(operadora_id)) for operadora_id in operadoras_with_waiting())
+            + sum(len(dispatch_run(execucao)) for execucao in _unlimited_waiting()))
