@@ -14,6 +14,8 @@ PINNED = {
     "home.index": VIEW, "home.dados": VIEW, "home.filas": ADMIN, "home.filas_requeue": ADMIN,
     "home.filas_requeue_all": ADMIN, "home.filas_delete": ADMIN, "auditoria.list": ADMIN,
     "healthz": PUBLIC, "readyz": PUBLIC, "metrics": PUBLIC,
+    "auth.oidc_login": PUBLIC, "auth.oidc_callback": PUBLIC, "auth.github_login": PUBLIC,
+    "auth.github_callback": PUBLIC,
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}

@@ -17,15 +17,17 @@ from apps.core.types import db
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")  # the rule of UserCreateForm.username
 MAX_NOME = 120
-CREATE_FIELDS = {"username": str, "email": str, "password": str, "role": str, "nome": (str, type(None))}
-UPDATE_FIELDS = {"email": str, "password": str, "role": str, "nome": (str, type(None)), "ativo": bool}
+CREATE_FIELDS = {"username": str, "email": str, "password": str, "role": str, "nome": (str, type(None)),
+                 "break_glass": bool}
+UPDATE_FIELDS = {"email": str, "password": str, "role": str, "nome": (str, type(None)), "ativo": bool,
+                 "break_glass": bool}
 TYPE_LABELS = {str: "texto", bool: "booleano (true/false)"}
 EMPTY_PASSWORD = "Informe a senha."  # noqa: S105 (a message, not a password)
 
 
 def usuario_json(user) -> dict:
     return {"id": str(user.id), "username": user.username, "email": user.email, "nome": user.nome,
-            "role": user.role, "ativo": user.ativo,
+            "role": user.role, "ativo": user.ativo, "break_glass": user.break_glass,
             "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
             "created_at": user.created_at.isoformat() if user.created_at else None,
             "updated_at": user.updated_at.isoformat() if user.updated_at else None}
@@ -89,7 +91,7 @@ def api_usuarios_create():
         raise ApiError(422, "Informe username, email e password.", missing)
     user = services.create_user(data["username"], data["email"], data["password"],
                                 role=data.get("role", Role.VISUALIZADOR), nome=data.get("nome") or None,
-                                by=g.api_user)
+                                break_glass=data.get("break_glass", False), by=g.api_user)
     _commit_or_error()
     return with_location(usuario_json(user), url_for("api.api_usuario_get", user_id=user.id))
 
@@ -111,7 +113,8 @@ def api_usuario_update(user_id):
     if data.keys() - {"password"}:
         services.update_user(user, email=data.get("email", user.email), role=data.get("role", user.role),
                              nome=(data["nome"] or None) if "nome" in data else user.nome,
-                             ativo=data.get("ativo", user.ativo), by=g.api_user)
+                             ativo=data.get("ativo", user.ativo), break_glass=data.get("break_glass"),
+                             by=g.api_user)
     if "password" in data:
         services.reset_password(user, data["password"], by=g.api_user)
     _commit_or_error()

@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from apps.auth import passwords
@@ -39,6 +39,8 @@ class User(UUIDPk, Timestamps, UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An Admin who may still log in with a password when LOCAL_LOGIN=false (the way in when the provider is down).
+    break_glass: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
     @property
     def is_admin(self) -> bool:
