@@ -4,17 +4,19 @@ Debian's Chromium against the dashboard under gunicorn (one worker, so the JWKS 
 The provider's own authorization form is filled as a person would; refusals are what the provider (or a
 tampered redirect) really sends. axe-core checks the login page with the buttons, light and dark.
 """
-import uuid
+import os
+import sys
 
 import pytest
 from sqlalchemy import select
 
 from apps.auth.models import Role, User
+from apps.auth.services import create_user
 from apps.core.types import db
-from tests.browser.system import ADMIN_PASSWORD, ADMIN_USER, System, remove_workdir
+from tests.browser.system import ADMIN_PASSWORD, ADMIN_USER, ROOT, System, remove_workdir
 from tests.browser.test_accessibility_browser import AXE, BLOCKING, violations
 from tests.support.identity import GithubUser, github_server, oidc_provider
-from tests.support.servers import postgres_server, redis_server
+from tests.support.servers import free_port, postgres_server, redis_server
 
 PROVIDER_NAME = "Acme SSO"
 BREAK_GLASS_USER, BREAK_GLASS_PASSWORD = "emergencia.admin", "Senha-De-Emergencia-Forte-42"
@@ -53,8 +55,6 @@ def providers():
 
 @pytest.fixture(scope="module")
 def sso_system(providers, tmp_path_factory):
-    import os
-
     provider, github = providers
     settings = {
         "OIDC_ISSUER": provider.url, "OIDC_CLIENT_ID": "rpa-dashboard", "OIDC_CLIENT_SECRET": "segredo-oidc",
@@ -234,38 +234,49 @@ def test_login_page_with_the_buttons_passes_axe(new_page, sso_system, theme):
     assert blocking == [], blocking
 
 
+def start_second_web(system, **settings) -> tuple[str, object]:
+    """Another gunicorn on the same database and Redis with these settings changed: (base URL, process)."""
+    port = free_port()
+    env, system.env = system.env, dict(system.env, **settings)
+    try:
+        proc = system.spawn(f"web-{port}", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn-cfg.py"),
+                                            "-b", f"127.0.0.1:{port}"])
+    finally:
+        system.env = env
+    base_url = f"http://127.0.0.1:{port}"
+    system.wait_http(base_url + "/login", 60)
+    return base_url, proc
+
+
 def test_local_login_off_leaves_only_break_glass_admins(new_page, sso_system, sso_app, providers):
-    """Last in the module: it restarts the web server with LOCAL_LOGIN=false (and puts it back)."""
     provider, _github = providers
     with sso_app.app_context():
-        from apps.auth.services import create_user
-
-        create_user(BREAK_GLASS_USER, f"{uuid.uuid4().hex[:8]}@acme.test", BREAK_GLASS_PASSWORD, role=Role.ADMIN,
-                    break_glass=True)
+        create_user(BREAK_GLASS_USER, "emergencia@acme.test", BREAK_GLASS_PASSWORD, role=Role.ADMIN, break_glass=True)
         db.session.commit()
         db.session.remove()
-    sso_system.env["LOCAL_LOGIN"] = "false"
-    sso_system.restart_web()
+    base_url, proc = start_second_web(sso_system, LOCAL_LOGIN="false")
     try:
         page = new_page()
-        page.goto(sso_system.base_url + "/login")
+        page.goto(base_url + "/login")
         assert not page.locator("input[name=password]").is_visible()  # folded under the emergency access
         for login, password, allowed in ((ADMIN_USER, ADMIN_PASSWORD, False),
                                          (BREAK_GLASS_USER, BREAK_GLASS_PASSWORD, True)):
-            page.goto(sso_system.base_url + "/login")
+            page.goto(base_url + "/login")
             page.get_by_text("Acesso de emergência (administradores)").click()
             page.fill("input[name=login]", login)
             page.fill("input[name=password]", password)
             page.get_by_role("button", name="Entrar", exact=True).click()
             page.wait_for_load_state()
             if allowed:
-                assert page.url == sso_system.base_url + "/"
+                assert page.url == base_url + "/"
             else:
                 assert page.get_by_text("o login com senha está desativado para esta conta").is_visible()
         provider.set_user("fel-sub", email="fel@acme.test", email_verified=True)
         page = new_page()
-        sign_in_at_provider(page, sso_system, "fel-sub")  # the provider still signs people in
-        assert page.url == sso_system.base_url + "/"
+        page.goto(base_url + "/login")
+        page.get_by_role("link", name=f"Entrar com {PROVIDER_NAME}").click()
+        page.get_by_placeholder("sub").fill("fel-sub")
+        page.get_by_role("button", name="Authorize").click()
+        page.wait_for_url(base_url + "/")  # the provider still signs people in
     finally:
-        sso_system.env.pop("LOCAL_LOGIN")
-        sso_system.restart_web()
+        System._stop(proc)
