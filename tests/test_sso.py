@@ -4,6 +4,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from apps import create_app
@@ -193,6 +194,17 @@ def test_next_is_followed_only_inside_the_site(web, sso_app, provider):
     assert oidc_sign_in(web, provider, "hel-sub", next_url="/processos").headers["Location"] == "/processos"
     other = sso_app.test_client()
     assert oidc_sign_in(other, provider, "hel-sub", next_url="//evil.example/x").headers["Location"] == "/"
+    third = sso_app.test_client()
+    assert oidc_sign_in(third, provider, "hel-sub", next_url="/%5Cevil.example/x").headers["Location"] == "/"
+
+
+def test_a_denial_at_the_provider_is_refused_with_its_reason(web, provider):
+    start = web.get("/login/oidc")
+    back = requests.post(start.headers["Location"], data={"action": "deny"}, allow_redirects=False, timeout=5)
+    response = web.get(back.headers["Location"])
+    assert response.headers["Location"] == "/login"
+    assert any("recusou o login (access_denied)" in m for m in flashes(web))
+    assert web.get("/").status_code == 302
 
 
 def test_logout_ends_our_session_and_continues_at_the_provider(web, provider):
@@ -279,3 +291,18 @@ def test_providers_not_configured_answer_404(client):
     assert client.get("/login/oidc").status_code == 404
     assert client.get("/login/github/callback").status_code == 404
     assert "Entrar com" not in client.get("/login").get_data(as_text=True).replace("Entrar</button>", "")
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example", "/\t/evil.example", "https://evil.example", "//evil.example"])
+def test_safe_next_refuses_what_a_browser_reads_as_another_site(target):
+    from apps.core.pagination import safe_next
+
+    assert safe_next(target, "/") == "/"
+    assert safe_next("/processos?competencia=2026-05", "/") == "/processos?competencia=2026-05"
+
+
+def test_create_admin_can_make_a_break_glass_admin(runner):
+    result = runner.invoke(args=["users", "create-admin", "--username", "socorro", "--password",
+                                 "Cavalo-Bateria-Grampo", "--break-glass"])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(User).where(User.username == "socorro")).break_glass is True
