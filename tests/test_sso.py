@@ -1,6 +1,8 @@
 """Sign-in through a real OpenID Connect provider (oidc-provider-mock over HTTP) and a fake GitHub, with the
 Flask test client on our side: users created just in time, roles from claims, every refusal."""
+import base64
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -215,9 +217,16 @@ def test_logout_ends_our_session_and_continues_at_the_provider(web, provider):
     assert f"{target.scheme}://{target.netloc}{target.path}" == provider.url + "/oauth2/end_session"
     query = parse_qs(target.query)
     assert query["post_logout_redirect_uri"] == ["http://localhost/login"]
-    claims = json.loads(__import__("base64").urlsafe_b64decode(query["id_token_hint"][0].split(".")[1] + "=="))
+    claims = json.loads(base64.urlsafe_b64decode(query["id_token_hint"][0].split(".")[1] + "=="))
     assert claims["sub"] == "ivo-sub"
     assert web.get("/").status_code == 302
+
+
+def test_a_huge_id_token_is_not_kept_in_the_cookie_and_logout_still_reaches_the_provider(web, provider):
+    provider.set_user("jon-sub", email="jon@acme.test", email_verified=True, roles=[f"grupo-{n:04d}" for n in range(300)])
+    assert oidc_sign_in(web, provider, "jon-sub").headers["Location"] == "/"
+    query = parse_qs(urlsplit(web.post("/logout").headers["Location"]).query)
+    assert "id_token_hint" not in query and query["client_id"] == ["rpa-dashboard"]
 
 
 def test_local_logout_stays_local(web, users, login):
@@ -249,6 +258,9 @@ def test_break_glass_is_set_by_admins_and_only_on_admins(client, users, admin, a
     viewer = users[Role.VISUALIZADOR]
     refused = client.patch(f"/api/v1/usuarios/{viewer.id}", json={"break_glass": True}, headers=admin)
     assert refused.status_code == 422 and "break_glass" in refused.get_json()["fields"]
+    page = admin_client.get(f"/usuarios/{target.id}/editar").get_data(as_text=True)
+    checkbox = re.search(r'<input[^>]*name="break_glass"[^>]*>', page).group(0)
+    assert "checked" in checkbox
     form = {"email": target.email, "nome": "", "role": Role.OPERADOR, "ativo": "y"}
     assert admin_client.post(f"/usuarios/{target.id}/editar", data=form).status_code == 302
     db.session.expire_all()

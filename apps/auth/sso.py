@@ -27,6 +27,9 @@ OIDC, GITHUB = "oidc", "github"
 GITHUB_SCOPES = "read:user user:email read:org"
 GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 ID_TOKEN_LEEWAY = 60  # seconds of clock difference tolerated on exp/iat
+# The session is a cookie (4 KB at most in browsers): an ID token full of groups is not kept, and the logout
+# then reaches the provider with client_id instead of id_token_hint.
+ID_TOKEN_HINT_MAX = 2000
 _SESSION_NEXT, _SESSION_PROVIDER, _SESSION_ID_TOKEN = "sso_next", "sso_provider", "sso_id_token"
 
 
@@ -247,7 +250,7 @@ def _github_profile(client, token: dict) -> Profile:
 def remember_sign_in(name: str, id_token: str | None) -> None:
     """Called after the fresh session starts: which provider, and the ID token for the logout's id_token_hint."""
     session[_SESSION_PROVIDER] = name
-    if id_token:
+    if id_token and len(id_token) <= ID_TOKEN_HINT_MAX:
         session[_SESSION_ID_TOKEN] = id_token
 
 

@@ -259,6 +259,7 @@ def test_local_login_off_leaves_only_break_glass_admins(new_page, sso_system, ss
         page = new_page()
         page.goto(base_url + "/login")
         assert not page.locator("input[name=password]").is_visible()  # folded under the emergency access
+        assert [v for v in violations(page) if v["impact"] in BLOCKING] == []
         for login, password, allowed in ((ADMIN_USER, ADMIN_PASSWORD, False),
                                          (BREAK_GLASS_USER, BREAK_GLASS_PASSWORD, True)):
             page.goto(base_url + "/login")
