@@ -279,7 +279,7 @@ def github_sign_in(web, github, login):
     return web.get(github.authorize(start.headers["Location"], login))
 
 
-def test_github_org_member_gets_in_with_the_team_role(web, github):
+def test_github_org_member_gets_in_with_the_team_role(web, github, admin_client):
     github.add(GithubUser("joana", 101, "joana@acme.test", orgs={"acme": "active"},
                           teams=[("acme", "operadores"), ("outra", "admins")], name="Joana"))
     assert github_sign_in(web, github, "joana").headers["Location"] == "/"
@@ -287,6 +287,8 @@ def test_github_org_member_gets_in_with_the_team_role(web, github):
     assert (user.username, user.role) == ("joana", Role.OPERADOR)
     identity = db.session.scalar(select(ExternalIdentity).where(ExternalIdentity.user_id == user.id))
     assert (identity.provider, identity.subject) == ("github", "101")
+    page = admin_client.get(f"/usuarios/{user.id}/editar").get_data(as_text=True)
+    assert "Identidades externas" in page and "GitHub</strong> · 101 · joana@acme.test" in page
 
 
 @pytest.mark.parametrize("orgs", [{}, {"acme": "pending"}, {"outra": "active"}])

@@ -46,6 +46,12 @@ def mapped_role(profile: Profile) -> str | None:
     return Role.VISUALIZADOR
 
 
+def identities_of(user) -> list[ExternalIdentity]:
+    """The provider accounts linked to a user, oldest first."""
+    return list(db.session.scalars(select(ExternalIdentity).where(ExternalIdentity.user_id == user.id)
+                                   .order_by(ExternalIdentity.created_at)))
+
+
 def sign_in(profile: Profile) -> User:
     """The active user this profile is (found, linked or created), its role updated; or SignInRefused."""
     identity = db.session.scalar(select(ExternalIdentity).where(

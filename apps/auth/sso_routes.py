@@ -11,6 +11,14 @@ from apps.core.pagination import safe_next
 from apps.core.types import db
 
 
+@bp.app_template_global()
+def external_identities(user) -> list[dict]:
+    """For the user form: the provider accounts linked to `user` (provider as people read it, subject)."""
+    names = {sso.GITHUB: "GitHub", sso.issuer(): sso.provider_name()}
+    return [{"provider": names.get(i.provider, i.provider), "subject": i.subject,
+             "email": i.email, "last_login_at": i.last_login_at} for i in external.identities_of(user)]
+
+
 def _start(name: str):
     if not sso.enabled(name):
         abort(404)
