@@ -71,8 +71,21 @@ def user_by_email(email):
 
 
 def test_role_map_keeps_the_written_order_and_skips_malformed_entries():
-    assert parse_role_map(" RPA.Admin=admin, lixo ,=X, grupo=com=igual=OPERADOR") == [
+    assert parse_role_map(" RPA.Admin=ADMIN, lixo ,=X, grupo=com=igual=OPERADOR") == [
         ("RPA.Admin", "ADMIN"), ("grupo=com=igual", "OPERADOR")]
+
+
+def test_a_mapped_role_we_do_not_have_is_skipped_for_the_next_match():
+    from apps.auth.external import mapped_role
+    from apps.auth.sso import Profile
+
+    profile = Profile(provider="x", label="x", subject="s", email=None, email_verified=False, username=None,
+                      nome=None, role_values=["g1", "g2"], role_map=[("g1", "SUPREMO"), ("g2", "OPERADOR")])
+    assert mapped_role(profile) == Role.OPERADOR
+    profile.role_values = ["outro"]
+    assert mapped_role(profile) == Role.VISUALIZADOR
+    profile.role_values = None
+    assert mapped_role(profile) is None
 
 
 def test_login_page_offers_both_providers(web):

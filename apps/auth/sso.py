@@ -69,7 +69,7 @@ def parse_role_map(text: str | None) -> list[tuple[str, str]]:
         if not sep or not value.strip() or not role.strip():
             log.warning("role map entry ignored (expected value=ROLE): %r", item.strip()[:80])
             continue
-        pairs.append((value.strip(), role.strip().upper()))
+        pairs.append((value.strip(), role.strip()))  # role codes as written: external.role_exists decides
     return pairs
 
 
