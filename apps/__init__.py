@@ -34,6 +34,7 @@ from apps.auditoria import routes as auditoria_routes  # noqa: F401
 from apps.auditoria.blueprint import bp as auditoria_bp
 from apps.auth import routes as auth_routes  # noqa: F401
 from apps.auth import services as auth_services
+from apps.auth import sso, sso_routes  # noqa: F401  (sso_routes registers /login/oidc and /login/github)
 from apps.auth.blueprint import bp as auth_bp
 from apps.auth.passwords import use_fast_hashing_for_tests
 from apps.clientes import import_routes as clientes_import_routes  # noqa: F401
@@ -109,6 +110,7 @@ def register_extensions(app):
     login_manager.login_message = "Faça login para continuar."
     login_manager.login_message_category = "warning"
     login_manager.user_loader(auth_services.load_session_user)
+    sso.init_app(app)
 
 
 def register_blueprints(app):

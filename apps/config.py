@@ -157,6 +157,23 @@ class Config:
     NOTIFICACOES_WEBHOOK_ALLOW_PRIVATE = _bool("NOTIFICACOES_WEBHOOK_ALLOW_PRIVATE", False)
     NOTIFICACOES_INBOUND_LIMIT = os.environ.get("NOTIFICACOES_INBOUND_LIMIT", "60 per minute")
     MENSAGENS_RETENCAO_DIAS = _int("MENSAGENS_RETENCAO_DIAS", 30)
+    # Sign-in through an identity provider (apps/auth/sso.py). LOCAL_LOGIN=false: only Admins marked break-glass
+    # may still use a password (web and API).
+    LOCAL_LOGIN = _bool("LOCAL_LOGIN", True)
+    OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "")
+    OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+    OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+    OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
+    OIDC_ROLE_CLAIM = os.environ.get("OIDC_ROLE_CLAIM", "")
+    OIDC_ROLE_MAP = os.environ.get("OIDC_ROLE_MAP", "")  # RPA.Admin=ADMIN,RPA.Operador=OPERADOR
+    OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "provedor de identidade")
+    GITHUB_ID = os.environ.get("GITHUB_ID", "")
+    GITHUB_SECRET = os.environ.get("GITHUB_SECRET", "")
+    GITHUB_ORG = os.environ.get("GITHUB_ORG", "")
+    GITHUB_ROLE_MAP = os.environ.get("GITHUB_ROLE_MAP", "")  # team slugs of GITHUB_ORG: operadores=OPERADOR
+    GITHUB_OAUTH_URL = os.environ.get("GITHUB_OAUTH_URL", "https://github.com")
+    GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "https://api.github.com")
+    SSO_HTTP_TIMEOUT = float(os.environ.get("SSO_HTTP_TIMEOUT", "10"))
     TESTING = False
     DEBUG = False
 

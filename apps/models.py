@@ -1,6 +1,7 @@
 """Every model, imported in one place so Alembic and the app see the whole schema."""
 from apps.aprovacoes.models import Comentario, TarefaAprovacao, aprovadores  # noqa: F401
 from apps.artefatos.models import Artefato  # noqa: F401
+from apps.auth.identities import ExternalIdentity  # noqa: F401
 from apps.auth.models import Role, User  # noqa: F401
 from apps.clientes.importacao import Importacao, ImportacaoErro  # noqa: F401
 from apps.clientes.models import Cliente  # noqa: F401

@@ -34,6 +34,8 @@ PINNED = {
     "api.api_dominios_list": VIEW, "api.api_dominios_create": ADMIN, "api.api_servicos_list": VIEW,
     "api.api_servicos_create": ADMIN, "api.api_servicos_get": VIEW, "api.api_servicos_update": ADMIN,
     "api.api_servicos_executar": VIEW, "api.api_servicos_execucoes": VIEW,
+    "auth.oidc_login": PUBLIC, "auth.oidc_callback": PUBLIC, "auth.github_login": PUBLIC,
+    "auth.github_callback": PUBLIC,
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}

@@ -20,10 +20,11 @@ from apps.notificacoes import preferences
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")  # the rule of UserCreateForm.username
 MAX_NOME = 120
-CREATE_FIELDS = {"username": str, "email": str, "password": str, "role": str, "nome": (str, type(None))}
+CREATE_FIELDS = {"username": str, "email": str, "password": str, "role": str, "nome": (str, type(None)),
+                 "break_glass": bool}
 UPDATE_FIELDS = {"email": str, "password": str, "role": str, "nome": (str, type(None)), "ativo": bool,
-                 "telegram_chat_id": (str, type(None)), "whatsapp": (str, type(None)), "notificacoes": dict,
-                 "ausente_ate": (str, type(None))}
+                 "break_glass": bool, "telegram_chat_id": (str, type(None)), "whatsapp": (str, type(None)),
+                 "notificacoes": dict, "ausente_ate": (str, type(None))}
 NOTIFICACOES_FIELDS = ("telegram_chat_id", "whatsapp", "notificacoes")
 TYPE_LABELS = {str: "texto", bool: "booleano (true/false)", dict: "objeto"}
 EMPTY_PASSWORD = "Informe a senha."  # noqa: S105 (a message, not a password)
@@ -31,7 +32,7 @@ EMPTY_PASSWORD = "Informe a senha."  # noqa: S105 (a message, not a password)
 
 def usuario_json(user) -> dict:
     return {"id": str(user.id), "username": user.username, "email": user.email, "nome": user.nome,
-            "role": user.role, "ativo": user.ativo,
+            "role": user.role, "ativo": user.ativo, "break_glass": user.break_glass,
             "ausente_ate": user.ausente_ate.isoformat() if user.ausente_ate else None,
             "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
             "created_at": user.created_at.isoformat() if user.created_at else None,
@@ -109,7 +110,7 @@ def api_usuarios_create():
         raise ApiError(422, "Informe username, email e password.", missing)
     user = services.create_user(data["username"], data["email"], data["password"],
                                 role=data.get("role", Role.VISUALIZADOR), nome=data.get("nome") or None,
-                                by=g.api_user)
+                                break_glass=data.get("break_glass", False), by=g.api_user)
     _commit_or_error()
     return with_location(usuario_json(user), url_for("api.api_usuario_get", user_id=user.id))
 
@@ -134,7 +135,8 @@ def api_usuario_update(user_id):
     if data.keys() - {"password", "ausente_ate", *NOTIFICACOES_FIELDS}:
         services.update_user(user, email=data.get("email", user.email), role=data.get("role", user.role),
                              nome=(data["nome"] or None) if "nome" in data else user.nome,
-                             ativo=data.get("ativo", user.ativo), by=g.api_user)
+                             ativo=data.get("ativo", user.ativo), break_glass=data.get("break_glass"),
+                             by=g.api_user)
     if "password" in data:
         services.reset_password(user, data["password"], by=g.api_user)
     _commit_or_error()

@@ -5,7 +5,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
 from apps.auth.models import Role
-from apps.auth.services import authenticate
+from apps.auth.services import authenticate, login_failed_message
 
 EMAIL_RULES = [DataRequired(message="Informe o e-mail."), Email(message="E-mail inválido.", check_deliverability=False)]
 ROLE_CHOICES = [SelectChoice(r, Role.LABELS[r]) for r in Role.ALL]
@@ -23,7 +23,7 @@ class LoginForm(FlaskForm):
             return False
         self.user = authenticate(self.login.data, self.password.data)
         if self.user is None:
-            self.password.errors.append("Usuário ou senha incorretos.")
+            self.password.errors.append(login_failed_message())
             return False
         return True
 
@@ -50,6 +50,7 @@ class UserEditForm(FlaskForm):
     def validate_ausente_ate(self, field):
         if field.raw_data and field.raw_data[0].strip() and field.data is None:
             raise ValueError("Data inválida.")
+    break_glass = BooleanField("Acesso de emergência (break-glass)")
 
 
 class PasswordResetForm(FlaskForm):

@@ -2,7 +2,7 @@
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Date, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from apps.auth import passwords
@@ -41,6 +41,8 @@ class User(UUIDPk, Timestamps, UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Away until this day (inclusive): gets no new approval tasks, and colleagues may take the open ones.
     ausente_ate: Mapped[date | None] = mapped_column(Date)
+    # An Admin who may still log in with a password when LOCAL_LOGIN=false (the way in when the provider is down).
+    break_glass: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
     @property
     def is_admin(self) -> bool:

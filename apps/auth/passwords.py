@@ -44,6 +44,15 @@ def verify_dummy(password: str) -> None:
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         pass
 
+# The password_hash of a user created by a sign-in through a provider: no password ever matches it.
+UNUSABLE = "!externo"
+
+
+def is_usable(stored_hash: str | None) -> bool:
+    """False for a user who has no local password (created through a provider)."""
+    return bool(stored_hash) and not stored_hash.startswith("!")
+
+
 MIN_LENGTH = 10
 COMMON_PASSWORDS = frozenset(
     """123456 1234567 12345678 123456789 1234567890 12345678910 password password1 password123

@@ -4,7 +4,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from apps.aprovacoes import tarefas
-from apps.auth import services
+from apps.auth import services, sso
 from apps.auth.blueprint import bp
 from apps.auth.forms import ConfirmForm, LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
 from apps.auth.limits import LoginThrottled, throttled_response
@@ -45,10 +45,11 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @access(VIEW)
 def logout():
-    """End the session (server-side too)."""
+    """End the session (server-side too), then the provider's when it publishes an end_session_endpoint."""
+    provider_logout = sso.provider_logout_url()  # read before the session is cleared
     services.end_session(current_user._get_current_object())
     flash("Você saiu do sistema.", "info")
-    return redirect(url_for("auth.login"))
+    return redirect(provider_logout or url_for("auth.login"))
 
 
 @bp.route("/usuarios")
@@ -89,8 +90,8 @@ def user_edit(user_id):
     form = UserEditForm(obj=user)
     if form.validate_on_submit():
         try:
-            services.update_user(user, email=form.email.data, role=form.role.data,
-                                 nome=form.nome.data or None, ativo=form.ativo.data, by=current_user)
+            services.update_user(user, email=form.email.data, role=form.role.data, nome=form.nome.data or None,
+                                 ativo=form.ativo.data, break_glass=form.break_glass.data, by=current_user)
             tarefas.definir_ausencia(user, form.ausente_ate.data, by=current_user)
             db.session.commit()
         except services.UserError as exc:

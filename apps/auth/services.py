@@ -1,5 +1,5 @@
 """Rules about people: loading the session user, logging in, creating and changing users."""
-from flask import session
+from flask import current_app, session
 from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 
@@ -48,15 +48,16 @@ def authenticate(login: str, password: str):
     """
     user = find_by_login(login)
     attempt = limits.begin(login, user)
-    if user is None:
-        passwords.verify_dummy(password)
+    allowed = local_login_allowed(user)
+    if user is None or not allowed or not passwords.is_usable(user.password_hash):
+        passwords.verify_dummy(password)  # the same cost, so the answer's time tells nothing
         ok = False
     else:
         ok = user.check_password(password) and user.ativo
     if not ok:
         attempt.failed()
         audit.record("login_falhou", entity_type="users", entity_id=user.id if user else None,
-                     detail=f"login={login[:80]}", user=None)
+                     detail=f"login={login[:80]}" + ("" if allowed else "; login local desativado"), user=None)
         if attempt.delay_seconds:
             audit.record("login_bloqueado", entity_type="users", entity_id=user.id if user else None,
                          detail=f"{attempt.failures} falhas seguidas; próxima tentativa em "
@@ -67,12 +68,26 @@ def authenticate(login: str, password: str):
     return user
 
 
-def start_session(user, remember: bool):
-    """Log in with a fresh session (no fixation) and audit it."""
+def local_login_allowed(user) -> bool:
+    """May this user log in with a password? Always, unless LOCAL_LOGIN=false: then break-glass Admins only."""
+    if current_app.config.get("LOCAL_LOGIN", True):
+        return True
+    return user is not None and bool(user.break_glass) and user.is_admin
+
+
+def login_failed_message() -> str:
+    """One message for every refused password, so it never tells which accounts may still use one."""
+    if current_app.config.get("LOCAL_LOGIN", True):
+        return "Usuário ou senha incorretos."
+    return "Usuário ou senha incorretos, ou o login com senha está desativado para esta conta."
+
+
+def start_session(user, remember: bool, via: str | None = None):
+    """Log in with a fresh session (no fixation) and audit it (`via`: the provider, for a sign-in through one)."""
     session.clear()
     login_user(user, remember=remember)
     user.last_login_at = utcnow()
-    audit.record("login", entity=user, user=user)
+    audit.record("login", entity=user, user=user, detail=f"via {via}" if via else None)
     db.session.commit()
 
 
@@ -101,14 +116,20 @@ def validate_password(password, username):
         raise UserError(" ".join(problems), "password")
 
 
-def create_user(username, email, password, role=Role.VISUALIZADOR, nome=None, by=None):
+def _check_break_glass(role, break_glass):
+    if break_glass and role != Role.ADMIN:
+        raise UserError("Só um Admin pode ter acesso de emergência (break-glass).", "break_glass")
+
+
+def create_user(username, email, password, role=Role.VISUALIZADOR, nome=None, by=None, break_glass=False):
     """Create a user after checking uniqueness and password rules."""
     username, email = username.strip(), email.strip().lower()
     _check_unique(username, email)
     validate_password(password, username)
     if role not in Role.ALL:
         raise UserError("Perfil inválido.", "role")
-    user = User(username=username, email=email, role=role, nome=nome)
+    _check_break_glass(role, break_glass)
+    user = User(username=username, email=email, role=role, nome=nome, break_glass=bool(break_glass))
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
@@ -116,12 +137,14 @@ def create_user(username, email, password, role=Role.VISUALIZADOR, nome=None, by
     return user
 
 
-def update_user(user, *, email, role, nome, ativo, by=None):
-    """Change a user's data; role changes and deactivation end their sessions."""
+def update_user(user, *, email, role, nome, ativo, by=None, break_glass=None):
+    """Change a user's data; role changes and deactivation end their sessions (`break_glass` None: unchanged)."""
     email = email.strip().lower()
     _check_unique(user.username, email, exclude_id=user.id)
     if by is not None and by.id == user.id and (role != user.role or not ativo):
         raise UserError("Você não pode alterar o próprio perfil nem se desativar.", "role")
+    break_glass = user.break_glass and role == Role.ADMIN if break_glass is None else bool(break_glass)
+    _check_break_glass(role, break_glass)
     changes = []
     if role != user.role:
         changes.append(f"perfil {user.role}→{role}")
@@ -129,6 +152,9 @@ def update_user(user, *, email, role, nome, ativo, by=None):
         changes.append("ativado" if ativo else "desativado")
     if changes:
         user.end_sessions()
+    if break_glass != user.break_glass:
+        changes.append("acesso de emergência " + ("ativado" if break_glass else "removido"))
+        user.break_glass = break_glass
     user.email, user.role, user.nome, user.ativo = email, role, nome, ativo
     audit.record("usuario_alterado", entity=user, user=by, detail="; ".join(changes) or "dados")
     return user

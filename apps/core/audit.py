@@ -16,6 +16,9 @@ from apps.core.types import UTCDateTime, UUIDPk, db, parse_uuid, utcnow
 ACTION_LABELS = {
     "login": "Login", "login_falhou": "Login falhou", "login_bloqueado": "Login bloqueado", "logout": "Logout",
     "tokens_revogados": "Tokens de API revogados",
+    "login_externo_recusado": "Login externo recusado", "identidade_vinculada": "Identidade externa vinculada",
+    "usuario_criado_provedor": "Usuário criado no login externo",
+    "perfil_alterado_provedor": "Perfil alterado pelo provedor",
     "usuario_criado": "Usuário criado", "usuario_alterado": "Usuário alterado", "senha_redefinida": "Senha redefinida",
     "operadora_criada": "Operadora criada", "operadora_alterada": "Operadora alterada",
     "operadora_desativada": "Operadora desativada", "operadora_reativada": "Operadora reativada",

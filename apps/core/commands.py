@@ -21,7 +21,9 @@ demo_cli = AppGroup("demo", help="Dados de demonstração.")
 @click.option("--email", envvar="ADMIN_EMAIL", default=None)
 @click.option("--password", envvar="ADMIN_PASSWORD", default=None, help="Gerada e impressa se omitida.")
 @click.option("--if-missing", is_flag=True, help="Não faz nada se o usuário já existir.")
-def create_admin(username, email, password, if_missing):
+@click.option("--break-glass", is_flag=True, envvar="ADMIN_BREAK_GLASS",
+              help="Acesso de emergência: entra com senha mesmo com LOCAL_LOGIN=false.")
+def create_admin(username, email, password, if_missing, break_glass):
     """Create an admin user (password generated and printed when not given)."""
     if find_by_login(username):
         if if_missing:
@@ -31,7 +33,8 @@ def create_admin(username, email, password, if_missing):
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     try:
-        create_user(username, email or f"{username}@example.com", password, role=Role.ADMIN, nome="Administrador")
+        create_user(username, email or f"{username}@example.com", password, role=Role.ADMIN, nome="Administrador",
+                    break_glass=break_glass)
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
