@@ -15,6 +15,7 @@ from apps.api import (  # noqa: F401  (each registers its routes on the api blue
     exportar,
     faturas,
     logs_v2,
+    lotes,
     operadoras,
     processos,
     token_global,
@@ -35,6 +36,8 @@ from apps.core import commands, errors, health, logs, metrics, security, templat
 from apps.extensions import csrf, db, limiter, login_manager, migrate
 from apps.home import routes as home_routes  # noqa: F401
 from apps.home.blueprint import bp as home_bp
+from apps.lotes import routes as lotes_routes  # noqa: F401
+from apps.lotes.blueprint import bp as lotes_bp
 from apps.operadoras import routes as operadoras_routes  # noqa: F401
 from apps.operadoras.blueprint import bp as operadoras_bp
 from apps.processos import export_routes, schedule_routes  # noqa: F401
@@ -46,7 +49,8 @@ from apps.rpa import routes as rpa_routes  # noqa: F401
 from apps.rpa.blueprint import bp as rpa_bp
 
 # Importing a routes module registers its views on its blueprint; the order here is the URL map's.
-BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp, api_bp)
+BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp, api_bp,
+              lotes_bp)
 
 
 def create_app(config=None):

@@ -82,6 +82,8 @@ class Config:
     FATURAS_DIR = Path(os.environ.get("FATURAS_DIR", BASE_DIR / "instance" / "faturas"))
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 20) * 1024 * 1024
     CLIENTES_IMPORT_BACKGROUND_ROWS = _int("CLIENTES_IMPORT_BACKGROUND_ROWS", 5000)
+    LOTES_BACKGROUND_ROWS = _int("LOTES_BACKGROUND_ROWS", 1000)  # larger lotes are prepared by an RQ job
+    LOTES_CHUNK_ROWS = _int("LOTES_CHUNK_ROWS", 5000)  # lines per transaction when a lote queues its runs
 
     JWT_ACCESS_MINUTES = _int("JWT_ACCESS_MINUTES", 15)
     JWT_REFRESH_DAYS = _int("JWT_REFRESH_DAYS", 7)
