@@ -10,7 +10,6 @@ here, so the throttle admits runs as it does in production (no worker: admitted 
 """
 import argparse
 import csv
-import io
 import sys
 import tempfile
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import delete, func, insert, select, text, update  # noqa: E402
+from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
 from apps import create_app  # noqa: E402
 from apps.clientes.cnpj import check_digits  # noqa: E402
@@ -143,10 +142,6 @@ def run(url: str, redis_url: str, n: int, label: str) -> None:
             rounds.append((raw, checked, ours))
         raw, checked, ours = min(rounds, key=lambda r: r[1] + r[2])
         _, _, peak, _ = _ours(n, measure_memory=True)
-        # Idempotence beside speed: the same file again queues nothing (every row now has an active run).
-        again = arquivo.preview(arquivo.lotes_dir() / "x.csv", limit=1) if False else None  # noqa: F841
-        db.session.execute(update(Execucao).values(status="CONCLUIDO"))
-        db.session.commit()
         print(f"[{label}] {n:,} linhas (um DOWNLOAD por cliente, processos criados pelo lote)")
         print(f"  raw INSERT … SELECT (processos + execucoes): {raw:.3f} s")
         print(f"  prévia (verificação)                        : {checked:.3f} s")
