@@ -33,7 +33,7 @@ from apps.lotes import arquivo
 from apps.lotes.models import Lote, LoteLinha, StatusLote
 from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso, TipoExecucao
 from apps.processos.services import _uuid_sql
-from apps.rpa.throttle import dispatch_all
+from apps.rpa.throttle import dispatch
 
 log = logging.getLogger(__name__)
 BACKGROUND_ROWS = 1000  # more rows than this run on the queue (LOTES_BACKGROUND_ROWS)
@@ -152,23 +152,28 @@ def _dialect_insert():
 
 
 def _stage(lote, path) -> int:
-    """Check every row again; stage the good ones (committed per batch). The number of bad rows (staging
-    removed when there are any)."""
-    insert_lines = _dialect_insert()(LoteLinha).on_conflict_do_nothing(index_elements=["lote_id", "linha"])
-    bad_rows = 0
+    """Check every row again; stage the good ones (a commit every chunk of rows, so SQLite's one writer is not
+    held for the whole file). The number of bad rows (what was staged is removed when there are any)."""
+    table = LoteLinha.__table__
+    insert_lines = _dialect_insert()(table).on_conflict_do_nothing(index_elements=["lote_id", "linha"])
+    size = max(1, _setting("LOTES_CHUNK_ROWS", CHUNK_ROWS))
+    bad_rows = pending = 0
     for good, bad in arquivo.check_batches(path):
         bad_rows += len(bad)
         if good and not bad_rows:
             db.session.execute(insert_lines, [
                 {"lote_id": lote.id, "linha": v["linha"], "cnpj": v["cnpj"], "competencia": v["competencia"],
                  "acao": v["acao"], "cliente_id": v["cliente_id"]} for v in good])
-            db.session.commit()
+            pending += len(good)
+            if pending >= size:
+                db.session.commit()
+                pending = 0
     if bad_rows:
+        db.session.rollback()
         db.session.execute(delete(LoteLinha).where(LoteLinha.lote_id == lote.id))
-        db.session.commit()
     else:
         lote.total = db.session.scalar(select(func.count()).where(LoteLinha.lote_id == lote.id))
-        db.session.commit()
+    db.session.commit()
     return bad_rows
 
 
@@ -191,8 +196,9 @@ def _write(lote) -> None:
         _queue_runs(lote, in_chunk)
         lote.gravadas = db.session.scalar(select(func.count()).where(LoteLinha.lote_id == lote.id,
                                                                      LoteLinha.linha <= end))
+        operadoras = _operadoras(in_chunk)
         db.session.commit()
-        _dispatch()
+        _dispatch(operadoras)
         after = end
     lote.status, lote.concluido_em = StatusLote.IMPORTADO, utcnow()
     counts = progress(lote)
@@ -203,10 +209,17 @@ def _write(lote) -> None:
     db.session.commit()
 
 
-def _dispatch() -> None:
-    """Admit what the limits allow now; with Redis down the runs wait in the database for the reconciler."""
+def _operadoras(in_chunk) -> list:
+    return list(db.session.scalars(select(Cliente.operadora_id).select_from(LoteLinha)
+                                   .join(Cliente, Cliente.id == LoteLinha.cliente_id).where(in_chunk).distinct()))
+
+
+def _dispatch(operadoras) -> None:
+    """Admit what the chunk's operadoras' limits allow now, the way every run is admitted (throttle.dispatch);
+    with Redis down the runs wait in the database for the reconciler."""
     try:
-        dispatch_all()
+        for operadora_id in operadoras:
+            dispatch(operadora_id)
     except QueueUnavailable:
         log.warning("queue unavailable; the lote's runs will be admitted by the reconciler")
 
