@@ -320,3 +320,41 @@ def test_checking_a_large_file_keeps_memory_bounded(app, tmp_path):
     assert (result.linhas, result.validas, len(result.erros)) == (16_000, 0, 10)
     assert large < 8 * 1024 * 1024, f"pico {large / 2**20:.1f} MB"
     assert (large - small) / 12_000 < 200, (small, large)
+
+
+def test_two_confirms_at_the_same_moment_make_one_lote_and_each_run_once(world, app, enqueued):
+    import threading
+
+    token = arquivo.save_upload(_Upload(make_csv(good_rows(world))))
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def confirm():
+        with app.app_context():
+            try:
+                barrier.wait(10)
+                lote, created = services.start(token, "lote.csv", by=None)
+                results.append((lote.id, created))
+            except Exception as exc:  # reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=confirm) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and len(results) == 2
+    assert len({lote_id for lote_id, _ in results}) == 1 and sorted(c for _, c in results) == [False, True]
+    assert count(Lote) == 1 and count(Execucao) == 5 and len(enqueued) == 4
+
+
+class _Upload:
+    """An upload as Werkzeug gives one to a view (a name and save())."""
+
+    def __init__(self, data: bytes, filename="lote.csv"):
+        self.data, self.filename = data, filename
+
+    def save(self, target):
+        with open(target, "wb") as fh:
+            fh.write(self.data)
