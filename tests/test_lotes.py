@@ -2,6 +2,7 @@
 progress counts from SQL, the CSV report, access, and memory for a large file."""
 import csv
 import io
+import threading
 import tracemalloc
 
 import pytest
@@ -323,8 +324,6 @@ def test_checking_a_large_file_keeps_memory_bounded(app, tmp_path):
 
 
 def test_two_confirms_at_the_same_moment_make_one_lote_and_each_run_once(world, app, enqueued):
-    import threading
-
     token = arquivo.save_upload(_Upload(make_csv(good_rows(world))))
     barrier, results, errors = threading.Barrier(2), [], []
 
