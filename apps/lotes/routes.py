@@ -71,7 +71,7 @@ def _upload_page(form, status=200):
 def lotes_list():
     """Every lote, newest first, with its progress."""
     pagination = paginate(select(Lote).order_by(Lote.created_at.desc(), Lote.id))
-    counts = {lote.id: services.progress(lote) for lote in pagination.items}
+    counts = services.progress_many(pagination.items)
     return render_template("lotes/list.html", pagination=pagination, counts=counts)
 
 

@@ -289,19 +289,20 @@ def _fail(lote, message: str) -> None:
 
 # --- reading -------------------------------------------------------------------------------
 
-def progress(lote) -> dict:
-    """Counts from one aggregate over the lote's lines and their runs. While the lote is written, a line not
-    decided yet is waiting; once written, a line is done, failed (its run failed, or it got none) or waiting
-    (its run is active)."""
+def _counts_query():
     run_status = Execucao.status
-    row = db.session.execute(
-        select(func.count(case((run_status == StatusExecucao.CONCLUIDO, 1))),
-               func.count(case((run_status == StatusExecucao.FALHOU, 1))),
-               func.count(case((run_status.in_(StatusExecucao.ACTIVE), 1))),
-               func.count(case((and_(LoteLinha.execucao_id.is_(None), LoteLinha.mensagem.is_not(None)), 1))))
-        .select_from(LoteLinha).outerjoin(Execucao, Execucao.id == LoteLinha.execucao_id)
-        .where(LoteLinha.lote_id == lote.id)).one()
-    concluidas, falhas_run, ativas, sem_run = (int(v or 0) for v in row)
+    return (select(LoteLinha.lote_id,
+                   func.count(case((run_status == StatusExecucao.CONCLUIDO, 1))),
+                   func.count(case((run_status == StatusExecucao.FALHOU, 1))),
+                   func.count(case((run_status.in_(StatusExecucao.ACTIVE), 1))),
+                   func.count(case((and_(LoteLinha.execucao_id.is_(None), LoteLinha.mensagem.is_not(None)), 1))))
+            .select_from(LoteLinha).outerjoin(Execucao, Execucao.id == LoteLinha.execucao_id)
+            .group_by(LoteLinha.lote_id))
+
+
+def _progress(lote, concluidas=0, falhas_run=0, ativas=0, sem_run=0) -> dict:
+    """While the lote is written, a line not decided yet is waiting; once written, a line is done, failed (its
+    run failed, or it got none) or waiting (its run is active)."""
     total = lote.total
     if lote.status == StatusLote.PROCESSANDO:
         falhas = falhas_run + sem_run
@@ -311,6 +312,20 @@ def progress(lote) -> dict:
         falhas = max(0, total - concluidas - ativas)
     return {"status": situacao(lote, aguardando), "total": total, "concluidas": concluidas, "falhas": falhas,
             "aguardando": aguardando, "nao_executadas": sem_run}
+
+
+def progress(lote) -> dict:
+    """A lote's counts, from one aggregate over its lines and their runs."""
+    row = db.session.execute(_counts_query().where(LoteLinha.lote_id == lote.id)).first()
+    return _progress(lote, *(int(v or 0) for v in row[1:])) if row else _progress(lote)
+
+
+def progress_many(lotes) -> dict:
+    """{lote id: counts} of a page of lotes, from one grouped aggregate."""
+    ids = [lote.id for lote in lotes]
+    rows = {row[0]: row[1:] for row in db.session.execute(_counts_query().where(LoteLinha.lote_id.in_(ids)))} \
+        if ids else {}
+    return {lote.id: _progress(lote, *(int(v or 0) for v in rows.get(lote.id, ()))) for lote in lotes}
 
 
 def situacao(lote, aguardando: int) -> str:
