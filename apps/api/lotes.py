@@ -8,7 +8,7 @@ from apps.api.helpers import get_or_404, with_location
 from apps.auth.policy import OPERATE, VIEW, access, current_identity
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
-from apps.lotes import arquivo, services
+from apps.lotes import arquivo, progresso, services
 from apps.lotes.models import Lote
 
 MAX_ERROS = 1000  # failed lines listed by GET /v1/lotes/<id> (the CSV report has every one)
@@ -87,7 +87,7 @@ def lotes_criar():
 def lotes_detalhe(lote_id):
     """A lote's status and counts (from SQL aggregates) and its failed lines (the first 1,000)."""
     lote = get_or_404(Lote, lote_id, "Lote")
-    counts = services.progress(lote)
+    counts = progresso.progress(lote)
     return jsonify({key: counts[key] for key in ("status", "total", "concluidas", "falhas", "aguardando")}
-                   | {"erros": [{"linha": linha, "motivo": motivo} for linha, motivo in services.erros(lote, MAX_ERROS)],
+                   | {"erros": [{"linha": linha, "motivo": motivo} for linha, motivo in progresso.erros(lote, MAX_ERROS)],
                       "mensagem": lote.mensagem})

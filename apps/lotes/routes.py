@@ -24,7 +24,7 @@ from apps.core.excel_csv import excel_lines
 from apps.core.pagination import page_arg, paginate
 from apps.core.queues import QueueUnavailable
 from apps.core.records import get_or_404
-from apps.lotes import arquivo, services
+from apps.lotes import arquivo, progresso, services
 from apps.lotes.blueprint import bp
 from apps.lotes.models import Lote, StatusLote
 
@@ -71,7 +71,7 @@ def _upload_page(form, status=200):
 def lotes_list():
     """Every lote, newest first, with its progress."""
     pagination = paginate(select(Lote).order_by(Lote.created_at.desc(), Lote.id))
-    counts = services.progress_many(pagination.items)
+    counts = progresso.progress_many(pagination.items)
     return render_template("lotes/list.html", pagination=pagination, counts=counts)
 
 
@@ -162,17 +162,17 @@ def confirmar(token):
 def detalhe(lote_id):
     """A lote's progress (live) and the lines that failed."""
     lote = get_or_404(Lote, lote_id)
-    return render_template("lotes/detalhe.html", lote=lote, counts=services.progress(lote),
-                           erros=services.erros(lote, ERRORS_PER_PAGE), shown=ERRORS_PER_PAGE,
+    return render_template("lotes/detalhe.html", lote=lote, counts=progresso.progress(lote),
+                           erros=progresso.erros(lote, ERRORS_PER_PAGE), shown=ERRORS_PER_PAGE,
                            labels=StatusLote.LABELS)
 
 
 @bp.route("/lotes/<lote_id>.json", endpoint="progresso")
 @access(VIEW)
-def progresso(lote_id):
+def progresso_json(lote_id):
     """The lote's counts, polled by its page."""
     lote = get_or_404(Lote, lote_id)
-    counts = services.progress(lote)
+    counts = progresso.progress(lote)
     counts.update(label=StatusLote.LABELS.get(counts["status"], counts["status"]), mensagem=lote.mensagem)
     return jsonify(counts)
 
@@ -182,7 +182,7 @@ def progresso(lote_id):
 def relatorio(lote_id):
     """One line per row of the lote's file: line, CNPJ, competência, ação, processo, situation, message."""
     lote = get_or_404(Lote, lote_id)
-    rows = ((linha, format_cnpj(cnpj), *rest) for linha, cnpj, *rest in services.report_rows(lote))
+    rows = ((linha, format_cnpj(cnpj), *rest) for linha, cnpj, *rest in progresso.report_rows(lote))
     return _csv_download(REPORT_HEADER, rows, f"lote-{lote.id}-relatorio.csv")
 
 
