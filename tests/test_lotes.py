@@ -50,6 +50,8 @@ def world(app):
     c = {n: ClienteFactory(cnpj=valid_cnpj(n, 11_000_000), operadora=vivo, nome=f"Cliente {n}") for n in range(1, 9)}
     c["inativo"] = ClienteFactory(cnpj=valid_cnpj(90, 11_000_000), operadora=vivo, ativo=False, nome="Inativo Ltda")
     c["manual"] = ClienteFactory(cnpj=valid_cnpj(91, 11_000_000), operadora=manual, nome="Sem Robô")
+    fechada = OperadoraFactory(codigo="FECHADA", ativo=False)
+    c["op_inativa"] = ClienteFactory(cnpj=valid_cnpj(92, 11_000_000), operadora=fechada, nome="Operadora Fechada")
     p = {
         "download": ProcessoFactory(cliente=c[1], competencia=PAST),
         "sat": ProcessoFactory(cliente=c[2], competencia=PAST, status=StatusProcesso.AGUARDANDO_ENVIO_SAT),
@@ -85,6 +87,7 @@ def bad_rows(world):
         ([c[5], PAST, "DOWNLOAD"], "Já existe uma execução em andamento"),
         ([c["inativo"], PAST, "DOWNLOAD"], "Inativo Ltda"),
         ([c["manual"], PAST, "DOWNLOAD"], "não tem robô"),
+        ([c["op_inativa"], PAST, "DOWNLOAD"], "Operadora FECHADA está inativa"),
         ([c[2], PAST, "ENVIO_SAT"], "Linha repetida"),  # line 14 repeats a good row placed first below
         ([c[8], PAST], "Número de colunas errado"),
         (["", PAST, "DOWNLOAD"], "Campo obrigatório vazio: cnpj"),
@@ -103,7 +106,7 @@ def test_dry_run_reports_every_reason_with_file_line_numbers(world, client, op):
     for erro, (_, reason) in zip(body["erros"], rows, strict=True):
         assert set(erro) == {"linha", "motivo"}
         assert reason in erro["motivo"], erro
-    assert "linha 2" in body["erros"][12]["motivo"]  # the repeated row names the first one
+    assert "linha 2" in body["erros"][13]["motivo"]  # the repeated row names the first one
     assert count(Lote) == 0 and count(Execucao) == 1 and count(Processo) == 5
 
 
@@ -195,6 +198,14 @@ def test_a_line_whose_processo_changed_after_checking_gets_no_run(world, app, cl
     assert (state["total"], state["falhas"], state["aguardando"]) == (4, 1, 3)
     assert state["erros"][0]["linha"] == 2 and "Não executada" in state["erros"][0]["motivo"]
     assert db.session.scalar(select(func.count()).where(Execucao.processo_id == world["p"]["download"])) == 1
+
+
+def test_with_redis_down_a_lote_changes_nothing(world, app, client, op, monkeypatch):
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    response = api_post(client, op, make_csv(good_rows(world)))
+    assert response.status_code == 503 and "nada foi alterado" in response.get_json()["error"]
+    assert (count(Lote), count(Execucao), count(Processo)) == (0, 1, 5)
+    assert list(arquivo.lotes_dir().glob("*.csv")) == []
 
 
 # --- pages --------------------------------------------------------------------------------------
