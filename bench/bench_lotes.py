@@ -25,7 +25,7 @@ from apps import create_app  # noqa: E402
 from apps.clientes.cnpj import check_digits  # noqa: E402
 from apps.clientes.models import Cliente  # noqa: E402
 from apps.core.types import db  # noqa: E402
-from apps.lotes import arquivo, services  # noqa: E402
+from apps.lotes import arquivo, previa, services  # noqa: E402
 from apps.lotes.models import Lote, LoteLinha  # noqa: E402
 from apps.operadoras.models import Operadora  # noqa: E402
 from apps.processos.models import Execucao, Processo  # noqa: E402
@@ -101,11 +101,10 @@ def _ours(n: int, measure_memory: bool) -> tuple[float, float, float, int]:
     """(preview s, run s, peak bytes of the run or 0, runs created)."""
     token = uuid.uuid4().hex
     _csv(arquivo.lotes_dir() / f"{token}.csv", n)
-    path = arquivo.path_for(token)
     started = time.perf_counter()
-    result = arquivo.preview(path, limit=10)
+    result = previa.resumo(token)
     checked = time.perf_counter() - started
-    assert (result.linhas, result.validas) == (n, n), (result.linhas, result.validas, result.erros[:3])
+    assert (result.linhas, result.validas) == (n, n), (result.linhas, result.validas, list(previa.erros(token, 0, 3)))
     lote = Lote(chave=token, arquivo=token, arquivo_nome="bench.csv", total=n)
     db.session.add(lote)
     db.session.commit()

@@ -14,10 +14,11 @@ from apps.clientes.cnpj import format_cnpj
 from apps.core.audit import AuditLog
 from apps.core.queues import get_queue, get_redis
 from apps.core.types import db, parse_uuid
-from apps.lotes import arquivo, services
+from apps.lotes import arquivo, previa, services
 from apps.lotes.models import Lote, LoteLinha
 from apps.processos import execucoes as lifecycle
 from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso
+from tests.conftest import count_queries
 from tests.factories import ClienteFactory, ExecucaoFactory, OperadoraFactory, ProcessoFactory, valid_cnpj
 
 HEADER = ("CNPJ", "Competencia", "Acao")
@@ -222,7 +223,9 @@ def test_preview_with_bad_rows_says_fix_the_file_and_offers_no_confirm(world, op
     page = operador_client.get(preview_url).get_data(as_text=True)
     assert "O arquivo precisa ser corrigido" in page and "confirmar" not in page
     assert 'data-count="invalidas">60<' in page and "Página 1 de 2" in page and ">6</td>" in page
-    second = operador_client.get(preview_url + "?page=2").get_data(as_text=True)
+    with count_queries() as statements:  # checked once: the next pages read what the first check kept
+        second = operador_client.get(preview_url + "?page=2").get_data(as_text=True)
+    assert not [sql for sql in statements if "FROM clientes" in sql]
     assert ">64</td>" in second and ">6</td>" not in second
     erros = operador_client.get(preview_url + "/erros.csv")
     assert erros.data.startswith("\ufeffLinha;Motivo".encode()) and erros.data.count(b"\r\n") == 61
@@ -311,25 +314,25 @@ def test_the_reconciler_resumes_a_lote_whose_job_is_gone(world, app, client, op,
 
 # --- memory ---------------------------------------------------------------------------------------
 
-def test_checking_a_large_file_keeps_memory_bounded(app, tmp_path):
+def test_checking_a_large_file_keeps_memory_bounded(app):
     """Peak memory of checking 16,000 rows is a few MB, and each row more costs under 200 bytes (only the
     set of (CNPJ, competência) pairs seen grows: 100,000 rows stay under 32 MB)."""
     vivo = OperadoraFactory(codigo="VIVO")
     ClienteFactory(cnpj=valid_cnpj(1, 11_000_000), operadora=vivo)
 
     def peak(n):
-        path = tmp_path / f"{n}.csv"
-        path.write_bytes(make_csv([[valid_cnpj(i, 20_000_000), PAST, "DOWNLOAD"] for i in range(n)]))
+        rows = [[valid_cnpj(i, 20_000_000), PAST, "DOWNLOAD"] for i in range(n)]
+        token = arquivo.save_upload(_Upload(make_csv(rows)))
+        del rows
         tracemalloc.start()
         try:
-            result = arquivo.preview(path, limit=10)
-            return result, tracemalloc.get_traced_memory()[1]
+            return previa.resumo(token), list(previa.erros(token, 0, 10)), tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
 
-    _, small = peak(4_000)
-    result, large = peak(16_000)
-    assert (result.linhas, result.validas, len(result.erros)) == (16_000, 0, 10)
+    *_, small = peak(4_000)
+    result, first, large = peak(16_000)
+    assert (result.linhas, result.validas, len(first)) == (16_000, 0, 10)
     assert large < 8 * 1024 * 1024, f"pico {large / 2**20:.1f} MB"
     assert (large - small) / 12_000 < 200, (small, large)
 

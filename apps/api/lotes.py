@@ -8,7 +8,7 @@ from apps.api.helpers import get_or_404, with_location
 from apps.auth.policy import OPERATE, VIEW, access, current_identity
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
-from apps.lotes import arquivo, progresso, services
+from apps.lotes import arquivo, previa, progresso, services
 from apps.lotes.models import Lote
 
 MAX_ERROS = 1000  # failed lines listed by GET /v1/lotes/<id> (the CSV report has every one)
@@ -26,7 +26,7 @@ def _dry_run() -> bool:
     raise ApiError(400, "Parâmetro 'dry_run' deve ser true ou false.", {"dry_run": "valor booleano esperado"})
 
 
-def _report(head: dict, token: str, path, status: int) -> Response:
+def _report(head: dict, token: str, status: int) -> Response:
     """`head` plus "erros" (every bad row, streamed from the file: never all in memory); the stored file is
     removed once the answer is sent."""
 
@@ -34,7 +34,7 @@ def _report(head: dict, token: str, path, status: int) -> Response:
         try:
             buffer = [json.dumps(head, ensure_ascii=False)[:-1] + ', "erros": [']
             size, separator = 0, ""
-            for linha, motivo in arquivo.iter_errors(path):
+            for linha, motivo in previa.erros(token):
                 piece = separator + json.dumps({"linha": linha, "motivo": motivo}, ensure_ascii=False)
                 buffer.append(piece)
                 size, separator = size + len(piece), ","
@@ -56,9 +56,8 @@ def lotes_criar():
     bad row when there is any (then nothing runs)."""
     dry_run = _dry_run()
     token = arquivo.save_upload(request.files.get("arquivo"))
-    path = arquivo.path_for(token)
     try:
-        counts = arquivo.preview(path, limit=0)
+        counts = previa.resumo(token)
     except BaseException:
         arquivo.delete_upload(token)
         raise
@@ -67,10 +66,10 @@ def lotes_criar():
         if not counts.invalidas:
             arquivo.delete_upload(token)
             return jsonify({**head, "erros": []})
-        return _report(head, token, path, 200)
+        return _report(head, token, 200)
     if counts.invalidas:
         return _report({"error": BAD_ROWS, "fields": {"arquivo": f"{counts.invalidas} linha(s) com problema"},
-                        **head}, token, path, 422)
+                        **head}, token, 422)
     try:
         lote, _ = services.start(token, request.files["arquivo"].filename, by=current_identity())
     except QueueUnavailable as exc:

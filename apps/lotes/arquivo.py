@@ -99,16 +99,18 @@ def save_upload(upload) -> str:
 
 
 def delete_upload(token) -> None:
-    path = path_for(token)
-    if path is not None:
-        path.unlink(missing_ok=True)
+    """Remove a stored upload and what its preview kept beside it (<token>.*)."""
+    name = valid_token(token)
+    if name:
+        for path in lotes_dir().glob(f"{name}.*"):
+            path.unlink(missing_ok=True)
 
 
 def sweep_stale() -> None:
     """Remove previews nobody confirmed (older than a day)."""
     limit = time.time() - STALE_SECONDS
-    for path in lotes_dir().glob("*.csv"):
-        if path.stat().st_mtime < limit:
+    for path in lotes_dir().iterdir():
+        if path.is_file() and path.stat().st_mtime < limit:
             path.unlink(missing_ok=True)
 
 
@@ -295,34 +297,3 @@ def check_batches(path: Path):
         checker = Checker(csvfile.columns, csvfile.width)
         while batch := list(islice(csvfile.rows, BATCH)):
             yield checker.check(batch)
-
-
-@dataclass
-class Preview:
-    linhas: int = 0
-    validas: int = 0
-    erros: list = field(default_factory=list)  # (line, reason) from `offset`, at most `limit`
-
-    @property
-    def invalidas(self) -> int:
-        return self.linhas - self.validas
-
-
-def preview(path: Path, offset: int = 0, limit: int | None = 50) -> Preview:
-    """Counts and a page of the errors (`limit` None: every error) of a stored file; nothing is written."""
-    result, skipped = Preview(), 0
-    for good, bad in check_batches(path):
-        result.linhas += len(good) + len(bad)
-        result.validas += len(good)
-        for error in bad:
-            if skipped < offset:
-                skipped += 1
-            elif limit is None or len(result.erros) < limit:
-                result.erros.append(error)
-    return result
-
-
-def iter_errors(path: Path):
-    """Every (line, reason) of a stored file, streamed."""
-    for _, bad in check_batches(path):
-        yield from bad

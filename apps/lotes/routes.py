@@ -25,6 +25,7 @@ from apps.core.pagination import page_arg, paginate
 from apps.core.queues import QueueUnavailable
 from apps.core.records import get_or_404
 from apps.lotes import arquivo, progresso, services
+from apps.lotes import previa as previa_mod
 from apps.lotes.blueprint import bp
 from apps.lotes.models import Lote, StatusLote
 
@@ -106,19 +107,20 @@ def previa(token):
     existing = services.by_chave(token)
     if existing is not None:
         return redirect(url_for("lotes.detalhe", lote_id=existing.id))
-    path, nome = _pending(token)
+    _, nome = _pending(token)
     page = page_arg()
     try:
-        result = arquivo.preview(path, offset=(page - 1) * ERRORS_PER_PAGE, limit=ERRORS_PER_PAGE)
+        result = previa_mod.resumo(token)
     except ImportFileError as exc:
         arquivo.delete_upload(token)
         session.pop(SESSION_KEY, None)
         form = LoteForm(formdata=None)
         form.arquivo.errors = [str(exc)]
         return _upload_page(form, 422)
+    erros = list(previa_mod.erros(token, (page - 1) * ERRORS_PER_PAGE, ERRORS_PER_PAGE))
     pages = max(1, -(-result.invalidas // ERRORS_PER_PAGE))
-    return render_template("lotes/previa.html", preview=result, token=token, nome=nome, page=page, pages=pages,
-                           confirm_form=ConfirmForm(),
+    return render_template("lotes/previa.html", preview=result, erros=erros, token=token, nome=nome, page=page,
+                           pages=pages, confirm_form=ConfirmForm(),
                            background=result.linhas > int(current_app.config.get("LOTES_BACKGROUND_ROWS",
                                                                                   services.BACKGROUND_ROWS)))
 
@@ -127,8 +129,8 @@ def previa(token):
 @access(OPERATE)
 def previa_erros(token):
     """Every bad row of the preview as a CSV (line, reason)."""
-    path, _ = _pending(token)
-    return _csv_download(ERRORS_HEADER, arquivo.iter_errors(path), "lote-linhas-com-problema.csv")
+    _pending(token)
+    return _csv_download(ERRORS_HEADER, previa_mod.erros(token), "lote-linhas-com-problema.csv")
 
 
 @bp.route("/lotes/previa/<token>/confirmar", methods=["POST"], endpoint="confirmar")
