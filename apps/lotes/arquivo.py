@@ -150,7 +150,7 @@ def parse_competencia(value: str) -> str | None:
 
 # --- checking --------------------------------------------------------------------------------
 
-def _in(column, values, type_):
+def in_values(column, values, type_):
     """`column IN values`; PostgreSQL gets one array parameter instead of 1,000."""
     values = list(values)
     if db.session.get_bind().dialect.name == "postgresql":
@@ -276,7 +276,7 @@ def _clientes(cnpjs) -> dict:
     rows = db.session.execute(
         select(Cliente.id, Cliente.cnpj, Cliente.nome, Cliente.ativo, Operadora.codigo.label("operadora_codigo"),
                Operadora.ativo.label("operadora_ativa"), Operadora.possui_rpa)
-        .join(Operadora, Operadora.id == Cliente.operadora_id).where(_in(Cliente.cnpj, cnpjs, String)))
+        .join(Operadora, Operadora.id == Cliente.operadora_id).where(in_values(Cliente.cnpj, cnpjs, String)))
     return {row.cnpj: row for row in rows}
 
 
@@ -287,7 +287,7 @@ def _processos(cliente_ids, competencias) -> dict:
     active = exists().where(Execucao.processo_id == Processo.id, Execucao.status.in_(StatusExecucao.ACTIVE))
     rows = db.session.execute(
         select(Processo.id, Processo.cliente_id, Processo.competencia, Processo.status, active.label("ativa"))
-        .where(_in(Processo.cliente_id, cliente_ids, Uuid), _in(Processo.competencia, competencias, String)))
+        .where(in_values(Processo.cliente_id, cliente_ids, Uuid), in_values(Processo.competencia, competencias, String)))
     return {(row.cliente_id, row.competencia): row for row in rows}
 
 

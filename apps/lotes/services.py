@@ -19,7 +19,7 @@ from flask import current_app
 from redis import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import and_, bindparam, case, delete, exists, func, literal, select, update
+from sqlalchemy import Uuid, and_, case, delete, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -265,16 +265,16 @@ def _queue_runs(lote, in_chunk) -> None:
     columns = ["id", "processo_id", "tipo", "status", "ultimo_seq", "criado_por_id", "created_at", "updated_at"]
     table = Execucao.__table__
     # ON CONFLICT DO NOTHING: a run started meanwhile on one of them (the partial unique index) skips that one.
-    stmt = (_dialect_insert()(table).from_select(columns, source).on_conflict_do_nothing()
-            .returning(table.c.id, table.c.processo_id))
-    created = db.session.execute(stmt).all()
+    stmt = _dialect_insert()(table).from_select(columns, source).on_conflict_do_nothing().returning(table.c.id)
+    created = list(db.session.scalars(stmt))  # RETURNING: the runs this statement added, none other
     if created:
-        db.session.execute(
-            update(LoteLinha.__table__)
-            .where(LoteLinha.__table__.c.lote_id == lote.id,
-                   LoteLinha.__table__.c.processo_id == bindparam("processo"))
-            .values(execucao_id=bindparam("execucao")),
-            [{"processo": processo_id, "execucao": execucao_id} for execucao_id, processo_id in created])
+        # Each line gets the new run of its processo (one per processo: repeated lines are refused), in one
+        # UPDATE … FROM.
+        db.session.execute(update(LoteLinha)
+                           .where(in_chunk, LoteLinha.execucao_id.is_(None),
+                                  Execucao.processo_id == LoteLinha.processo_id,
+                                  arquivo.in_values(Execucao.id, created, Uuid))
+                           .values(execucao_id=Execucao.id).execution_options(synchronize_session=False))
     db.session.execute(update(LoteLinha).where(in_chunk, LoteLinha.execucao_id.is_(None),
                                                LoteLinha.mensagem.is_(None))
                        .values(mensagem=NOT_RUN).execution_options(synchronize_session=False))
