@@ -312,6 +312,39 @@ def test_the_reconciler_resumes_a_lote_whose_job_is_gone(world, app, client, op,
     assert client.get(f"/api/v1/lotes/{lote_id}", headers=op).get_json()["aguardando"] == 4
 
 
+class Killed(BaseException):
+    """A worker stopped mid-job (what RQ's warm shutdown or a signal looks like to the code in the job)."""
+
+
+def test_a_lote_killed_mid_write_resumes_without_running_a_line_twice(world, app, client, op, enqueued,
+                                                                      monkeypatch):
+    monkeypatch.setitem(app.config, "LOTES_BACKGROUND_ROWS", 1)
+    monkeypatch.setitem(app.config, "LOTES_CHUNK_ROWS", 2)
+    lote_id = api_post(client, op, make_csv(good_rows(world))).get_json()["lote_id"]
+    original, calls = services._queue_runs, []
+
+    def dies_on_the_second_chunk(lote, in_chunk):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Killed()
+        return original(lote, in_chunk)
+
+    monkeypatch.setattr(services, "_queue_runs", dies_on_the_second_chunk)
+    with pytest.raises(Killed):
+        services.run_job(lote_id)
+    db.session.rollback()
+    assert count(Execucao) == 3  # the first chunk (2 lines) was committed; the second was not
+    lote = db.session.get(Lote, parse_uuid(lote_id))
+    assert lote.status == "PROCESSANDO" and arquivo.path_for(lote.arquivo) is not None  # kept for the resume
+
+    assert services.run_job(lote_id) == "IMPORTADO"
+    runs = db.session.scalars(select(Execucao).where(Execucao.status == StatusExecucao.PENDENTE)).all()
+    assert len(runs) == 4 and len({r.processo_id for r in runs}) == 4
+    state = client.get(f"/api/v1/lotes/{lote_id}", headers=op).get_json()
+    assert (state["status"], state["total"], state["falhas"], state["aguardando"]) == ("EM_EXECUCAO", 4, 0, 4)
+    assert db.session.get(Lote, parse_uuid(lote_id)).processos_criados == 2
+
+
 # --- memory ---------------------------------------------------------------------------------------
 
 def test_checking_a_large_file_keeps_memory_bounded(app):

@@ -19,7 +19,7 @@ from flask import current_app
 from redis import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import Uuid, and_, case, delete, exists, func, literal, select, update
+from sqlalchemy import Uuid, and_, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -121,14 +121,16 @@ def run_job(lote_id: str) -> str:
 # --- running -------------------------------------------------------------------------------
 
 def run(lote) -> None:
-    """Check and stage every line, then write the chunks; the lote ends IMPORTADO or FALHOU."""
+    """Check and stage every line, then write the chunks; the lote ends IMPORTADO or FALHOU. Run again after an
+    interruption (a worker killed mid-run), it resumes: the lines of the chunks already written are neither
+    checked again (their runs now exist) nor written twice."""
     try:
         path = arquivo.path_for(lote.arquivo)
         if path is None:
             if not _staged(lote):
                 raise LoteError("O arquivo do lote não foi encontrado; envie-o de novo.")
         else:
-            bad = _stage(lote, path)
+            bad = _stage(lote, path, after=_decided_up_to(lote))
             if bad:
                 raise LoteError(CHANGED.format(n=bad))
         _write(lote)
@@ -137,10 +139,18 @@ def run(lote) -> None:
     except Exception:
         log.exception("lote %s failed", lote.id)
         _fail(lote, "Erro inesperado ao preparar o lote; as execuções já enfileiradas seguem, as demais não.")
-    finally:
-        token, lote.arquivo = lote.arquivo, None
-        db.session.commit()
-        arquivo.delete_upload(token)
+    # Not in a `finally`: a worker stopped mid-chunk (SystemExit, a signal) commits nothing more and keeps the
+    # file, so the reconciler's next run resumes.
+    token, lote.arquivo = lote.arquivo, None
+    db.session.commit()
+    arquivo.delete_upload(token)
+
+
+def _decided_up_to(lote) -> int:
+    """The last line of the chunks already written (0: none), from an interrupted run."""
+    decided = or_(LoteLinha.execucao_id.is_not(None), LoteLinha.mensagem.is_not(None))
+    return db.session.scalar(select(func.coalesce(func.max(LoteLinha.linha), 0))
+                             .where(LoteLinha.lote_id == lote.id, decided))
 
 
 def _staged(lote) -> bool:
@@ -151,14 +161,17 @@ def _dialect_insert():
     return postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
 
 
-def _stage(lote, path) -> int:
-    """Check every row again; stage the good ones (a commit every chunk of rows, so SQLite's one writer is not
-    held for the whole file). The number of bad rows (what was staged is removed when there are any)."""
+def _stage(lote, path, after: int = 0) -> int:
+    """Check every row after line `after` again; stage the good ones (a commit every chunk of rows, so SQLite's
+    one writer is not held for the whole file). The number of bad rows (what was staged and not written yet is
+    removed when there are any)."""
     table = LoteLinha.__table__
     insert_lines = _dialect_insert()(table).on_conflict_do_nothing(index_elements=["lote_id", "linha"])
     size = max(1, _setting("LOTES_CHUNK_ROWS", CHUNK_ROWS))
     bad_rows = pending = 0
     for good, bad in arquivo.check_batches(path):
+        if after:
+            good, bad = [v for v in good if v["linha"] > after], [b for b in bad if b[0] > after]
         bad_rows += len(bad)
         if good and not bad_rows:
             db.session.execute(insert_lines, [
@@ -170,7 +183,8 @@ def _stage(lote, path) -> int:
                 pending = 0
     if bad_rows:
         db.session.rollback()
-        db.session.execute(delete(LoteLinha).where(LoteLinha.lote_id == lote.id))
+        db.session.execute(delete(LoteLinha).where(LoteLinha.lote_id == lote.id, LoteLinha.execucao_id.is_(None),
+                                                   LoteLinha.mensagem.is_(None)))
     else:
         lote.total = db.session.scalar(select(func.count()).where(LoteLinha.lote_id == lote.id))
     db.session.commit()
@@ -188,7 +202,6 @@ def _chunk_end(lote, after: int, size: int) -> int | None:
 def _write(lote) -> None:
     size = max(1, _setting("LOTES_CHUNK_ROWS", CHUNK_ROWS))
     after = 0
-    lote.processos_criados = 0
     while (end := _chunk_end(lote, after, size)) is not None:
         in_chunk = and_(LoteLinha.lote_id == lote.id, LoteLinha.linha > after, LoteLinha.linha <= end)
         lote.processos_criados += _create_processos(lote, in_chunk)
