@@ -17,7 +17,7 @@ PINNED = {
     # Lotes: anyone signed in follows them; creating one (page or API) is an Operador's.
     "lotes.list": VIEW, "lotes.detalhe": VIEW, "lotes.progresso": VIEW, "lotes.relatorio": VIEW, "lotes.modelo": VIEW,
     "lotes.novo": OPERATE, "lotes.previa": OPERATE, "lotes.previa_erros": OPERATE, "lotes.confirmar": OPERATE,
-    "api.lotes_criar": OPERATE, "api.lotes_detalhe": VIEW,
+    "api.lotes_criar": OPERATE, "api.lotes_detalhe": VIEW, "api.lotes_lista": VIEW,
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}

@@ -182,6 +182,9 @@ def test_progress_counts_come_from_the_runs(world, client, op, enqueued):
     db.session.commit()
     state = client.get(f"/api/v1/lotes/{lote_id}", headers=op).get_json()
     assert (state["status"], state["concluidas"], state["falhas"], state["aguardando"]) == ("CONCLUIDO", 3, 1, 0)
+    listing = client.get("/api/v1/lotes", headers=op).get_json()
+    assert (listing["total"], listing["items"][0]["id"], listing["items"][0]["status"]) == (1, lote_id, "CONCLUIDO")
+    assert (listing["items"][0]["concluidas"], listing["items"][0]["falhas"]) == (3, 1)
 
 
 def test_a_line_whose_processo_changed_after_checking_gets_no_run(world, app, client, op, enqueued, monkeypatch):

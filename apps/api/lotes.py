@@ -2,9 +2,10 @@
 import json
 
 from flask import Response, jsonify, request, stream_with_context, url_for
+from sqlalchemy import select
 
 from apps.api.blueprint import bp
-from apps.api.helpers import get_or_404, with_location
+from apps.api.helpers import get_or_404, list_envelope, with_location
 from apps.auth.policy import OPERATE, VIEW, access, current_identity
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
@@ -90,3 +91,16 @@ def lotes_detalhe(lote_id):
     return jsonify({key: counts[key] for key in ("status", "total", "concluidas", "falhas", "aguardando")}
                    | {"erros": [{"linha": linha, "motivo": motivo} for linha, motivo in progresso.erros(lote, MAX_ERROS)],
                       "mensagem": lote.mensagem})
+
+
+@bp.get("/v1/lotes")
+@access(VIEW)
+def lotes_lista():
+    """Lotes, newest first, each with its counts (one grouped aggregate for the page)."""
+    envelope = list_envelope(select(Lote).order_by(Lote.created_at.desc(), Lote.id), lambda lote: lote)
+    counts = progresso.progress_many(envelope["items"])
+    envelope["items"] = [
+        {"id": str(lote.id), "arquivo_nome": lote.arquivo_nome, "criado_em": lote.created_at.isoformat(),
+         **{key: counts[lote.id][key] for key in ("status", "total", "concluidas", "falhas", "aguardando")}}
+        for lote in envelope["items"]]
+    return jsonify(envelope)
