@@ -16,6 +16,7 @@ from apps.api import (  # noqa: F401  (each registers its routes on the api blue
     exportar,
     faturas,
     logs_v2,
+    lotes,
     mensagens,
     operadoras,
     portal,
@@ -47,6 +48,8 @@ from apps.graphql_api import routes as graphql_routes  # noqa: F401
 from apps.graphql_api.blueprint import bp as graphql_bp
 from apps.home import routes as home_routes  # noqa: F401
 from apps.home.blueprint import bp as home_bp
+from apps.lotes import routes as lotes_routes  # noqa: F401
+from apps.lotes.blueprint import bp as lotes_bp
 from apps.notificacoes import inbound as notificacoes_inbound  # noqa: F401
 from apps.notificacoes import routes as notificacoes_routes  # noqa: F401
 from apps.notificacoes.blueprint import bp as notificacoes_bp
@@ -66,7 +69,8 @@ from apps.rpa.blueprint import bp as rpa_bp
 
 # Importing a routes module registers its views on its blueprint; the order here is the URL map's.
 BLUEPRINTS = (home_bp, auth_bp, auditoria_bp, operadoras_bp, clientes_bp, processos_bp, rpa_bp, realtime_bp,
-              notificacoes_bp, aprovacoes_bp, robos_bp, artefatos_bp, portal_bp, api_bp, graphql_bp)
+              notificacoes_bp, aprovacoes_bp, robos_bp, artefatos_bp, portal_bp, lotes_bp, api_bp,
+              graphql_bp)
 
 
 def create_app(config=None):

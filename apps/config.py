@@ -105,6 +105,8 @@ class Config:
     RETENCAO_PROTOCOLO_DIAS = _int("RETENCAO_PROTOCOLO_DIAS", 5 * 365 + 1)
     RETENCAO_INTERVAL = _int("RETENCAO_INTERVAL", 24 * 3600)
     CLIENTES_IMPORT_BACKGROUND_ROWS = _int("CLIENTES_IMPORT_BACKGROUND_ROWS", 5000)
+    LOTES_BACKGROUND_ROWS = _int("LOTES_BACKGROUND_ROWS", 1000)  # larger lotes are prepared by an RQ job
+    LOTES_CHUNK_ROWS = _int("LOTES_CHUNK_ROWS", 5000)  # lines per transaction when a lote queues its runs
 
     JWT_ACCESS_MINUTES = _int("JWT_ACCESS_MINUTES", 15)
     GRAPHQL_DEFAULT_FIRST = _int("GRAPHQL_DEFAULT_FIRST", 20)  # items of a list when `first` is not given

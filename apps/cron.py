@@ -13,6 +13,7 @@ from apps.aprovacoes.lembretes import lembretes_job
 from apps.artefatos.retention import limpar_job
 from apps.clientes.importacao import reconcile as reconcile_importacoes
 from apps.config import Config
+from apps.lotes.services import reconcile as reconcile_lotes
 from apps.notificacoes import jobs as notificacoes
 from apps.processos.schedule import monthly_job
 from apps.robos import heartbeat
@@ -38,6 +39,8 @@ RETENCAO_INTERVAL = _seconds("RETENCAO_INTERVAL", 24 * 3600)
 cron.register(reconcile_periodic, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
               job_timeout=300, result_ttl=600, failure_ttl=7 * 24 * 3600)
 cron.register(reconcile_importacoes, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
+              job_timeout=300, result_ttl=600, failure_ttl=7 * 24 * 3600)
+cron.register(reconcile_lotes, queue_name=QUEUE, interval=RECONCILE_INTERVAL, ttl=max(120, 2 * RECONCILE_INTERVAL),
               job_timeout=300, result_ttl=600, failure_ttl=7 * 24 * 3600)
 cron.register(monthly_job, queue_name=QUEUE, interval=MONTHLY_CHECK_INTERVAL, ttl=max(600, 2 * MONTHLY_CHECK_INTERVAL),
               job_timeout=900, result_ttl=24 * 3600, failure_ttl=30 * 24 * 3600)

@@ -36,6 +36,10 @@ PINNED = {
     "api.api_servicos_executar": VIEW, "api.api_servicos_execucoes": VIEW,
     "auth.oidc_login": PUBLIC, "auth.oidc_callback": PUBLIC, "auth.github_login": PUBLIC,
     "auth.github_callback": PUBLIC,
+    # Lotes: anyone signed in follows them; creating one (page or API) is an Operador's.
+    "lotes.list": VIEW, "lotes.detalhe": VIEW, "lotes.progresso": VIEW, "lotes.relatorio": VIEW, "lotes.modelo": VIEW,
+    "lotes.novo": OPERATE, "lotes.previa": OPERATE, "lotes.previa_erros": OPERATE, "lotes.confirmar": OPERATE,
+    "api.lotes_criar": OPERATE, "api.lotes_detalhe": VIEW, "api.lotes_lista": VIEW,
 }
 # Public to the session policy but guarded by a token of their own: refused to every role without it.
 OWN_GUARD = {"metrics"}

@@ -87,19 +87,20 @@ def _csv_problem(exc: csv.Error) -> str:
     return "o conteúdo não está no formato CSV (aspas ou separadores fora do lugar)"
 
 
-def _bounded_lines(fh):
+def _bounded_lines(fh, kind="de clientes"):
     """The file's lines, each read at most MAX_LINE_CHARS at a time; 422 for a longer one."""
     number = 0
     while line := fh.readline(MAX_LINE_CHARS + 1):
         number += 1
         if len(line) > MAX_LINE_CHARS:
             raise ImportFileError(f"A linha {number} do arquivo tem mais de {_thousands(MAX_LINE_CHARS)} caracteres: "
-                                  f"o arquivo não parece um CSV de clientes. {SAVE_AS_CSV}", 422,
+                                  f"o arquivo não parece um CSV {kind}. {SAVE_AS_CSV}", 422,
                                   {"arquivo": "linha longa demais"})
         yield line
 
 
-def _canonical(name: str) -> str:
+def canonical(name: str) -> str:
+    """A header cell as a column name: BOM, case, accents and spaces around it ignored."""
     text = name.replace("\ufeff", "").replace("ï»¿", "").strip().lower()
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
@@ -108,7 +109,7 @@ def parse_header(header: list[str]) -> dict[str, int]:
     """Column name -> index (case, accents and spaces ignored); 422 naming missing columns."""
     columns, repeated = {}, []
     for index, raw in enumerate(header):
-        name = _canonical(raw)
+        name = canonical(raw)
         if name in REQUIRED + OPTIONAL:
             if name in columns:
                 repeated.append(name)
@@ -149,35 +150,37 @@ def _numbered(reader):
                               422, {"arquivo": "CSV inválido"}) from exc
 
 
-def _delimiter(first: str) -> str:
+def _delimiter(first: str, header_help: str = HEADER_HELP) -> str:
     """';' or ',' (whichever the header has more of); 422 for a header split by another character."""
     if not any(sep in first for sep in SEPARATORS) and any(sep in first for sep in OTHER_SEPARATORS):
         raise ImportFileError("Separador de colunas não reconhecido: separe as colunas com ponto e vírgula (;) "
-                              f"ou vírgula (,). {HEADER_HELP}", 422, {"arquivo": "separador não reconhecido"})
+                              f"ou vírgula (,). {header_help}", 422, {"arquivo": "separador não reconhecido"})
     return ";" if first.count(";") > first.count(",") else ","
 
 
 @contextmanager
-def open_csv(path: Path):
-    """Open a stored CSV: detect encoding and separator, read and check the header."""
+def open_csv(path: Path, parse=None, kind="de clientes", header_help=HEADER_HELP):
+    """Open a stored CSV: detect encoding and separator, read and check the header (`parse`: header cells ->
+    column indexes, ImportFileError when wrong; the clientes' header by default)."""
+    parse = parse or parse_header
     encoding = detect_encoding(path)
     with open(path, encoding=encoding, newline="") as fh:
         first = fh.readline(MAX_HEADER_CHARS + 1)
         if len(first) > MAX_HEADER_CHARS:
             raise ImportFileError(f"A primeira linha (o cabeçalho) tem mais de {_thousands(MAX_HEADER_CHARS)} "
-                                  f"caracteres: o arquivo não parece um CSV de clientes. {HEADER_HELP}", 422,
+                                  f"caracteres: o arquivo não parece um CSV {kind}. {header_help}", 422,
                                   {"arquivo": "cabeçalho longo demais"})
         if not first.strip():
-            raise ImportFileError(f"O arquivo está vazio ou a primeira linha está em branco. {HEADER_HELP}")
-        delimiter = _delimiter(first)
+            raise ImportFileError(f"O arquivo está vazio ou a primeira linha está em branco. {header_help}")
+        delimiter = _delimiter(first, header_help)
         fh.seek(0)
-        reader = csv.reader(_bounded_lines(fh), delimiter=delimiter)
+        reader = csv.reader(_bounded_lines(fh, kind), delimiter=delimiter)
         try:
             header = next(reader)
         except csv.Error as exc:
-            raise ImportFileError(f"O cabeçalho não pôde ser lido: {_csv_problem(exc)}. {HEADER_HELP}", 422,
+            raise ImportFileError(f"O cabeçalho não pôde ser lido: {_csv_problem(exc)}. {header_help}", 422,
                                   {"arquivo": "CSV inválido"}) from exc
-        yield CsvFile(encoding, delimiter, parse_header(header), len(header), _numbered(reader))
+        yield CsvFile(encoding, delimiter, parse(header), len(header), _numbered(reader))
 
 
 def check_header(path: Path) -> None:

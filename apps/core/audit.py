@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "cliente_criado": "Cliente criado", "cliente_alterado": "Cliente alterado",
     "cliente_desativado": "Cliente desativado", "cliente_reativado": "Cliente reativado",
     "clientes_importados": "Clientes importados",
+    "lote_criado": "Lote criado", "lote_importado": "Lote enfileirado", "lote_falhou": "Lote falhou",
     "processos_gerados": "Processos gerados", "downloads_enfileirados": "Downloads enfileirados",
     "processo_download_concluido": "Download concluído",
     "processo_faturas_enviadas": "Faturas enviadas manualmente",
@@ -57,7 +58,7 @@ ACTION_LABELS = {
 # What kind of record an entry is about, for an entry whose record has no readable name.
 ENTITY_LABELS = {"processos": "Processo", "clientes": "Cliente", "operadoras": "Operadora", "users": "Usuário",
                  "importacoes": "Importação", "execucoes": "Execução", "rq_job": "Tarefa",
-                 "robos": "Robô", "dominios": "Domínio", "servicos": "Serviço"}
+                 "robos": "Robô", "dominios": "Domínio", "servicos": "Serviço", "lotes": "Lote"}
 
 REGISTRO_LENGTH = 300
 # The readable name of a record, stored on its entries when they are recorded (so the trail lists and searches
@@ -71,6 +72,7 @@ DESCRIBE = {
     "robos": lambda r: r.nome,
     "dominios": lambda d: d.nome,
     "servicos": lambda s: s.nome,
+    "lotes": lambda lote: f"Lote {lote.arquivo_nome or 'sem nome'}",
 }
 
 
