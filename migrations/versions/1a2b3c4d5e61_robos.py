@@ -1,7 +1,7 @@
 """robos: the robot registry, the versions each reported, pinned versions; execucoes.robo_id
 
 Revision ID: 1a2b3c4d5e61
-Revises: e7a5c9d1f3b6
+Revises: 3c4d5e6f7a83
 Create Date: 2026-12-02 02:00:00
 
 """
@@ -12,7 +12,7 @@ from apps.core.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '1a2b3c4d5e61'
-down_revision = 'e7a5c9d1f3b6'
+down_revision = '3c4d5e6f7a83'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """lotes: mass runs from a CSV (lotes) and one row per line of its file (lote_linhas)
 
 Revision ID: 2b3c4d5e6f72
-Revises: e7a5c9d1f3b6
+Revises: 1a2b3c4d5e61
 Create Date: 2026-12-02 02:10:00
 
 """
@@ -12,7 +12,7 @@ import apps.core.types
 
 # revision identifiers, used by Alembic.
 revision = '2b3c4d5e6f72'
-down_revision = 'e7a5c9d1f3b6'
+down_revision = '1a2b3c4d5e61'
 branch_labels = None
 depends_on = None
 

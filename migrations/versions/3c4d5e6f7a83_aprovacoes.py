@@ -2,7 +2,7 @@
 users' ausente_ate
 
 Revision ID: 3c4d5e6f7a83
-Revises: e7a5c9d1f3b6
+Revises: 4d5e6f7a8b94
 Create Date: 2026-12-02 02:00:00
 
 """
@@ -13,7 +13,7 @@ from apps.core.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '3c4d5e6f7a83'
-down_revision = 'e7a5c9d1f3b6'
+down_revision = '4d5e6f7a8b94'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """identidades_externas (OpenID Connect and GitHub sign-in) and users.break_glass
 
 Revision ID: 7a8b9cadbec7
-Revises: e7a5c9d1f3b6
+Revises: 6f7a8b9cadb6
 Create Date: 2026-12-02 02:30:00
 
 """
@@ -12,7 +12,7 @@ from apps.core.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '7a8b9cadbec7'
-down_revision = 'e7a5c9d1f3b6'
+down_revision = '6f7a8b9cadb6'
 branch_labels = None
 depends_on = None
 
