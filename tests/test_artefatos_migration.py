@@ -1,6 +1,8 @@
 """The artefatos migration on a database with history: every existing fatura gets its FATURA artefato
 (same file, kept five years from the fatura's creation), on SQLite and PostgreSQL; and it goes back down."""
+import re
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
@@ -9,7 +11,9 @@ from apps import create_app
 from apps.core.types import db
 from tests.factories import FaturaFactory, ProcessoFactory
 
-BEFORE = "e7a5c9d1f3b6"
+# The revision the artefatos migration comes after (read from it: the chain grows).
+BEFORE = re.search(r"^down_revision = ['\"](\w+)", (Path(__file__).resolve().parents[1] / "migrations" / "versions"
+                                                   / "5e6f7a8b9ca5_artefatos.py").read_text(), re.M).group(1)
 
 
 def test_existing_faturas_get_their_artefatos(app_config, empty_database_url, tmp_path):

@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "cliente_criado": "Cliente criado", "cliente_alterado": "Cliente alterado",
     "cliente_desativado": "Cliente desativado", "cliente_reativado": "Cliente reativado",
     "clientes_importados": "Clientes importados",
+    "artefatos_retencao": "Limpeza de artefatos (retenção)",
     "lote_criado": "Lote criado", "lote_importado": "Lote enfileirado", "lote_falhou": "Lote falhou",
     "processos_gerados": "Processos gerados", "downloads_enfileirados": "Downloads enfileirados",
     "processo_download_concluido": "Download concluído",

@@ -42,10 +42,19 @@ def end_run(execucao, *, error: str | None = None, store=None) -> bool:
     follow.release(execucao.id)
     free_slot(execucao)
     if ended and error is not None:  # one Redis write: the job finds the admins and counts the item
-        processo = execucao.processo
-        events.notify_later(events.EXECUCAO_FALHOU, [execucao.criado_por_id], admins=True, link=f"/processos/{processo.id}",
-                            text=f"Execução de {processo.cliente_nome} ({processo.competencia}) falhou: {error[:300]}")
+        link, what = _where(execucao)
+        events.notify_later(events.EXECUCAO_FALHOU, [execucao.criado_por_id], admins=True, link=link,
+                            text=f"Execução de {what} falhou: {error[:300]}")
     return ended
+
+
+def _where(execucao) -> tuple[str, str]:
+    """(the page of the run, what it was for): its processo's, or a portal task's own page."""
+    processo = execucao.processo
+    if processo is not None:
+        return f"/processos/{processo.id}", f"{processo.cliente_nome} ({processo.competencia})"
+    nome = execucao.servico.nome if execucao.servico is not None else "serviço"
+    return f"/portal/execucoes/{execucao.id}", nome
 
 
 def free_slot(execucao) -> None:

@@ -1,7 +1,7 @@
 """artefatos: every file a run produces (invoices, logs, SAT receipts, service files), with retention
 
 Revision ID: 5e6f7a8b9ca5
-Revises: 2b3c4d5e6f72
+Revises: 7a8b9cadbec7
 Create Date: 2026-12-02 12:00:00
 
 Existing faturas get their FATURA artefato (same storage key as the fatura's file, kept 5 years from
@@ -17,7 +17,7 @@ import apps.core.types
 
 # revision identifiers, used by Alembic.
 revision = '5e6f7a8b9ca5'
-down_revision = '2b3c4d5e6f72'
+down_revision = '7a8b9cadbec7'
 branch_labels = None
 depends_on = None
 

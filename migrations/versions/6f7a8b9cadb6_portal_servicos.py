@@ -1,7 +1,7 @@
 """portal: domínios and serviços; execucoes of kind SERVICO (servico_id, parametros, operadora_id, no processo)
 
 Revision ID: 6f7a8b9cadb6
-Revises: 5e6f7a8b9ca5
+Revises: 2b3c4d5e6f72
 Create Date: 2026-12-02 02:10:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '6f7a8b9cadb6'
-down_revision = '5e6f7a8b9ca5'
+down_revision = '2b3c4d5e6f72'
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,6 @@
 """Reads shared by the integration tests: the DB as the workers left it, and the simulator over HTTP."""
 import hashlib
+import time
 
 import requests
 from sqlalchemy import func, select
@@ -51,8 +52,15 @@ def file_sha256(fatura) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
-def stored_files() -> list:
-    return sorted(p for p in storage.root().rglob("*") if p.is_file())
+def stored_files(timeout: float = 5.0) -> list:
+    """The invoice files on disk (a run's log and receipt artefatos, under execucoes/, are not invoices), once
+    no temporary download is left: a refused run's files are removed just after its end is committed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        files = sorted(p for p in storage.root().rglob("*") if p.is_file() and "execucoes" not in p.parts)
+        if not any(".incoming" in p.parts for p in files) or time.monotonic() > deadline:
+            return files
+        time.sleep(0.05)
 
 
 class SimHttp:
