@@ -16,6 +16,7 @@ from apps.api import (  # noqa: F401  (each registers its routes on the api blue
     faturas,
     logs_v2,
     operadoras,
+    papeis,
     processos,
     token_global,
     usuarios,
@@ -23,6 +24,7 @@ from apps.api import (  # noqa: F401  (each registers its routes on the api blue
 from apps.api.blueprint import bp as api_bp
 from apps.auditoria import routes as auditoria_routes  # noqa: F401
 from apps.auditoria.blueprint import bp as auditoria_bp
+from apps.auth import papeis_routes  # noqa: F401
 from apps.auth import routes as auth_routes  # noqa: F401
 from apps.auth import services as auth_services
 from apps.auth.blueprint import bp as auth_bp

@@ -35,11 +35,13 @@ ACTION_LABELS = {
     "token_global_testado": "Conexão testada",
     "fila_job_reenfileirado": "Tarefa reenfileirada", "fila_jobs_reenfileirados": "Tarefas com falha reenfileiradas",
     "fila_job_excluido": "Tarefa excluída",
+    "papel_criado": "Papel criado", "papel_alterado": "Papel alterado", "papel_excluido": "Papel excluído",
 }
 
 # What kind of record an entry is about, for an entry whose record has no readable name.
 ENTITY_LABELS = {"processos": "Processo", "clientes": "Cliente", "operadoras": "Operadora", "users": "Usuário",
-                 "importacoes": "Importação", "execucoes": "Execução", "rq_job": "Tarefa"}
+                 "importacoes": "Importação", "execucoes": "Execução", "rq_job": "Tarefa",
+                 "papeis": "Papel"}
 
 REGISTRO_LENGTH = 300
 # The readable name of a record, stored on its entries when they are recorded (so the trail lists and searches
@@ -49,6 +51,7 @@ DESCRIBE = {
     "clientes": lambda c: c.nome,
     "operadoras": lambda o: o.codigo,
     "users": lambda u: u.username,
+    "papeis": lambda p: f"{p.nome} ({p.codigo})",
     "importacoes": lambda i: f"Importação {i.arquivo_nome or 'sem nome'}",
 }
 

@@ -2,7 +2,7 @@
 from flask import g, request
 from werkzeug.exceptions import Unauthorized
 
-from apps.auth.policy import PUBLIC, enforce_access, view_level
+from apps.auth.policy import enforce_access, is_public
 from apps.auth.tokens import TokenError, user_from_token
 from apps.core.errors import is_api_request
 from apps.extensions import csrf
@@ -21,6 +21,7 @@ def _bearer_token():
 def load_api_identity():
     """On /api/ routes, a Bearer header identifies the caller (and replaces CSRF)."""
     g.pop("api_user", None)  # never inherit an identity from an enclosing app context
+    g.pop("_login_user", None)  # nor Flask-Login's session user (tests run many clients in one app context)
     if not is_api_request():
         return
     token = _bearer_token()
@@ -36,7 +37,7 @@ def protect_csrf():
     """Cookie-authenticated writes need a CSRF token; Bearer-authenticated API calls do not."""
     if request.method not in UNSAFE_METHODS or "api_user" in g:
         return
-    if is_api_request() and view_level(request.endpoint) == PUBLIC:
+    if is_api_request() and is_public(request.endpoint):
         return  # token endpoints: credentials travel in the body, no cookie is trusted
     if request.path.startswith("/api/v1/"):
         return  # API v1 never trusts the session cookie, so CSRF cannot apply; enforce_access answers 401
