@@ -3,9 +3,12 @@ import uuid
 
 import pytest
 
+from apps.auth import roles
 from apps.auth.models import Role
 from apps.auth.permissions import BUILTIN_ROLES, PERMISSIONS
 from apps.auth.policy import ADMIN, MARKERS, OPERATE, PUBLIC, SIGNED_IN, VIEW, access, view_permissions
+from apps.core.types import db
+from tests.conftest import PASSWORD, make_user
 
 # Endpoints pinned here, so a route whose permission is changed by mistake fails. Every route of today is
 # pinned (the catalogue names what each does); a new route must be added here with its permission.
@@ -128,23 +131,24 @@ def test_every_route_of_this_branch_is_pinned(app):
     assert unpinned == [], f"rotas sem permissão fixada em PINNED: {unpinned}"
 
 
-def _allowed(role, needed):
+def _allowed(granted, needed):
+    """`granted`: None for nobody, else the set of permissions the caller's role holds."""
     if PUBLIC in needed:
         return True
-    if role is None:
+    if granted is None:
         return False
-    return SIGNED_IN in needed or bool(needed & BUILTIN_ROLES[role].permissions)
+    return SIGNED_IN in needed or bool(needed & granted)
 
 
-@pytest.mark.parametrize("role", [None, *Role.ALL])
-def test_each_role_is_refused_exactly_where_its_permissions_say(app, users, role):
+def _walk(app, user, granted):
+    """Open every route as `user` (session for pages, Bearer for API v1): allowed → not 401/403, refused → 403."""
     client = app.test_client()
     headers = {}
-    if role is not None:
-        response = client.post("/login", data={"login": users[role].username, "password": "Senha-de-Teste-9"})
+    if user is not None:
+        response = client.post("/login", data={"login": user.username, "password": PASSWORD})
         assert response.status_code == 302
-        token = client.post("/api/v1/auth/token", json={"username": users[role].username,
-                                                        "password": "Senha-de-Teste-9"}).get_json()["access"]
+        token = client.post("/api/v1/auth/token", json={"username": user.username,
+                                                        "password": PASSWORD}).get_json()["access"]
         headers = {"Authorization": f"Bearer {token}"}
     checked = refused = 0
     for rule in _routes(app):
@@ -157,21 +161,36 @@ def test_each_role_is_refused_exactly_where_its_permissions_say(app, users, role
         response = client.open(url, method=method, buffered=False, **kwargs)
         status = response.status_code
         response.close()
+        who = user.role if user is not None else "anônimo"
         if rule.endpoint in OWN_GUARD:
             assert status in (401, 403), f"{rule.endpoint} sem o token próprio: {status}"
-        elif _allowed(role, needed):
-            assert status not in (401, 403), f"{role} deveria acessar {method} {url} ({rule.endpoint}): {status}"
-        elif role is None:
+        elif _allowed(granted, needed):
+            assert status not in (401, 403), f"{who} deveria acessar {method} {url} ({rule.endpoint}): {status}"
+        elif user is None:
             assert status in (302, 401), f"anônimo em {method} {url}: {status}"
             if status == 302:
                 assert "/login" in response.headers["Location"]
         else:
-            assert status == 403, f"{role} não deveria acessar {method} {url} ({rule.endpoint}): {status}"
+            assert status == 403, f"{who} não deveria acessar {method} {url} ({rule.endpoint}): {status}"
             refused += 1
         checked += 1
     assert checked >= 100
-    if role not in (None, Role.ADMIN):
-        assert refused > 0, f"{role} não foi recusado em nenhuma rota"
+    return refused
+
+
+@pytest.mark.parametrize("role", [None, *Role.ALL])
+def test_each_built_in_role_is_refused_exactly_where_its_permissions_say(app, users, role):
+    refused = _walk(app, users[role] if role else None, BUILTIN_ROLES[role].permissions if role else None)
+    assert (refused > 0) == (role not in (None, Role.ADMIN)), f"{role} recusado em {refused} rotas"
+
+
+def test_a_custom_role_is_refused_exactly_where_its_set_says(app):
+    """The same walk for a role made at /papeis: a set no built-in role has (no painel.ler, a token but no users)."""
+    granted = ["processo.ler", "processo.aprovar", "cliente.importar", "token.gerenciar", "auditoria.ler"]
+    roles.create_papel("AUDITOR_TOKEN", "Auditor do token", None, granted)
+    db.session.commit()
+    refused = _walk(app, make_user("AUDITOR_TOKEN", username="auditor"), frozenset(granted))
+    assert refused > 20
 
 
 def test_the_old_levels_map_to_permissions_until_the_lead_converts_them():

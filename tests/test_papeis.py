@@ -254,3 +254,10 @@ def test_api_custom_role_crud_with_the_pages_rules(client, users, admin, viewer)
     db.session.commit()
     assert client.delete("/api/v1/papeis/FATURISTA", headers=admin).status_code == 204
     assert client.get("/api/v1/papeis/FATURISTA", headers=admin).status_code == 404
+
+
+def test_a_code_no_role_can_have_is_a_404_without_a_query(client, admin, users, login):
+    for codigo in ("%00", "a%00b", "x" * 30, "minusculo"):
+        assert client.get(f"/api/v1/papeis/{codigo}", headers=admin).status_code == 404
+        assert client.patch(f"/api/v1/papeis/{codigo}", json={"nome": "N"}, headers=admin).status_code == 404
+    assert login(users[Role.ADMIN]).get("/papeis/%00/editar").status_code == 404

@@ -19,6 +19,9 @@ SIGNED_IN = "signed_in"  # any active user, whatever their role grants
 MARKERS = (PUBLIC, SIGNED_IN)
 
 # --- Transition: the old levels, for the routes being written in parallel; remove after the merge. -------
+# Converting a route: replace `@access(X)` by `@requires("<code>")` (apps/auth/permissions.py; e.g. a robôs
+# list → "robo.ler", its edit → "robo.gerenciar"), pin it in tests/test_access_map.py PINNED, and ask
+# can("<code>") instead of can(X) in its templates. When no @access is left, delete this block and LEGACY.
 VIEW = "view"
 OPERATE = "operate"
 ADMIN = "admin"

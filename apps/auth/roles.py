@@ -54,8 +54,8 @@ def resolve(code: str | None) -> ResolvedRole | None:
     """The role a code names, None when no role has it; custom ones are read once per request."""
     if code in BUILTIN_ROLES:
         return _from_builtin(BUILTIN_ROLES[code])
-    if not code:
-        return None
+    if not code or not CODIGO_RE.match(code):
+        return None  # not a code any role can have: no query (a NUL in a URL never reaches the database)
     cache = g.setdefault(_CACHE, {}) if has_app_context() else {}
     if code not in cache:
         papel = db.session.scalar(select(Papel).where(Papel.codigo == code))
@@ -69,6 +69,14 @@ def permissions_of(user) -> frozenset:
         return frozenset()
     role = resolve(user.role)
     return role.permissions if role is not None else frozenset()
+
+
+def codes_granting(permission: str) -> list[str]:
+    """The codes of every role (built-in, and custom while active) that grants `permission`."""
+    codes = [code for code, role in BUILTIN_ROLES.items() if permission in role.permissions]
+    codes += [p.codigo for p in db.session.scalars(select(Papel).where(Papel.ativo.is_(True)).order_by(Papel.codigo))
+              if permission in (p.permissoes or [])]
+    return codes
 
 
 def role_name(code: str | None) -> str:
@@ -97,10 +105,14 @@ def assignable_choices(current: str | None = None) -> list[tuple[str, str]]:
 def is_assignable(code: str) -> bool:
     if code in BUILTIN_ROLES:
         return True
+    if not isinstance(code, str) or not CODIGO_RE.match(code):
+        return False
     return db.session.scalar(select(Papel.id).where(Papel.codigo == code, Papel.ativo.is_(True))) is not None
 
 
 def get_custom(code: str) -> Papel | None:
+    if not isinstance(code, str) or not CODIGO_RE.match(code):
+        return None
     return db.session.scalar(select(Papel).where(Papel.codigo == code))
 
 
