@@ -1,5 +1,6 @@
 """Roles as named sets of permissions: the built-in ones do what their help says, admins make others at /papeis."""
 import pytest
+from flask import g
 from sqlalchemy import event, select, update
 
 from apps.auth import roles
@@ -141,6 +142,8 @@ def test_a_custom_role_grants_its_set_and_changes_take_effect_at_the_next_reques
     assert session.get("/clientes").status_code == 403
     assert "Clientes" not in session.get("/").get_data(as_text=True).split('id="sidebar"')[1].split("</nav>")[0]
 
+    # Another browser: the test's app context outlives requests, so Flask-Login's cached user must go.
+    g.pop("_login_user", None)
     admin = app.test_client()
     admin.post("/login", data={"login": users[Role.ADMIN].username, "password": PASSWORD})
     papel = roles.get_custom("FATURISTA")

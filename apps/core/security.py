@@ -21,7 +21,6 @@ def _bearer_token():
 def load_api_identity():
     """On /api/ routes, a Bearer header identifies the caller (and replaces CSRF)."""
     g.pop("api_user", None)  # never inherit an identity from an enclosing app context
-    g.pop("_login_user", None)  # nor Flask-Login's session user (tests run many clients in one app context)
     if not is_api_request():
         return
     token = _bearer_token()
