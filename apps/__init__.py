@@ -19,6 +19,7 @@ from apps.api import (  # noqa: F401  (each registers its routes on the api blue
     lotes,
     mensagens,
     operadoras,
+    papeis,
     portal,
     processos,
     robos,
@@ -33,9 +34,13 @@ from apps.artefatos import routes as artefatos_routes  # noqa: F401
 from apps.artefatos.blueprint import bp as artefatos_bp
 from apps.auditoria import routes as auditoria_routes  # noqa: F401
 from apps.auditoria.blueprint import bp as auditoria_bp
+from apps.auth import (  # noqa: F401  (sso_routes registers /login/oidc and /login/github)
+    papeis_routes,  # noqa: F401
+    sso,
+    sso_routes,
+)
 from apps.auth import routes as auth_routes  # noqa: F401
 from apps.auth import services as auth_services
-from apps.auth import sso, sso_routes  # noqa: F401  (sso_routes registers /login/oidc and /login/github)
 from apps.auth.blueprint import bp as auth_bp
 from apps.auth.passwords import use_fast_hashing_for_tests
 from apps.clientes import import_routes as clientes_import_routes  # noqa: F401

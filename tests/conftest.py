@@ -126,7 +126,7 @@ def make_user(role, username=None):
 
 @pytest.fixture
 def users(app):
-    """One active user per role: users['VISUALIZADOR'], ['OPERADOR'], ['ADMIN']."""
+    """One active user per built-in role: users['VISUALIZADOR'], ['APROVADOR'], ['OPERADOR'], ['MANTENEDOR'], ['ADMIN']."""
     return {role: make_user(role) for role in Role.ALL}
 
 
@@ -185,6 +185,12 @@ def viewer(api_headers):
 def op(api_headers):
     """An Operador's Bearer headers."""
     return api_headers(Role.OPERADOR)
+
+
+@pytest.fixture
+def maint(api_headers):
+    """A Mantenedor's Bearer headers (registries: clientes, operadoras, robôs, serviços, agenda)."""
+    return api_headers(Role.MANTENEDOR)
 
 
 @pytest.fixture

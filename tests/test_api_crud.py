@@ -84,24 +84,33 @@ def test_visualizador_reads_but_cannot_write(client, viewer):
     assert db.session.scalar(select(Cliente)) is None
 
 
-def test_operador_sending_rpa_fields_is_403(client, op):
+def test_operador_may_not_manage_operadoras(client, op):
+    """Operadoras are the Mantenedor's and the Admin's (operadora.gerenciar), as the role help says."""
+    operadora = OperadoraFactory()
+    assert client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "Vivo SA"}, headers=op).status_code == 403
+    assert client.post("/api/v1/operadoras", json={"codigo": "TIM", "nome": "TIM"}, headers=op).status_code == 403
+    assert client.delete(f"/api/v1/operadoras/{operadora.id}", headers=op).status_code == 403
+    assert client.get(f"/api/v1/operadoras/{operadora.id}", headers=op).status_code == 200
+
+
+def test_mantenedor_sending_rpa_fields_is_403(client, maint):
     operadora = OperadoraFactory()
     for field, value in [("possui_rpa", False), ("rpa_terceirizado", False), ("url_endpoint_rpa", None),
                          ("limite_concorrencia", 5)]:
         response = client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "Vivo SA", field: value},
-                                headers=op)
+                                headers=maint)
         assert response.status_code == 403, field
         body = response.get_json()
         assert "Admin" in body["error"] and field in body["fields"]
         response = client.post("/api/v1/operadoras", json={"codigo": "TIM", "nome": "TIM", field: value},
-                               headers=op)
+                               headers=maint)
         assert response.status_code == 403, field
     assert db.session.scalars(select(Operadora.nome)).all() == ["Vivo"]
 
 
-def test_operador_edits_other_fields(client, op):
+def test_mantenedor_edits_other_fields(client, maint):
     operadora = OperadoraFactory()
-    response = client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "Vivo SA"}, headers=op)
+    response = client.patch(f"/api/v1/operadoras/{operadora.id}", json={"nome": "Vivo SA"}, headers=maint)
     assert response.status_code == 200 and response.get_json()["nome"] == "Vivo SA"
 
 

@@ -21,7 +21,7 @@ ADMIN_ROUTES = [("get", "/api/v1/auditoria"), ("get", "/api/v1/token-global"), (
                 ("patch", "/api/v1/usuarios/{id}")]
 
 
-@pytest.mark.parametrize("role", [Role.VISUALIZADOR, Role.OPERADOR])
+@pytest.mark.parametrize("role", [r for r in Role.ALL if r != Role.ADMIN])
 @pytest.mark.parametrize("method,path", ADMIN_ROUTES)
 def test_admin_routes_refuse_other_roles(client, users, api_headers, role, method, path):
     headers = api_headers(role)

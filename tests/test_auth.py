@@ -3,6 +3,7 @@ from sqlalchemy import select
 
 from apps.auth.models import Role, User
 from apps.auth.passwords import password_problems
+from apps.auth.policy import PUBLIC
 from apps.core.audit import AuditLog
 from apps.core.types import db
 from tests.conftest import PASSWORD
@@ -147,7 +148,7 @@ def test_unknown_page_is_404_in_portuguese_and_errors_leak_no_trace(app_config, 
     @other.route("/_boom_test")
     def _boom():
         raise RuntimeError("segredo interno")
-    _boom.access_level = "public"
+    _boom.permissions = frozenset({PUBLIC})
     response = other.test_client().get("/_boom_test")
     html = response.get_data(as_text=True)
     assert response.status_code == 500

@@ -106,7 +106,7 @@ def test_set_replace_and_remove_are_audited_without_the_secret(app, users):
 
 def test_only_an_admin_may_send_a_credential(app, users):
     operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
-    for role in (Role.OPERADOR, Role.VISUALIZADOR):
+    for role in (Role.MANTENEDOR, Role.OPERADOR, Role.VISUALIZADOR):
         with pytest.raises(services.RecordError) as exc:
             services.update_operadora(operadora, {"credencial_rpa": SECRET}, by=users[role])
         assert exc.value.status == 403 and "credencial_rpa" in exc.value.fields
@@ -196,11 +196,11 @@ def test_a_refused_credential_is_not_echoed_back(admin_client):
     assert response.status_code == 422 and "espaços" in page and SECRET not in page
 
 
-def test_operador_sees_only_whether_one_is_configured_and_cannot_send_one(client, users, login):
+def test_mantenedor_sees_only_whether_one_is_configured_and_cannot_send_one(client, users, login):
     operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
     services.update_operadora(operadora, {"credencial_rpa": SECRET}, by=admin_of(users))
     db.session.commit()
-    login(users[Role.OPERADOR])
+    login(users[Role.MANTENEDOR])
     url = f"/operadoras/{operadora.id}/editar"
     page = client.get(url).get_data(as_text=True)
     assert "Credencial própria" in page and "Configurada" in page
@@ -235,7 +235,7 @@ def test_api_admin_writes_the_credential_and_reads_only_a_flag(client, api_heade
 
 def test_api_non_admin_cannot_write_the_credential(client, api_headers):
     operadora = OperadoraFactory(codigo="TERC", terceirizada=True)
-    response = client.patch(f"/api/v1/operadoras/{operadora.id}", headers=api_headers(Role.OPERADOR),
+    response = client.patch(f"/api/v1/operadoras/{operadora.id}", headers=api_headers(Role.MANTENEDOR),
                             json={"credencial_rpa": SECRET})
     assert response.status_code == 403 and "credencial_rpa" in response.get_json()["fields"]
     db.session.expire_all()

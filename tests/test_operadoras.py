@@ -271,9 +271,9 @@ def test_edit_changes_and_audits(admin_client):
     assert "operadora_alterada" in audit_actions(operadora.id)
 
 
-def test_operador_cannot_change_rpa_fields_on_the_page(client, users, login):
+def test_mantenedor_cannot_change_rpa_fields_on_the_page(client, users, login):
     operadora = OperadoraFactory(codigo="VIVO")
-    login(users[Role.OPERADOR])
+    login(users[Role.MANTENEDOR])
     page = client.get(f"/operadoras/{operadora.id}/editar").get_data(as_text=True)
     assert 'name="nome"' in page
     for name in services.RPA_FIELDS:
@@ -289,8 +289,8 @@ def test_operador_cannot_change_rpa_fields_on_the_page(client, users, login):
             operadora.limite_concorrencia) == (True, False, None, 5)
 
 
-def test_operador_creates_with_default_rpa_settings(client, users, login):
-    login(users[Role.OPERADOR])
+def test_mantenedor_creates_with_default_rpa_settings(client, users, login):
+    login(users[Role.MANTENEDOR])
     response = client.post("/operadoras/nova", data={"codigo": "OI", "nome": "Oi", "limite_concorrencia": "50"})
     assert response.status_code == 302
     operadora = db.session.scalar(select(Operadora))

@@ -51,19 +51,21 @@ def test_writes_need_operate(client, viewer, enqueued, method, path):
 
 # --- gerar, list, get -------------------------------------------------------------------------
 
-def test_gerar(client, op):
+def test_gerar(client, maint, op):
+    """Opening a month is the schedule's (agenda.gerenciar: Mantenedor, Admin), as on the Agendamentos page."""
     ClienteFactory(), ClienteFactory(), ClienteFactory(ativo=False)
     db.session.commit()
-    first = client.post("/api/v1/processos/gerar", json={"competencia": "2026-09"}, headers=op)
+    assert client.post("/api/v1/processos/gerar", json={"competencia": "2026-09"}, headers=op).status_code == 403
+    first = client.post("/api/v1/processos/gerar", json={"competencia": "2026-09"}, headers=maint)
     assert first.status_code == 200
     assert (first.get_json()["criados"], first.get_json()["existentes"]) == (2, 0)
-    again = client.post("/api/v1/processos/gerar", json={"competencia": "2026-09"}, headers=op).get_json()
+    again = client.post("/api/v1/processos/gerar", json={"competencia": "2026-09"}, headers=maint).get_json()
     assert (again["criados"], again["existentes"]) == (0, 2)
 
 
 @pytest.mark.parametrize("body", [{"competencia": "2026-13"}, {"competencia": 202609}, {}])
-def test_gerar_bad_competencia_is_422(client, op, body):
-    response = client.post("/api/v1/processos/gerar", json=body, headers=op)
+def test_gerar_bad_competencia_is_422(client, maint, body):
+    response = client.post("/api/v1/processos/gerar", json=body, headers=maint)
     assert response.status_code == 422
     assert response.get_json()["fields"] == {"competencia": "AAAA-MM"}
 

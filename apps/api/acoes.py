@@ -3,7 +3,7 @@ from flask import g, jsonify
 
 from apps.api.blueprint import bp
 from apps.api.helpers import json_body, optional_json_body, uuid_list
-from apps.auth.policy import OPERATE, access
+from apps.auth.policy import require, requires
 from apps.core.clock import current_competencia
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
@@ -38,13 +38,14 @@ def _executar(ids) -> dict:
 
 
 @bp.post("/v1/processos/acoes")
-@access(OPERATE)
+@requires("processo.aprovar", "processo.executar", "processo.enviar_sat")
 def api_processos_acoes():
     """{"acao": "aprovar"|"executar", "ids": [...]}: what was done and what was skipped, with each reason."""
     data = json_body()
     acao = data.get("acao")
     if acao not in ACOES:
         raise ApiError(422, "Escolha a ação: aprovar ou executar.", {"acao": "aprovar ou executar"})
+    require(*services.BULK_PERMISSIONS[acao])
     ids = uuid_list(data.get("ids"))
     return jsonify(_aprovar(ids) if acao == "aprovar" else _executar(ids))
 
@@ -75,7 +76,7 @@ def _filters(data: dict) -> dict:
 
 
 @bp.post("/v1/processos/reexecutar-falhas")
-@access(OPERATE)
+@requires("processo.executar", "processo.enviar_sat")
 def api_processos_reexecutar_falhas():
     """Run again every processo of the filter whose last run for its current step failed."""
     ids = list(db.session.scalars(queries.falhas_query(**_filters(optional_json_body()))))

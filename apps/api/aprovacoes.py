@@ -6,7 +6,7 @@ from apps.api.helpers import bool_arg, get_or_404, json_body, list_envelope, uui
 from apps.aprovacoes import caixa, comentarios, tarefas
 from apps.aprovacoes.prazo import hoje
 from apps.auth.models import User
-from apps.auth.policy import OPERATE, VIEW, access
+from apps.auth.policy import requires
 from apps.core.errors import ApiError
 from apps.core.types import db, parse_uuid
 from apps.processos.models import Processo
@@ -26,7 +26,7 @@ def _responsavel_arg():
 
 
 @bp.get("/v1/aprovacoes")
-@access(OPERATE)
+@requires("processo.aprovar")
 def api_aprovacoes_list():
     """Open approval tasks by prazo; ?responsavel=me|<id>, ?vencidas, ?operadora_id; paginated."""
     today = hoje()
@@ -36,7 +36,7 @@ def api_aprovacoes_list():
 
 
 @bp.post("/v1/aprovacoes/<processo_id>/atribuir")
-@access(OPERATE)
+@requires("processo.aprovar")
 def api_aprovacao_atribuir(processo_id):
     """Give the task to {"usuario_id"} (Admin), or take it yourself (your own id: as "Assumir")."""
     processo = get_or_404(Processo, processo_id, "Processo")
@@ -57,7 +57,7 @@ def api_aprovacao_atribuir(processo_id):
 
 
 @bp.get("/v1/processos/<processo_id>/comentarios")
-@access(VIEW)
+@requires("processo.ler")
 def api_comentarios_list(processo_id):
     """The processo's comments, oldest first."""
     processo = get_or_404(Processo, processo_id, "Processo")
@@ -65,7 +65,7 @@ def api_comentarios_list(processo_id):
 
 
 @bp.post("/v1/processos/<processo_id>/comentarios")
-@access(OPERATE)
+@requires("processo.aprovar")
 def api_comentarios_create(processo_id):
     """Add {"texto"} to the processo's thread: 201."""
     processo = get_or_404(Processo, processo_id, "Processo")

@@ -5,7 +5,7 @@ from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, list_envelope
 from apps.artefatos import download, services
 from apps.artefatos.models import Artefato
-from apps.auth.policy import VIEW, access
+from apps.auth.policy import requires
 from apps.core.errors import ApiError
 from apps.processos.models import Execucao
 
@@ -32,7 +32,7 @@ def _execucao_visible(execucao) -> bool:
 
 
 @bp.get("/v1/execucoes/<execucao_id>/artefatos")
-@access(VIEW)
+@requires("artefato.ler")
 def api_execucao_artefatos(execucao_id):
     """The files a run produced (removed ones included, with removido_em), oldest first, paginated."""
     execucao = get_or_404(Execucao, execucao_id, "Execução")
@@ -42,7 +42,7 @@ def api_execucao_artefatos(execucao_id):
 
 
 @bp.get("/v1/artefatos/<artefato_id>/download")
-@access(VIEW)
+@requires("artefato.ler")
 def api_artefato_download(artefato_id):
     """The artefato's bytes, streamed, with the same headers as the page's link (410 once removed)."""
     artefato = get_or_404(Artefato, artefato_id, "Artefato")

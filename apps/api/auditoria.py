@@ -4,7 +4,7 @@ from flask import jsonify, request
 from apps.api.blueprint import bp
 from apps.api.helpers import list_envelope
 from apps.auditoria.services import filtered_query, parse_filters
-from apps.auth.policy import ADMIN, access
+from apps.auth.policy import requires
 from apps.core.errors import ApiError
 
 
@@ -25,7 +25,7 @@ def _filters() -> dict:
 
 
 @bp.get("/v1/auditoria")
-@access(ADMIN)
+@requires("auditoria.ler")
 def api_auditoria_list():
     """The trail, newest first, filtered by usuario, acao, registro, de and ate (AAAA-MM-DD), paginated."""
     return jsonify(list_envelope(filtered_query(_filters()), audit_json))

@@ -5,7 +5,7 @@ from apps.api.blueprint import bp
 from apps.api.helpers import json_body
 from apps.auth import services
 from apps.auth.limits import LoginThrottled, refresh_limit, throttled_response
-from apps.auth.policy import PUBLIC, VIEW, access
+from apps.auth.policy import PUBLIC, SIGNED_IN, requires
 from apps.auth.tokens import issue_access, issue_refresh, revoke_all, user_from_token
 from apps.core import audit
 from apps.core.errors import ApiError
@@ -13,7 +13,7 @@ from apps.core.types import db
 
 
 @bp.post("/v1/auth/token")
-@access(PUBLIC)
+@requires(PUBLIC)
 def auth_token():
     """Exchange username and password for an access and a refresh token (limits: apps/auth/limits.py)."""
     data = json_body()
@@ -31,7 +31,7 @@ def auth_token():
 
 
 @bp.post("/v1/auth/refresh")
-@access(PUBLIC)
+@requires(PUBLIC)
 @refresh_limit
 def auth_refresh():
     """Exchange a valid refresh token for a new access token."""
@@ -44,7 +44,7 @@ def auth_refresh():
 
 
 @bp.post("/v1/auth/revogar-tokens")
-@access(VIEW)
+@requires(SIGNED_IN)
 def auth_revogar_tokens():
     """Revoke every access and refresh token of the caller (this one included); sessions stay."""
     user = g.api_user

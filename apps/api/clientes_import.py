@@ -3,7 +3,7 @@ from flask import jsonify, request, url_for
 
 from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, with_location
-from apps.auth.policy import OPERATE, access, current_identity
+from apps.auth.policy import current_identity, requires
 from apps.clientes import importacao as imports
 from apps.clientes import importer
 from apps.clientes.importacao import Importacao, StatusImportacao
@@ -53,7 +53,7 @@ def _preview(token: str) -> dict:
 
 
 @bp.post("/v1/clientes/importar")
-@access(OPERATE)
+@requires("cliente.importar")
 def clientes_importar():
     """Import a CSV (multipart `arquivo`): 200 with the report, or 202 when it runs in the background."""
     dry_run = _dry_run()
@@ -79,7 +79,7 @@ def clientes_importar():
 
 
 @bp.get("/v1/clientes/importacoes/<importacao_id>")
-@access(OPERATE)
+@requires("cliente.importar")
 def clientes_importacao(importacao_id):
     """An import's status, progress (0..100) and report (the first 1,000 errors)."""
     importacao = get_or_404(Importacao, importacao_id, "Importação")

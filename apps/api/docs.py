@@ -6,7 +6,7 @@ import yaml
 from flask import jsonify, render_template
 
 from apps.api.blueprint import bp
-from apps.auth.policy import PUBLIC, VIEW, access
+from apps.auth.policy import PUBLIC, requires
 
 SPEC_PATH = Path(__file__).with_name("openapi.yaml")
 
@@ -17,14 +17,14 @@ def load_spec() -> dict:
 
 
 @bp.get("/v1/openapi.json")
-@access(PUBLIC)  # a description of the API, not data: integrators read it before they hold a token
+@requires(PUBLIC)  # a description of the API, not data: integrators read it before they hold a token
 def openapi():
     """The OpenAPI 3.1 document of API v1 and the v2 log routes."""
     return jsonify(load_spec())
 
 
 @bp.get("/docs")
-@access(VIEW)
+@requires("painel.ler")
 def docs():
     """Interactive documentation of the API."""
     return render_template("api/docs.html")

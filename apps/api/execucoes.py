@@ -4,7 +4,7 @@ from flask import g, jsonify, request
 from apps.api.blueprint import bp
 from apps.api.helpers import list_envelope, uuid_arg
 from apps.api.processos import execucao_json
-from apps.auth.policy import OPERATE, VIEW, access
+from apps.auth.policy import requires
 from apps.core.errors import ApiError
 from apps.core.records import get_or_404
 from apps.processos import queries
@@ -20,7 +20,7 @@ def _choice_arg(name, allowed):
 
 
 @bp.get("/v1/execucoes")
-@access(VIEW)
+@requires("processo.ler")
 def api_execucoes_list():
     """Robot runs filtered by processo_id, status, tipo and operadora_id, newest first, paginated."""
     query = queries.execucoes_query(processo_id=uuid_arg("processo_id"), status=_choice_arg("status", StatusExecucao.ALL),
@@ -29,7 +29,7 @@ def api_execucoes_list():
 
 
 @bp.post("/v1/execucoes/<execucao_id>/cancelar")
-@access(OPERATE)
+@requires("processo.executar")
 def api_execucao_cancelar(execucao_id):
     """Stop a robot run: it ends FALHOU saying who cancelled it (409 if it already ended, 422 if the
     RPA server cannot cancel: then it goes on)."""

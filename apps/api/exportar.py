@@ -3,7 +3,7 @@ from flask import request
 
 from apps.api.blueprint import bp
 from apps.api.helpers import uuid_arg
-from apps.auth.policy import VIEW, access
+from apps.auth.policy import requires
 from apps.core.clock import current_competencia, is_competencia
 from apps.core.errors import ApiError
 from apps.processos import export
@@ -11,7 +11,7 @@ from apps.processos.models import StatusProcesso
 
 
 @bp.get("/v1/processos/exportar.csv")
-@access(VIEW)
+@requires("processo.ler")
 def api_processos_exportar():
     """The competência's processos and faturas as CSV for Excel (the current month when none is given),
     narrowed by status, operadora_id and q (cliente nome or CNPJ) like the list."""

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, list_envelope
 from apps.api.processos import fatura_json, processo_detail_json
-from apps.auth.policy import OPERATE, VIEW, access
+from apps.auth.policy import requires
 from apps.core.errors import ApiError
 from apps.processos import manual
 from apps.processos import routes as pages
@@ -14,7 +14,7 @@ from apps.processos.models import Fatura, Processo
 
 
 @bp.get("/v1/processos/<processo_id>/faturas")
-@access(VIEW)
+@requires("processo.ler")
 def api_processo_faturas(processo_id):
     """The processo's faturas (rejected ones included, marked), oldest first, paginated."""
     processo = get_or_404(Processo, processo_id, "Processo")
@@ -23,7 +23,7 @@ def api_processo_faturas(processo_id):
 
 
 @bp.get("/v1/faturas/<fatura_id>/pdf")
-@access(VIEW)
+@requires("processo.ler")
 def api_fatura_pdf(fatura_id):
     """The fatura's PDF, with the same checks and headers as the page's link."""
     get_or_404(Fatura, fatura_id, "Fatura")
@@ -44,7 +44,7 @@ def _form_errors(form) -> dict:
 
 
 @bp.post("/v1/processos/<processo_id>/faturas")
-@access(OPERATE)
+@requires("processo.enviar_faturas")
 def api_processo_enviar_faturas(processo_id):
     """Manual upload (multipart, faturas-N-arquivo/numero/valor/vencimento/emissao): 201 with the processo."""
     processo = get_or_404(Processo, processo_id, "Processo")

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from apps.api.blueprint import bp
 from apps.api.helpers import json_body
-from apps.auth.policy import OPERATE, VIEW, access
+from apps.auth.policy import requires
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable, get_redis
 from apps.core.types import db, utcnow
@@ -46,7 +46,7 @@ def _mark_end(execucao) -> None:
 
 
 @bp.post(f"{PREFIX}/atualizar-status/<job_id>")
-@access(OPERATE)
+@requires("processo.executar")
 def logs_v2_atualizar_status(job_id):
     """A robot (or a person) reports that a job ended: FAILED fails the run, COMPLETED wakes its follower."""
     data = json_body()
@@ -87,7 +87,7 @@ def _rpa_job(execucao) -> dict:
 
 
 @bp.get(f"{PREFIX}/status-job/<job_id>")
-@access(VIEW)
+@requires("processo.ler")
 def logs_v2_status_job(job_id):
     """Our execucao for an RPA job id, plus the RPA API's own answer for that job."""
     execucao = _execucao_or_404(job_id)
@@ -111,7 +111,7 @@ def _database_ok() -> bool:
 
 
 @bp.get(f"{PREFIX}/teste-conexao")
-@access(VIEW)
+@requires("processo.ler")
 def logs_v2_teste_conexao():
     """Whether the external RPA API answers and accepts the global token; Redis and the database beside."""
     result = test_connection(record=False, latency=True)

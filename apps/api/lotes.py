@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, list_envelope, with_location
-from apps.auth.policy import OPERATE, VIEW, access, current_identity
+from apps.auth.policy import current_identity, requires
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
 from apps.lotes import arquivo, previa, progresso, services
@@ -51,7 +51,7 @@ def _report(head: dict, token: str, status: int) -> Response:
 
 
 @bp.post("/v1/lotes")
-@access(OPERATE)
+@requires("lote.executar")
 def lotes_criar():
     """A lote from a CSV (multipart `arquivo`): with dry_run the preview; else 202 {"lote_id"}, or 422 with every
     bad row when there is any (then nothing runs)."""
@@ -83,7 +83,7 @@ def lotes_criar():
 
 
 @bp.get("/v1/lotes/<lote_id>")
-@access(VIEW)
+@requires("processo.ler")
 def lotes_detalhe(lote_id):
     """A lote's status and counts (from SQL aggregates) and its failed lines (the first 1,000)."""
     lote = get_or_404(Lote, lote_id, "Lote")
@@ -94,7 +94,7 @@ def lotes_detalhe(lote_id):
 
 
 @bp.get("/v1/lotes")
-@access(VIEW)
+@requires("processo.ler")
 def lotes_lista():
     """Lotes, newest first, each with its counts (one grouped aggregate for the page)."""
     envelope = list_envelope(select(Lote).order_by(Lote.created_at.desc(), Lote.id), lambda lote: lote)

@@ -4,7 +4,7 @@ from flask import g, jsonify, request
 from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, json_body, list_envelope, uuid_arg
 from apps.auth.models import User
-from apps.auth.policy import ADMIN, access
+from apps.auth.policy import requires
 from apps.core.errors import ApiError
 from apps.core.types import db
 from apps.notificacoes import delivery, services
@@ -30,7 +30,7 @@ def _choice(name, allowed):
 
 
 @bp.get("/v1/mensagens")
-@access(ADMIN)
+@requires("mensagem.ler")
 def api_mensagens_list():
     """Messages newest first; filters usuario_id, canal, status; paginated."""
     query = mensagens_query(uuid_arg("usuario_id"), _choice("canal", CANAIS), _choice("status", StatusMensagem.ALL))
@@ -38,7 +38,7 @@ def api_mensagens_list():
 
 
 @bp.post("/v1/mensagens")
-@access(ADMIN)
+@requires("mensagem.enviar")
 def api_mensagens_send():
     """Send {"usuario_id", "canal", "conteudo"} to that user through that channel: 202 with the message."""
     data = json_body()

@@ -4,7 +4,7 @@ from flask import jsonify, request, url_for
 from apps.api.blueprint import bp
 from apps.api.helpers import bool_arg, get_or_404, json_body, list_envelope, with_location
 from apps.api.serializers import OPERADORA_FIELDS, check_payload
-from apps.auth.policy import OPERATE, VIEW, access, current_identity
+from apps.auth.policy import current_identity, requires
 from apps.core.types import db
 from apps.operadoras import services
 from apps.operadoras.models import Operadora
@@ -15,7 +15,7 @@ FIELDS = {**OPERADORA_FIELDS, services.CREDENTIAL_FIELD: (str, True)}
 
 
 @bp.get("/v1/operadoras")
-@access(VIEW)
+@requires("operadora.ler")
 def operadoras_list():
     """Operadoras, filtered by ?q (código or nome) and ?ativo, paginated."""
     query = services.list_query(request.args.get("q"), bool_arg("ativo"))
@@ -23,7 +23,7 @@ def operadoras_list():
 
 
 @bp.post("/v1/operadoras")
-@access(OPERATE)
+@requires("operadora.gerenciar")
 def operadoras_create():
     """Create an operadora: 201 with the new record."""
     data = check_payload(json_body(), FIELDS)
@@ -33,14 +33,14 @@ def operadoras_create():
 
 
 @bp.get("/v1/operadoras/<operadora_id>")
-@access(VIEW)
+@requires("operadora.ler")
 def operadoras_get(operadora_id):
     """One operadora."""
     return jsonify(services.serialize(get_or_404(Operadora, operadora_id, "Operadora")))
 
 
 @bp.patch("/v1/operadoras/<operadora_id>")
-@access(OPERATE)
+@requires("operadora.gerenciar")
 def operadoras_update(operadora_id):
     """Change some fields of an operadora."""
     operadora = get_or_404(Operadora, operadora_id, "Operadora")
@@ -51,7 +51,7 @@ def operadoras_update(operadora_id):
 
 
 @bp.delete("/v1/operadoras/<operadora_id>")
-@access(OPERATE)
+@requires("operadora.gerenciar")
 def operadoras_delete(operadora_id):
     """Deactivate an operadora (nothing is deleted): 204."""
     operadora = get_or_404(Operadora, operadora_id, "Operadora")

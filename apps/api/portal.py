@@ -4,7 +4,7 @@ from flask import g, jsonify, url_for
 from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, json_body, list_envelope, with_location
 from apps.api.processos import execucao_json
-from apps.auth.policy import ADMIN, VIEW, access, allows
+from apps.auth.policy import has_permission, requires
 from apps.core.errors import ApiError
 from apps.core.types import db
 from apps.portal import services
@@ -22,13 +22,13 @@ def solicitacao_json(e) -> dict:
 def _visible_servico(servico_id) -> Servico:
     """The serviço, for an Admin any; for anyone else only one they may run (else 404, nothing leaks)."""
     servico = get_or_404(Servico, servico_id, "Serviço")
-    if not allows(g.api_user, ADMIN) and not services.may_run(servico, g.api_user):
+    if not has_permission(g.api_user, "servico.gerenciar") and not services.may_run(servico, g.api_user):
         raise ApiError(404, "Serviço não encontrado.")
     return servico
 
 
 @bp.get("/v1/dominios")
-@access(VIEW)
+@requires("servico.executar")
 def api_dominios_list():
     """The portal's domínios, in their order."""
     return jsonify(list_envelope(db.select(Dominio).order_by(Dominio.ordem, Dominio.nome, Dominio.id),
@@ -36,7 +36,7 @@ def api_dominios_list():
 
 
 @bp.post("/v1/dominios")
-@access(ADMIN)
+@requires("servico.gerenciar")
 def api_dominios_create():
     """Create a domínio: 201."""
     dominio = services.create_dominio(json_body(), by=g.api_user)
@@ -45,11 +45,11 @@ def api_dominios_create():
 
 
 @bp.get("/v1/servicos")
-@access(VIEW)
+@requires("servico.executar")
 def api_servicos_list():
     """Serviços: every one for an Admin; the active ones the caller's role may run for anyone else."""
     query = db.select(Servico).join(Dominio).order_by(Dominio.ordem, Dominio.nome, Servico.nome, Servico.id)
-    if not allows(g.api_user, ADMIN):
+    if not has_permission(g.api_user, "servico.gerenciar"):
         query = query.where(Servico.ativo.is_(True))
         runnable = {s.id for s in services.servicos() if services.may_run(s, g.api_user)}
         query = query.where(Servico.id.in_(runnable))
@@ -57,7 +57,7 @@ def api_servicos_list():
 
 
 @bp.post("/v1/servicos")
-@access(ADMIN)
+@requires("servico.gerenciar")
 def api_servicos_create():
     """Create a serviço: 201; a form schema or run template that does not validate is a 422 with fields."""
     servico = services.create_servico(json_body(), by=g.api_user)
@@ -66,14 +66,14 @@ def api_servicos_create():
 
 
 @bp.get("/v1/servicos/<servico_id>")
-@access(VIEW)
+@requires("servico.executar")
 def api_servicos_get(servico_id):
     """One serviço."""
     return jsonify(services.serialize_servico(_visible_servico(servico_id)))
 
 
 @bp.patch("/v1/servicos/<servico_id>")
-@access(ADMIN)
+@requires("servico.gerenciar")
 def api_servicos_update(servico_id):
     """Change some fields of a serviço (checked as a whole, as on creation)."""
     servico = get_or_404(Servico, servico_id, "Serviço")
@@ -83,7 +83,7 @@ def api_servicos_update(servico_id):
 
 
 @bp.post("/v1/servicos/<servico_id>/executar")
-@access(VIEW)
+@requires("servico.executar")
 def api_servicos_executar(servico_id):
     """Run a serviço with {"valores": {...}}: 202 {"execucao_id"}; 422 with fields for a refused answer."""
     servico = _visible_servico(servico_id)
@@ -97,11 +97,11 @@ def api_servicos_executar(servico_id):
 
 
 @bp.get("/v1/servicos/<servico_id>/execucoes")
-@access(VIEW)
+@requires("servico.executar")
 def api_servicos_execucoes(servico_id):
     """The serviço's runs, newest first: every one for an Admin, the caller's own for anyone else."""
     servico = _visible_servico(servico_id)
     query = services.execucoes_query(servico)
-    if not allows(g.api_user, ADMIN):
+    if not has_permission(g.api_user, "servico.gerenciar"):
         query = query.where(Execucao.criado_por_id == g.api_user.id)
     return jsonify(list_envelope(query, solicitacao_json))

@@ -3,7 +3,7 @@ from flask import g, jsonify, request
 
 from apps.api.blueprint import bp
 from apps.api.helpers import bool_arg, get_or_404, int_arg, json_body, list_envelope, optional_json_body, uuid_arg
-from apps.auth.policy import OPERATE, VIEW, access
+from apps.auth.policy import requires
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
 from apps.processos import queries, services
@@ -39,7 +39,7 @@ def processo_detail_json(p) -> dict:
 
 
 @bp.post("/v1/processos/gerar")
-@access(OPERATE)
+@requires("agenda.gerenciar")
 def api_processos_gerar():
     """Create the month's processos (one per active cliente); idempotent."""
     competencia = json_body().get("competencia")
@@ -53,7 +53,7 @@ def api_processos_gerar():
 
 
 @bp.get("/v1/processos")
-@access(VIEW)
+@requires("processo.ler")
 def api_processos_list():
     """Processos filtered by competencia, status, operadora_id, cliente_id and ultima_falhou, paginated."""
     status = request.args.get("status") or None
@@ -71,14 +71,14 @@ def api_processos_list():
 
 
 @bp.get("/v1/processos/<processo_id>")
-@access(VIEW)
+@requires("processo.ler")
 def api_processo_get(processo_id):
     """One processo with its faturas and execucoes."""
     return jsonify(processo_detail_json(get_or_404(Processo, processo_id, "Processo")))
 
 
 @bp.post("/v1/processos/<processo_id>/executar")
-@access(OPERATE)
+@requires("processo.executar", "processo.enviar_sat")
 def api_processo_executar(processo_id):
     """Start the robot run the status calls for: 202 with the execucao id."""
     processo = get_or_404(Processo, processo_id, "Processo")
@@ -90,7 +90,7 @@ def api_processo_executar(processo_id):
 
 
 @bp.post("/v1/processos/<processo_id>/aprovar")
-@access(OPERATE)
+@requires("processo.aprovar")
 def api_processo_aprovar(processo_id):
     """Approve the invoices; optional {"comentario"}."""
     processo = get_or_404(Processo, processo_id, "Processo")
@@ -102,7 +102,7 @@ def api_processo_aprovar(processo_id):
 
 
 @bp.post("/v1/processos/<processo_id>/rejeitar")
-@access(OPERATE)
+@requires("processo.aprovar")
 def api_processo_rejeitar(processo_id):
     """Reject the invoices; {"motivo"} is required."""
     processo = get_or_404(Processo, processo_id, "Processo")
@@ -114,14 +114,14 @@ def api_processo_rejeitar(processo_id):
 
 
 @bp.get("/v1/execucoes/<execucao_id>")
-@access(VIEW)
+@requires("processo.ler")
 def api_execucao_get(execucao_id):
     """One robot run."""
     return jsonify(execucao_json(get_or_404(Execucao, execucao_id, "Execução")))
 
 
 @bp.get("/v1/execucoes/<execucao_id>/logs")
-@access(VIEW)
+@requires("processo.ler")
 def api_execucao_logs(execucao_id):
     """Stored log lines with seq > after, oldest first; `next` is the last seq returned (or after)."""
     execucao = get_or_404(Execucao, execucao_id, "Execução")

@@ -4,7 +4,7 @@ from flask import jsonify, url_for
 from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, json_body, with_location
 from apps.api.serializers import check_payload
-from apps.auth.policy import ADMIN, VIEW, access, current_identity
+from apps.auth.policy import current_identity, requires
 from apps.core.types import db
 from apps.robos import services
 from apps.robos.models import Robo
@@ -14,7 +14,7 @@ FIELDS = {"nome": (str, False), "url": (str, False), "tags": (list, False), "cap
 
 
 @bp.get("/v1/robos")
-@access(VIEW)
+@requires("robo.ler")
 def robos_list():
     """Every robot with its status, load and last 24 h."""
     items = [services.serialize(entry) for entry in services.overview()]
@@ -22,7 +22,7 @@ def robos_list():
 
 
 @bp.post("/v1/robos")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def robos_create():
     """Register a robot: 201 with the new record."""
     robo = services.create_robo(check_payload(json_body(), FIELDS), by=current_identity())
@@ -31,14 +31,14 @@ def robos_create():
 
 
 @bp.get("/v1/robos/<robo_id>")
-@access(VIEW)
+@requires("robo.ler")
 def robos_get(robo_id):
     """One robot."""
     return jsonify(services.serialize(services.entry_of(get_or_404(Robo, robo_id, "Robô"))))
 
 
 @bp.patch("/v1/robos/<robo_id>")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def robos_update(robo_id):
     """Change some fields of a robot."""
     robo = get_or_404(Robo, robo_id, "Robô")
@@ -48,7 +48,7 @@ def robos_update(robo_id):
 
 
 @bp.delete("/v1/robos/<robo_id>")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def robos_delete(robo_id):
     """Delete a robot holding no run: 204 (409 while it holds runs)."""
     services.delete_robo(get_or_404(Robo, robo_id, "Robô"), by=current_identity())
@@ -57,7 +57,7 @@ def robos_delete(robo_id):
 
 
 @bp.post("/v1/robos/<robo_id>/drenar")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def robos_drain(robo_id):
     """No new runs for this robot; the ones it holds finish."""
     robo = get_or_404(Robo, robo_id, "Robô")
@@ -67,7 +67,7 @@ def robos_drain(robo_id):
 
 
 @bp.put("/v1/robos/versao-ativa")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def robos_versao_ativa():
     """Pin the version robots must run to get new runs of a tag; "versao": null unpins."""
     data = check_payload(json_body(), {"tag": (str, False), "versao": (str, True)})

@@ -3,7 +3,7 @@ from flask import g, jsonify
 
 from apps.api.blueprint import bp
 from apps.api.helpers import json_body
-from apps.auth.policy import ADMIN, access
+from apps.auth.policy import requires
 from apps.core.errors import ApiError
 from apps.core.templating import mask_secret
 from apps.core.types import utcnow
@@ -24,14 +24,14 @@ def _state() -> dict:
 
 
 @bp.get("/v1/token-global")
-@access(ADMIN)
+@requires("token.gerenciar")
 def api_token_global_get():
     """The global token's state, masked."""
     return jsonify(_state())
 
 
 @bp.put("/v1/token-global")
-@access(ADMIN)
+@requires("token.gerenciar")
 def api_token_global_put():
     """Store {"token", "motivo"?, "forcar"?} as the global token once the RPA API accepts it, like the page.
 
@@ -52,7 +52,7 @@ def api_token_global_put():
 
 
 @bp.post("/v1/token-global/renovar")
-@access(ADMIN)
+@requires("token.gerenciar")
 def api_token_global_renovar():
     """Get a new JWT from the RPA API with BRM_TOKEN_PASSWORD and store it."""
     try:
@@ -63,7 +63,7 @@ def api_token_global_renovar():
 
 
 @bp.post("/v1/token-global/testar")
-@access(ADMIN)
+@requires("token.gerenciar")
 def api_token_global_testar():
     """Check that the RPA API answers and accepts the global token (audited as token_global_testado)."""
     result = global_token.test_connection(by_user=g.api_user)

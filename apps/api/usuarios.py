@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, json_body, list_envelope, with_location
 from apps.aprovacoes import tarefas
-from apps.auth import services
+from apps.auth import roles, services
 from apps.auth.models import Role, User
-from apps.auth.policy import ADMIN, access
+from apps.auth.policy import requires
 from apps.core.errors import ApiError
 from apps.core.records import contains
 from apps.core.types import db
@@ -58,8 +58,8 @@ def _checked(data: dict, fields: dict) -> dict:
             validate_email(data["email"].strip(), check_deliverability=False)
         except EmailNotValidError:
             problems["email"] = "E-mail inválido."
-    if "role" in data and data["role"] not in Role.ALL:
-        problems["role"] = "um de " + ", ".join(Role.ALL)
+    if "role" in data and (not isinstance(data["role"], str) or roles.resolve(data["role"]) is None):
+        problems["role"] = "um código de papel (GET /api/v1/papeis): " + ", ".join(Role.ALL) + " ou um personalizado"
     if (data.get("nome") or "") and len(data["nome"]) > MAX_NOME:
         problems["nome"] = f"No máximo {MAX_NOME} caracteres."
     if "password" in data and not data["password"]:
@@ -90,7 +90,7 @@ def _commit_or_error():
 
 
 @bp.get("/v1/usuarios")
-@access(ADMIN)
+@requires("usuario.gerenciar")
 def api_usuarios_list():
     """Users by username, searched by ?q in username, e-mail and nome, paginated."""
     query = select(User).order_by(User.busca, User.username, User.id)  # the username's key first: Portuguese order
@@ -101,7 +101,7 @@ def api_usuarios_list():
 
 
 @bp.post("/v1/usuarios")
-@access(ADMIN)
+@requires("usuario.gerenciar")
 def api_usuarios_create():
     """Create a user {"username", "email", "password", "role"?, "nome"?}: 201 with the record."""
     data = _checked(json_body(), CREATE_FIELDS)
@@ -116,14 +116,14 @@ def api_usuarios_create():
 
 
 @bp.get("/v1/usuarios/<user_id>")
-@access(ADMIN)
+@requires("usuario.gerenciar")
 def api_usuario_get(user_id):
     """One user."""
     return jsonify(usuario_json(get_or_404(User, user_id, "Usuário")))
 
 
 @bp.patch("/v1/usuarios/<user_id>")
-@access(ADMIN)
+@requires("usuario.gerenciar")
 def api_usuario_update(user_id):
     """Change email, nome, role, ativo and/or set a new password (role changes, deactivation and a new
     password end the user's sessions and tokens)."""

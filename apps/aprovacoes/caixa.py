@@ -5,7 +5,7 @@ from sqlalchemy.orm import contains_eager, raiseload
 
 from apps.aprovacoes.models import TarefaAprovacao, aprovadores
 from apps.aprovacoes.prazo import hoje
-from apps.auth.policy import ADMIN, allows
+from apps.auth.policy import has_permission
 from apps.core.types import db
 
 T = TarefaAprovacao
@@ -19,7 +19,7 @@ def _meus_grupos(user):
 
 def _condicao(user, aba, today):
     """The WHERE of a tab for `user` (admins see every operadora's tasks in the group tabs)."""
-    todos = allows(user, ADMIN)
+    todos = has_permission(user, "aprovacao.atribuir")
     meu_grupo = T.operadora_id.in_(_meus_grupos(user))
     if aba == "minhas":
         return T.responsavel_id == user.id

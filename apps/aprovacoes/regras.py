@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from apps.aprovacoes.models import Resultado, TarefaAprovacao
 from apps.aprovacoes.prazo import agora, hoje
-from apps.auth.policy import OPERATE, allows
+from apps.auth.policy import has_permission
 from apps.core import audit
 from apps.core.types import db
 from apps.processos.models import StatusProcesso
@@ -22,7 +22,7 @@ PRIMEIRA_REGISTRADA = "primeira aprovação registrada: o valor exige a aprovaç
 
 def pode_aprovar(user) -> bool:
     """The one rule of approval rights: today the roles with the OPERATE level (Operador, Admin)."""
-    return user is not None and allows(user, OPERATE)
+    return user is not None and has_permission(user, "processo.aprovar")
 
 
 def ausente(user, today=None) -> bool:

@@ -11,7 +11,7 @@ from apps.aprovacoes.forms import AprovarForm, AtribuirForm, ComentarioForm, Rej
 from apps.aprovacoes.models import TarefaAprovacao
 from apps.aprovacoes.prazo import hoje
 from apps.auth.models import User
-from apps.auth.policy import ADMIN, OPERATE, access, can
+from apps.auth.policy import can, requires
 from apps.core.errors import ServiceError
 from apps.core.pagination import paginate, safe_next
 from apps.core.records import get_or_404
@@ -32,7 +32,7 @@ def _aba(value) -> str:
 def _badge():
     """`aprovacoes_badge()` for the sidebar: computed only where the sidebar asks for it."""
     def aprovacoes_badge():
-        if not current_user.is_authenticated or not can(OPERATE):
+        if not current_user.is_authenticated or not can("processo.aprovar"):
             return None
         return caixa.badge(current_user)
 
@@ -58,7 +58,7 @@ def comentario_form():
 
 
 @bp.route("/aprovacoes", endpoint="inbox")
-@access(OPERATE)
+@requires("processo.aprovar")
 def inbox():
     """Minhas aprovações: open tasks by prazo in tabs, each with its total and its change against past months."""
     aba, today = _aba(request.args.get("aba")), hoje()
@@ -76,7 +76,7 @@ def _tarefa_ou_404(processo_id):
 
 
 @bp.route("/aprovacoes/<processo_id>/revisar", endpoint="revisar")
-@access(OPERATE)
+@requires("processo.aprovar")
 def revisar(processo_id):
     """The review view: the processo's PDFs one after the other, Aprovar / Rejeitar e próximo, shortcuts."""
     aba = _aba(request.args.get("aba"))
@@ -90,7 +90,7 @@ def revisar(processo_id):
         proximo=caixa.vizinha(_user(), aba, tarefa), anterior=caixa.vizinha(_user(), aba, tarefa, depois=False),
         aprovar_form=AprovarForm(formdata=None), rejeitar_form=RejeitarForm(formdata=None),
         comentario_form=ComentarioForm(formdata=None), thread=comentarios.do_processo(processo.id),
-        pode_assumir=can(OPERATE) and tarefa.responsavel_id != _user().id)
+        pode_assumir=can("processo.aprovar") and tarefa.responsavel_id != _user().id)
 
 
 def _seguir(aba, proximo):
@@ -101,7 +101,7 @@ def _seguir(aba, proximo):
 
 
 @bp.route("/aprovacoes/<processo_id>/aprovar", methods=["POST"], endpoint="aprovar")
-@access(OPERATE)
+@requires("processo.aprovar")
 def aprovar(processo_id):
     """Aprovar e próximo."""
     aba = _aba(request.args.get("aba"))
@@ -126,7 +126,7 @@ def aprovar(processo_id):
 
 
 @bp.route("/aprovacoes/<processo_id>/rejeitar", methods=["POST"], endpoint="rejeitar")
-@access(OPERATE)
+@requires("processo.aprovar")
 def rejeitar(processo_id):
     """Rejeitar e próximo (motivo required)."""
     aba = _aba(request.args.get("aba"))
@@ -147,7 +147,7 @@ def rejeitar(processo_id):
 
 
 @bp.route("/aprovacoes/<processo_id>/assumir", methods=["POST"], endpoint="assumir")
-@access(OPERATE)
+@requires("processo.aprovar")
 def assumir(processo_id):
     """Take a task without responsável, or one of an absent colleague."""
     processo = get_or_404(Processo, processo_id)
@@ -163,7 +163,7 @@ def assumir(processo_id):
 
 
 @bp.route("/aprovacoes/<processo_id>/atribuir", methods=["POST"], endpoint="atribuir")
-@access(ADMIN)
+@requires("aprovacao.atribuir")
 def atribuir(processo_id):
     """An Admin gives the task to another approver."""
     processo = get_or_404(Processo, processo_id)
@@ -187,7 +187,7 @@ def _selecionadas(ids):
 
 
 @bp.route("/aprovacoes/confirmar", methods=["POST"], endpoint="confirmar")
-@access(OPERATE)
+@requires("processo.aprovar")
 def confirmar():
     """Bulk approval, step 1: how many were chosen and their total, before anything is approved."""
     form = SelecaoForm()
@@ -203,7 +203,7 @@ def confirmar():
 
 
 @bp.route("/aprovacoes/aprovar-selecionados", methods=["POST"], endpoint="aprovar_selecionados")
-@access(OPERATE)
+@requires("processo.aprovar")
 def aprovar_selecionados():
     """Bulk approval, step 2: approve each confirmed processo; each refusal is reported with its reason."""
     form = SelecaoForm()
@@ -225,7 +225,7 @@ def aprovar_selecionados():
 
 
 @bp.route("/processos/<processo_id>/comentarios", methods=["POST"], endpoint="comentar")
-@access(OPERATE)
+@requires("processo.aprovar")
 def comentar(processo_id):
     """Add a comment to the processo's thread."""
     processo = get_or_404(Processo, processo_id)

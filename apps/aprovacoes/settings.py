@@ -4,7 +4,7 @@ All of them are an Admin's to change (they decide who may approve what)."""
 from decimal import Decimal, InvalidOperation
 
 from apps.aprovacoes.tarefas import definir_aprovadores
-from apps.auth.policy import ADMIN, allows
+from apps.auth.policy import has_permission
 from apps.core.records import RecordError
 from apps.core.types import db, parse_uuid
 
@@ -56,7 +56,7 @@ class AprovadoresField:
     @classmethod
     def check_permission(cls, data: dict, by) -> None:
         sent = [k for k in (*APPROVAL_FIELDS, cls.NAME) if k in data]
-        if sent and not allows(by, ADMIN):
+        if sent and not has_permission(by, "aprovacao.atribuir"):
             raise RecordError(ADMIN_ONLY, {k: "Somente Admin." for k in sent}, 403)
 
     @classmethod

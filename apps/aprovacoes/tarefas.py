@@ -14,7 +14,7 @@ from apps.aprovacoes.models import TarefaAprovacao, aprovadores
 from apps.aprovacoes.prazo import agora, hoje
 from apps.aprovacoes.regras import ausente, pode_aprovar
 from apps.auth.models import User
-from apps.auth.policy import ADMIN, allows
+from apps.auth.policy import has_permission
 from apps.clientes.models import Cliente
 from apps.core import audit
 from apps.core.audit import AuditLog
@@ -241,9 +241,9 @@ def atribuir(processo, usuario, by) -> TarefaAprovacao:
     """An Admin gives the task to `usuario` (who must have approval rights); the API's atribuir also lets an
     approver take it for themselves when "Assumir" would."""
     tarefa = _aberta_ou_erro(processo.id)
-    if usuario is not None and by is not None and usuario.id == by.id and not allows(by, ADMIN):
+    if usuario is not None and by is not None and usuario.id == by.id and not has_permission(by, "aprovacao.atribuir"):
         return assumir(processo, by)
-    if not allows(by, ADMIN):
+    if not has_permission(by, "aprovacao.atribuir"):
         raise AprovacaoError("Somente um Admin pode reatribuir uma aprovação.", 403)
     if usuario is None or not usuario.ativo or not pode_aprovar(usuario):
         raise AprovacaoError("Escolha um usuário ativo com permissão de aprovar.", 422,
@@ -268,7 +268,7 @@ def assumir(processo, by) -> TarefaAprovacao:
         raise AprovacaoError("Você não tem permissão para aprovar.", 403)
     if tarefa.responsavel_id == by.id:
         return tarefa
-    if not (allows(by, ADMIN) or _no_grupo(by, tarefa.operadora_id)):
+    if not (has_permission(by, "aprovacao.atribuir") or _no_grupo(by, tarefa.operadora_id)):
         raise AprovacaoError("Você não está no grupo de aprovadores desta operadora.", 403)
     atual = db.session.get(User, tarefa.responsavel_id) if tarefa.responsavel_id else None
     if atual is not None and atual.ativo and not ausente(atual):

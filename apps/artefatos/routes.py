@@ -5,12 +5,12 @@ from flask_login import current_user
 from apps.artefatos import download, services
 from apps.artefatos.blueprint import bp
 from apps.artefatos.models import Artefato
-from apps.auth.policy import VIEW, access
+from apps.auth.policy import requires
 from apps.core.records import get_or_404
 
 
 @bp.route("/artefatos/<artefato_id>/download", endpoint="download")
-@access(VIEW)
+@requires("artefato.ler")
 def baixar(artefato_id):
     """An artefato's file (PDFs and texts shown inline, anything else as an attachment; CSP sandbox)."""
     artefato = get_or_404(Artefato, artefato_id)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from apps.artefatos import storage
 from apps.artefatos.models import Artefato, Kind
-from apps.auth.policy import VIEW, allows
+from apps.auth.policy import has_permission
 from apps.core.errors import ServiceError
 from apps.core.types import db, utcnow
 from apps.processos import storage as invoice_storage
@@ -170,8 +170,8 @@ def can_read(user, artefato) -> bool:
     """An artefato's access follows its processo's (any active user); one without a processo (a service
     run's file) belongs to who asked for the run, and to admins."""
     if artefato.processo_id is not None:
-        return allows(user, VIEW)
-    if not allows(user, VIEW):
+        return has_permission(user, "artefato.ler")
+    if not has_permission(user, "artefato.ler"):
         return False
     if getattr(user, "is_admin", False):
         return True

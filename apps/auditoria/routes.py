@@ -3,13 +3,13 @@ from flask import Response, render_template, request, stream_with_context
 
 from apps.auditoria.blueprint import bp
 from apps.auditoria.services import action_choices, csv_rows, filtered_query, parse_filters, record_links
-from apps.auth.policy import ADMIN, access
+from apps.auth.policy import requires
 from apps.core.audit import ENTITY_LABELS
 from apps.core.pagination import paginate
 
 
 @bp.route("/auditoria", endpoint="list")
-@access(ADMIN)
+@requires("auditoria.ler")
 def trail():
     """The trail, newest first, filtered by user, action, record and date."""
     filters = parse_filters(request.args)
@@ -19,7 +19,7 @@ def trail():
 
 
 @bp.route("/auditoria/exportar.csv")
-@access(ADMIN)
+@requires("auditoria.ler")
 def export():
     """The filtered trail as CSV (UTF-8 with BOM, `;`, for Excel), streamed."""
     filters = parse_filters(request.args)

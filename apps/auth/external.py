@@ -16,7 +16,7 @@ import re
 
 from sqlalchemy import func, select
 
-from apps.auth import passwords
+from apps.auth import passwords, roles
 from apps.auth.identities import ExternalIdentity
 from apps.auth.models import Role, User
 from apps.auth.sso import Profile, SignInRefused
@@ -30,7 +30,7 @@ USERNAME_MAX = 80
 
 def role_exists(code: str) -> bool:
     """Is `code` one of our roles? The one place to ask (roles by name live elsewhere after the merge)."""
-    return code in Role.ALL
+    return roles.resolve(code) is not None
 
 
 def mapped_role(profile: Profile) -> str | None:

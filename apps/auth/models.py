@@ -1,30 +1,49 @@
-"""People who use the dashboard, and their roles."""
+"""People who use the dashboard, and their roles (built-in ones in apps/auth/permissions.py, custom ones in `papeis`)."""
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Date, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from apps.auth import passwords
+from apps.auth import passwords, permissions
 from apps.core.records import keep_search_key, search_key_column
 from apps.core.types import Timestamps, UTCDateTime, UUIDPk, db
 
 
 class Role:
-    """The three roles; each includes what the one before it may do."""
+    """The built-in role codes (their permission sets: apps/auth/permissions.py)."""
 
-    VISUALIZADOR = "VISUALIZADOR"
-    OPERADOR = "OPERADOR"
-    ADMIN = "ADMIN"
-    ALL = (VISUALIZADOR, OPERADOR, ADMIN)
-    LABELS = {VISUALIZADOR: "Visualizador", OPERADOR: "Operador", ADMIN: "Admin"}
+    VISUALIZADOR = permissions.VISUALIZADOR
+    APROVADOR = permissions.APROVADOR
+    OPERADOR = permissions.OPERADOR
+    MANTENEDOR = permissions.MANTENEDOR
+    ADMIN = permissions.ADMIN
+    ALL = tuple(permissions.BUILTIN_ROLES)
+    LABELS = {code: role.nome for code, role in permissions.BUILTIN_ROLES.items()}
+
+
+class Papel(UUIDPk, Timestamps, db.Model):
+    """A custom role: a named set of permission codes an admin made at /papeis.
+
+    `codigo` is what `users.role` holds; a deactivated role grants nothing, and a role some user
+    holds cannot be deleted (apps/auth/roles.py)."""
+
+    __tablename__ = "papeis"
+
+    codigo: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
+    nome: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
+    descricao: Mapped[str | None] = mapped_column(Text)
+    permissoes: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    ativo: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+    def __repr__(self) -> str:
+        return f"<Papel {self.codigo}>"
 
 
 class User(UUIDPk, Timestamps, UserMixin, db.Model):
     """A person with a login; `session_version` lets the server end sessions it issued."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(f"role IN {Role.ALL}", name="role_valid"),)
 
     username: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
     email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
@@ -33,7 +52,7 @@ class User(UUIDPk, Timestamps, UserMixin, db.Model):
     # them): what the users search compares and, starting with the username's, the list's order.
     busca: Mapped[str] = search_key_column("username", "email", "nome", length=460)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
-    role: Mapped[str] = mapped_column(String(20), nullable=False, default=Role.VISUALIZADOR)
+    role: Mapped[str] = mapped_column(String(20), nullable=False, default=Role.VISUALIZADOR)  # a built-in or papeis.codigo
     api_externa_token: Mapped[str | None] = mapped_column(Text)
     ativo: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
@@ -45,16 +64,8 @@ class User(UUIDPk, Timestamps, UserMixin, db.Model):
     break_glass: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
     @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
-
-    @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return bool(self.ativo)
-
-    @property
-    def role_label(self) -> str:
-        return Role.LABELS.get(self.role, self.role)
 
     def get_id(self) -> str:
         """The session identity: id plus version, so bumping the version ends old sessions."""

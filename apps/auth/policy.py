@@ -1,52 +1,84 @@
-"""Who may call what: one decorator names a route's access level, one hook enforces it.
+"""Who may call what: each view names the permission it needs, one hook enforces it.
 
-Every view must carry `@access(...)`; a view without one is refused (fail closed), and the
-URL-map test makes a new route without a level fail the suite.
+Every view carries `@requires("processo.aprovar")` (a code of apps/auth/permissions.py), or
+`@requires(PUBLIC)` (anyone) or `@requires(SIGNED_IN)` (any active user: logging out, revoking
+one's own tokens). A view without one is refused (fail closed), and the URL-map test makes a new
+route without a permission fail the suite. A role is a named set of permissions
+(apps/auth/roles.py resolves a user's, custom roles once per request).
 """
 from flask import current_app, g, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from apps.auth.models import Role
+from apps.auth import roles
+from apps.auth.permissions import PERMISSIONS
 from apps.core.errors import is_api_request, is_bearer_only
 
-PUBLIC = "public"      # anyone, logged in or not
-VIEW = "view"          # any active user (Visualizador and up)
-OPERATE = "operate"    # Operador and Admin: run robots, approve, reject, edit records
-ADMIN = "admin"        # Admin only: users, RPA settings, the global token, queues
-LEVELS = (PUBLIC, VIEW, OPERATE, ADMIN)
+PUBLIC = "public"        # anyone, logged in or not
+SIGNED_IN = "signed_in"  # any active user, whatever their role grants
+MARKERS = (PUBLIC, SIGNED_IN)
 
-_ROLE_LEVELS = {
-    Role.VISUALIZADOR: {VIEW},
-    Role.OPERADOR: {VIEW, OPERATE},
-    Role.ADMIN: {VIEW, OPERATE, ADMIN},
-}
+# --- Transition: the old levels, for the routes being written in parallel; remove after the merge. -------
+# Converting a route: replace `@access(X)` by `@requires("<code>")` (apps/auth/permissions.py; e.g. a robôs
+# list → "robo.ler", its edit → "robo.gerenciar"), pin it in tests/test_access_map.py PINNED, and ask
+# can("<code>") instead of can(X) in its templates. When no @access is left, delete this block and LEGACY.
+VIEW = "view"
+OPERATE = "operate"
+ADMIN = "admin"
+LEVELS = (PUBLIC, VIEW, OPERATE, ADMIN)
+LEGACY = {PUBLIC: (PUBLIC,), VIEW: ("painel.ler",), OPERATE: ("processo.executar",), ADMIN: ("usuario.gerenciar",)}
 
 
 def access(level: str):
-    """Declare the access level of a view (checked before the view runs)."""
-    if level not in LEVELS:
+    """Deprecated: the old `@access(level)`, mapped to a permission (LEGACY). Use `@requires(...)`."""
+    if level not in LEGACY:
         raise ValueError(f"unknown access level {level!r}")
+    return requires(*LEGACY[level])
+# --- end of the transition ---------------------------------------------------------------------------
+
+
+def requires(*permissions: str):
+    """Declare what a view needs: one permission (or PUBLIC / SIGNED_IN), checked before it runs.
+
+    A view that does one of two things (the bulk form: approve or run) names both; the caller
+    needs either, and the view asks with `require()` for the one its action needs."""
+    if not permissions or any(p not in PERMISSIONS and p not in MARKERS for p in permissions):  # a typo fails at import
+        raise ValueError(f"unknown permission in {permissions!r}")
+    if len(permissions) > 1 and any(p in MARKERS for p in permissions):
+        raise ValueError("PUBLIC and SIGNED_IN stand alone")
 
     def decorator(view):
-        view.access_level = level
+        view.permissions = frozenset(permissions)
         return view
 
     return decorator
 
 
-def allows(user, level: str) -> bool:
-    """True when `user` may use a route of `level`."""
-    if level == PUBLIC:
+def has_permission(user, permission: str) -> bool:
+    """True when `user` holds `permission` (or it is PUBLIC / SIGNED_IN and they qualify)."""
+    if permission == PUBLIC:
         return True
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    return level in _ROLE_LEVELS.get(user.role, set())
+    if permission == SIGNED_IN:
+        return True
+    if permission in LEGACY:  # transition: templates and services still asking by level
+        return all(has_permission(user, p) for p in LEGACY[permission])
+    return permission in roles.permissions_of(user)
 
 
-def can(level: str) -> bool:
-    """Template helper: may the current person do things of `level`?"""
-    return allows(current_identity(), level)
+allows = has_permission  # transition alias: allows(user, level_or_permission)
+
+
+def can(permission: str) -> bool:
+    """Template helper: may the current person do `permission`?"""
+    return has_permission(current_identity(), permission)
+
+
+def require(*permissions: str) -> None:
+    """Inside a view: refuse (403) unless the caller holds one of `permissions`."""
+    if not any(has_permission(current_identity(), p) for p in permissions):
+        raise Forbidden("Você não tem permissão para esta ação.")
 
 
 def current_identity():
@@ -60,29 +92,32 @@ def current_identity():
     return None
 
 
-def view_level(endpoint: str | None):
-    """The declared level of an endpoint's view (static files are public)."""
-    if endpoint is None:
-        return PUBLIC
-    if endpoint == "static" or endpoint.endswith(".static"):
-        return PUBLIC
+def view_permissions(endpoint: str | None) -> frozenset | None:
+    """What an endpoint's view declared (static files are public); None when it declared nothing."""
+    if endpoint is None or endpoint == "static" or endpoint.endswith(".static"):
+        return frozenset({PUBLIC})
     view = current_app.view_functions.get(endpoint)
-    return getattr(view, "access_level", None)
+    return getattr(view, "permissions", None)
+
+
+def is_public(endpoint: str | None) -> bool:
+    return view_permissions(endpoint) == {PUBLIC}
 
 
 def enforce_access():
-    """before_request hook: refuse the request unless the caller's role allows the route."""
-    level = view_level(request.endpoint)
-    if level is None:
-        current_app.logger.error("route without access level refused: %s", request.endpoint)
+    """before_request hook: refuse the request unless the caller holds one of the route's permissions."""
+    roles.reset_cache()  # resolve custom roles afresh for each request
+    needed = view_permissions(request.endpoint)
+    if not needed:
+        current_app.logger.error("route without permission refused: %s", request.endpoint)
         raise Forbidden("Rota sem regra de acesso.")
-    if level == PUBLIC:
+    if PUBLIC in needed:
         return None
     user = current_identity()
     if user is None:
         if is_api_request():
             raise Unauthorized("Autenticação necessária.")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    if not allows(user, level):
+    if not any(has_permission(user, p) for p in needed):
         raise Forbidden("Você não tem permissão para esta ação.")
     return None

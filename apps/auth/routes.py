@@ -4,12 +4,12 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from apps.aprovacoes import tarefas
-from apps.auth import services, sso
+from apps.auth import roles, services, sso
 from apps.auth.blueprint import bp
 from apps.auth.forms import ConfirmForm, LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
 from apps.auth.limits import LoginThrottled, throttled_response
 from apps.auth.models import User
-from apps.auth.policy import ADMIN, PUBLIC, VIEW, access
+from apps.auth.policy import PUBLIC, SIGNED_IN, requires
 from apps.core.pagination import paginate, safe_next
 from apps.core.records import contains
 from apps.core.types import db, parse_uuid
@@ -22,8 +22,13 @@ def _get_user(user_id):
     return user
 
 
+def _role_help(form):
+    """What each role offered in the form allows, generated from its permissions (so it cannot drift)."""
+    return [role for code, _ in form.role.choices if (role := roles.resolve(code)) is not None]
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@access(PUBLIC)
+@requires(PUBLIC)
 def login():
     """Log in with username (or e-mail) and password (limits: apps/auth/limits.py)."""
     if current_user.is_authenticated:
@@ -43,7 +48,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
-@access(VIEW)
+@requires(SIGNED_IN)
 def logout():
     """End the session (server-side too), then the provider's when it publishes an end_session_endpoint."""
     provider_logout = sso.provider_logout_url()  # read before the session is cleared
@@ -53,7 +58,7 @@ def logout():
 
 
 @bp.route("/usuarios")
-@access(ADMIN)
+@requires("usuario.gerenciar")
 def users():
     """List users with search."""
     q = request.args.get("q", "").strip()
@@ -64,7 +69,7 @@ def users():
 
 
 @bp.route("/usuarios/novo", methods=["GET", "POST"])
-@access(ADMIN)
+@requires("usuario.gerenciar")
 def user_create():
     """Create a user."""
     form = UserCreateForm()
@@ -79,11 +84,11 @@ def user_create():
         else:
             flash(f"Usuário {user.username} criado.", "success")
             return redirect(url_for("auth.users"))
-    return render_template("auth/user_form.html", form=form, user=None)
+    return render_template("auth/user_form.html", form=form, user=None, role_help=_role_help(form))
 
 
 @bp.route("/usuarios/<user_id>/editar", methods=["GET", "POST"])
-@access(ADMIN)
+@requires("usuario.gerenciar")
 def user_edit(user_id):
     """Edit a user's e-mail, name, role and active flag."""
     user = _get_user(user_id)
@@ -103,11 +108,12 @@ def user_edit(user_id):
         else:
             flash(f"Usuário {user.username} atualizado.", "success")
             return redirect(url_for("auth.users"))
-    return render_template("auth/user_form.html", form=form, user=user, reset_form=PasswordResetForm())
+    return render_template("auth/user_form.html", form=form, user=user, reset_form=PasswordResetForm(),
+                           role_help=_role_help(form))
 
 
 @bp.route("/usuarios/<user_id>/senha", methods=["POST"])
-@access(ADMIN)
+@requires("usuario.gerenciar")
 def user_reset_password(user_id):
     """Set a new password for a user (ends their sessions)."""
     user = _get_user(user_id)
@@ -121,11 +127,13 @@ def user_reset_password(user_id):
         except services.UserError as exc:
             db.session.rollback()
             form.password.errors.append(str(exc))
-    return render_template("auth/user_form.html", form=UserEditForm(obj=user), user=user, reset_form=form), 422
+    edit_form = UserEditForm(obj=user)
+    return render_template("auth/user_form.html", form=edit_form, user=user, reset_form=form,
+                           role_help=_role_help(edit_form)), 422
 
 
 @bp.route("/usuarios/<user_id>/desativar", methods=["POST"])
-@access(ADMIN)
+@requires("usuario.gerenciar")
 def user_deactivate(user_id):
     """Deactivate a user: their sessions and API tokens stop working at once."""
     user = _get_user(user_id)

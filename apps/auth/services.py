@@ -3,7 +3,7 @@ from flask import current_app, session
 from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 
-from apps.auth import limits, passwords
+from apps.auth import limits, passwords, roles
 from apps.auth.models import Role, User
 from apps.auth.passwords import password_problems
 from apps.core import audit
@@ -126,7 +126,7 @@ def create_user(username, email, password, role=Role.VISUALIZADOR, nome=None, by
     username, email = username.strip(), email.strip().lower()
     _check_unique(username, email)
     validate_password(password, username)
-    if role not in Role.ALL:
+    if not roles.is_assignable(role):
         raise UserError("Perfil inválido.", "role")
     _check_break_glass(role, break_glass)
     user = User(username=username, email=email, role=role, nome=nome, break_glass=bool(break_glass))
@@ -143,6 +143,8 @@ def update_user(user, *, email, role, nome, ativo, by=None, break_glass=None):
     _check_unique(user.username, email, exclude_id=user.id)
     if by is not None and by.id == user.id and (role != user.role or not ativo):
         raise UserError("Você não pode alterar o próprio perfil nem se desativar.", "role")
+    if role != user.role and not roles.is_assignable(role):
+        raise UserError("Perfil inválido.", "role")
     break_glass = user.break_glass and role == Role.ADMIN if break_glass is None else bool(break_glass)
     _check_break_glass(role, break_glass)
     changes = []

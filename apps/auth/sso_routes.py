@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from apps.auth import external, services, sso
 from apps.auth.blueprint import bp
-from apps.auth.policy import PUBLIC, access
+from apps.auth.policy import PUBLIC, requires
 from apps.core import audit
 from apps.core.pagination import safe_next
 from apps.core.types import db
@@ -61,28 +61,28 @@ def _refused(name: str, exc: "sso.SignInRefused"):
 
 
 @bp.get("/login/oidc")
-@access(PUBLIC)
+@requires(PUBLIC)
 def oidc_login():
     """Start the OpenID Connect sign-in (code flow with PKCE, state and nonce)."""
     return _start(sso.OIDC)
 
 
 @bp.get("/login/oidc/callback")
-@access(PUBLIC)
+@requires(PUBLIC)
 def oidc_callback():
     """The provider's answer: check it, find or create the user, start a fresh session."""
     return _finish(sso.OIDC)
 
 
 @bp.get("/login/github")
-@access(PUBLIC)
+@requires(PUBLIC)
 def github_login():
     """Start the GitHub sign-in (code flow with PKCE and state)."""
     return _start(sso.GITHUB)
 
 
 @bp.get("/login/github/callback")
-@access(PUBLIC)
+@requires(PUBLIC)
 def github_callback():
     """GitHub's answer: org membership checked through the API, then as OpenID Connect."""
     return _finish(sso.GITHUB)

@@ -16,7 +16,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 
 from apps.auth.forms import ConfirmForm
-from apps.auth.policy import OPERATE, access
+from apps.auth.policy import requires
 from apps.clientes import importacao as imports
 from apps.clientes import importer
 from apps.clientes.blueprint import bp
@@ -70,7 +70,7 @@ def _store(upload) -> str:
 
 
 @bp.route("/clientes/importar", methods=["GET", "POST"], endpoint="importar")
-@access(OPERATE)
+@requires("cliente.importar")
 def importar():
     """Upload a CSV of clientes; a readable file goes to its preview."""
     form = ImportarForm()
@@ -83,7 +83,7 @@ def importar():
 
 
 @bp.route("/clientes/importar/<token>", endpoint="importar_previa")
-@access(OPERATE)
+@requires("cliente.importar")
 def importar_previa(token):
     """The preview: counts and the first errors; nothing is written."""
     path, nome = _pending(token)
@@ -101,7 +101,7 @@ def importar_previa(token):
 
 
 @bp.route("/clientes/importar/<token>/relatorio.csv", endpoint="importar_previa_relatorio")
-@access(OPERATE)
+@requires("cliente.importar")
 def importar_previa_relatorio(token):
     """Every error of the preview as a CSV (line, reason, the row as the file had it)."""
     path, _ = _pending(token)
@@ -109,7 +109,7 @@ def importar_previa_relatorio(token):
 
 
 @bp.route("/clientes/importar/<token>/confirmar", methods=["POST"], endpoint="importar_confirmar")
-@access(OPERATE)
+@requires("cliente.importar")
 def importar_confirmar(token):
     """Import the valid rows (checked again now): in this request, or in the background when large."""
     if not ConfirmForm().validate_on_submit():
@@ -129,7 +129,7 @@ def importar_confirmar(token):
 
 
 @bp.route("/clientes/importacoes/<importacao_id>", endpoint="importacao")
-@access(OPERATE)
+@requires("cliente.importar")
 def importacao_page(importacao_id):
     """An import's result, with a progress bar while it runs."""
     importacao = get_or_404(Importacao, importacao_id)
@@ -139,7 +139,7 @@ def importacao_page(importacao_id):
 
 
 @bp.route("/clientes/importacoes/<importacao_id>.json", endpoint="importacao_json")
-@access(OPERATE)
+@requires("cliente.importar")
 def importacao_json(importacao_id):
     """Status and progress, polled by the result page every second."""
     importacao = get_or_404(Importacao, importacao_id)
@@ -148,7 +148,7 @@ def importacao_json(importacao_id):
 
 
 @bp.route("/clientes/importacoes/<importacao_id>/relatorio.csv", endpoint="importacao_relatorio")
-@access(OPERATE)
+@requires("cliente.importar")
 def importacao_relatorio(importacao_id):
     """Every error of an import as a CSV (line, reason, the row as the file had it)."""
     importacao = get_or_404(Importacao, importacao_id)

@@ -4,7 +4,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from apps.auth.forms import ConfirmForm
-from apps.auth.policy import OPERATE, VIEW, access
+from apps.auth.policy import requires
 from apps.clientes import services
 from apps.clientes.blueprint import bp
 from apps.clientes.forms import ClienteForm
@@ -28,7 +28,7 @@ def _save(form, cliente=None):
 
 
 @bp.route("/clientes", endpoint="list")
-@access(VIEW)
+@requires("cliente.ler")
 def list_clientes():
     """Clientes with search (nome, código, CNPJ) and operadora and active filters."""
     q = request.args.get("q", "").strip()
@@ -41,7 +41,7 @@ def list_clientes():
 
 
 @bp.route("/clientes/novo", methods=["GET", "POST"])
-@access(OPERATE)
+@requires("cliente.gerenciar")
 def create():
     """Create a cliente."""
     form = ClienteForm()
@@ -56,7 +56,7 @@ def create():
 
 
 @bp.route("/clientes/<cliente_id>/editar", methods=["GET", "POST"])
-@access(OPERATE)
+@requires("cliente.gerenciar")
 def edit(cliente_id):
     """Edit a cliente."""
     cliente = get_or_404(Cliente, cliente_id)
@@ -91,14 +91,14 @@ def _set_active(cliente_id, ativo: bool):
 
 
 @bp.route("/clientes/<cliente_id>/desativar", methods=["POST"])
-@access(OPERATE)
+@requires("cliente.gerenciar")
 def deactivate(cliente_id):
     """Deactivate a cliente (its processos are kept)."""
     return _set_active(cliente_id, False)
 
 
 @bp.route("/clientes/<cliente_id>/reativar", methods=["POST"])
-@access(OPERATE)
+@requires("cliente.gerenciar")
 def reactivate(cliente_id):
     """Reactivate a cliente (its operadora must be active)."""
     return _set_active(cliente_id, True)

@@ -54,12 +54,13 @@ ACTION_LABELS = {
     "dominio_criado": "Domínio criado", "dominio_alterado": "Domínio alterado",
     "servico_criado": "Serviço criado", "servico_alterado": "Serviço alterado",
     "servico_solicitado": "Serviço solicitado",
+    "papel_criado": "Papel criado", "papel_alterado": "Papel alterado", "papel_excluido": "Papel excluído",
 }
 
 # What kind of record an entry is about, for an entry whose record has no readable name.
 ENTITY_LABELS = {"processos": "Processo", "clientes": "Cliente", "operadoras": "Operadora", "users": "Usuário",
                  "importacoes": "Importação", "execucoes": "Execução", "rq_job": "Tarefa",
-                 "robos": "Robô", "dominios": "Domínio", "servicos": "Serviço", "lotes": "Lote"}
+                 "robos": "Robô", "dominios": "Domínio", "servicos": "Serviço", "lotes": "Lote", "papeis": "Papel"}
 
 REGISTRO_LENGTH = 300
 # The readable name of a record, stored on its entries when they are recorded (so the trail lists and searches
@@ -69,6 +70,7 @@ DESCRIBE = {
     "clientes": lambda c: c.nome,
     "operadoras": lambda o: o.codigo,
     "users": lambda u: u.username,
+    "papeis": lambda p: f"{p.nome} ({p.codigo})",
     "importacoes": lambda i: f"Importação {i.arquivo_nome or 'sem nome'}",
     "robos": lambda r: r.nome,
     "dominios": lambda d: d.nome,

@@ -10,7 +10,7 @@ import redis
 from flask import current_app, jsonify
 from sqlalchemy import text
 
-from apps.auth.policy import PUBLIC, access
+from apps.auth.policy import PUBLIC, requires
 from apps.core.types import db
 
 TIMEOUT_SECONDS = 2
@@ -22,7 +22,7 @@ def _no_store(response, status=200):
     return response
 
 
-@access(PUBLIC)
+@requires(PUBLIC)
 def healthz():
     """The process is up and serving requests."""
     return _no_store(jsonify(status="ok"))
@@ -55,7 +55,7 @@ def check_redis() -> str:
         client.close()
 
 
-@access(PUBLIC)
+@requires(PUBLIC)
 def readyz():
     """200 when the database and Redis answer; 503 saying which one does not."""
     checks = {"database": check_database(), "redis": check_redis()}

@@ -40,7 +40,7 @@ from rq import Worker
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from apps.auth.policy import PUBLIC, access
+from apps.auth.policy import PUBLIC, requires
 from apps.clientes.models import Cliente
 from apps.core.clock import current_competencia
 from apps.core.types import db
@@ -326,7 +326,7 @@ def refusal_status() -> int | None:
 
 # PUBLIC for the session-based policy on purpose: Prometheus has no login session. The token or
 # address check in refusal_status() is this route's own guard, and it refuses with an empty body.
-@access(PUBLIC)
+@requires(PUBLIC)
 def metrics_view():
     """The metrics in Prometheus' text format (token or allowed address only)."""
     status = refusal_status()

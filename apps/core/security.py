@@ -2,7 +2,7 @@
 from flask import current_app, g, request
 from werkzeug.exceptions import Unauthorized
 
-from apps.auth.policy import PUBLIC, enforce_access, view_level
+from apps.auth.policy import enforce_access, is_public
 from apps.auth.tokens import TokenError, user_from_token
 from apps.core.errors import is_api_request, is_bearer_only
 from apps.extensions import csrf
@@ -36,7 +36,7 @@ def protect_csrf():
     """Cookie-authenticated writes need a CSRF token; Bearer-authenticated API calls do not."""
     if request.method not in UNSAFE_METHODS or "api_user" in g:
         return
-    if is_api_request() and view_level(request.endpoint) == PUBLIC:
+    if is_api_request() and is_public(request.endpoint):
         return  # token endpoints: credentials travel in the body, no cookie is trusted
     if is_bearer_only():
         return  # API v1 and GraphQL never trust the session cookie, so CSRF cannot apply; enforce_access answers 401

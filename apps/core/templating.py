@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, request, url_for
 
 from apps.auth.policy import ADMIN, OPERATE, VIEW, can
+from apps.auth.roles import role_name
 from apps.clientes.cnpj import format_cnpj
 from apps.core.audit import ACTION_LABELS
 from apps.processos.models import StatusExecucao, StatusProcesso, TipoExecucao
@@ -84,4 +85,6 @@ def has_endpoint(endpoint: str) -> bool:
 def init_app(app):
     app.jinja_env.filters.update(segundos=duration, brl=brl, local_dt=local_dt, cnpj=format_cnpj, mask_secret=mask_secret,
                                  status_label=status_label, tipo_label=tipo_label, action_label=action_label)
-    app.jinja_env.globals.update(can=can, has_endpoint=has_endpoint, page_url=page_url, VIEW=VIEW, OPERATE=OPERATE, ADMIN=ADMIN)
+    # VIEW/OPERATE/ADMIN: transition, for templates still asking can(level); remove after the merge.
+    app.jinja_env.globals.update(can=can, has_endpoint=has_endpoint, page_url=page_url, role_name=role_name,
+                                 VIEW=VIEW, OPERATE=OPERATE, ADMIN=ADMIN)

@@ -3,7 +3,7 @@ from flask import g, make_response, render_template
 from flask_login import current_user
 from strawberry.flask.views import GraphQLView
 
-from apps.auth.policy import VIEW, access
+from apps.auth.policy import requires
 from apps.auth.tokens import issue_access
 from apps.core.security import CSP
 from apps.graphql_api.batch import Batches
@@ -32,13 +32,13 @@ class ReadOnlyGraphQLView(GraphQLView):
         return {"user": g.api_user, "batches": Batches(), "request": request, "response": response}
 
 
-graphql_view = access(VIEW)(ReadOnlyGraphQLView.as_view("graphql", schema=schema, graphql_ide=None,
+graphql_view = requires("painel.ler")(ReadOnlyGraphQLView.as_view("graphql", schema=schema, graphql_ide=None,
                                                          allow_queries_via_get=True))
 bp.add_url_rule("/api/graphql", view_func=graphql_view, methods=["GET", "POST"])
 
 
 @bp.get("/api/graphiql")
-@access(VIEW)
+@requires("painel.ler")
 def graphiql():
     """GraphiQL, from the npm registry like every front-end file, with a short-lived token of the person signed in."""
     response = make_response(render_template("graphql_api/graphiql.html", token=issue_access(current_user), example=EXAMPLE))

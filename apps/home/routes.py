@@ -4,7 +4,7 @@ from flask_login import current_user
 from redis import RedisError
 
 from apps.auth.forms import ConfirmForm
-from apps.auth.policy import ADMIN, VIEW, access
+from apps.auth.policy import requires
 from apps.core.queues import QueueUnavailable
 from apps.home import filas, services
 from apps.home.blueprint import bp
@@ -14,7 +14,7 @@ TIPO_LABELS = {"DOWNLOAD": "Download", "ENVIO_SAT": "Envio ao SAT"}
 
 
 @bp.route("/")
-@access(VIEW)
+@requires("painel.ler")
 def index():
     """The month at a glance: status by operadora, approval backlog, runs per day, durations."""
     data = services.cached_dashboard()
@@ -23,7 +23,7 @@ def index():
 
 
 @bp.route("/dashboard.json", endpoint="dados")
-@access(VIEW)
+@requires("painel.ler")
 def dados():
     """The dashboard's figures as JSON."""
     response = jsonify(services.as_json(services.cached_dashboard()))
@@ -32,7 +32,7 @@ def dados():
 
 
 @bp.route("/filas", endpoint="filas")
-@access(ADMIN)
+@requires("fila.gerenciar")
 def filas_page():
     """RQ queues: depth, workers and failed jobs (with their error)."""
     return render_template("home/filas.html", overview=filas.overview(), confirm_form=ConfirmForm())
@@ -57,7 +57,7 @@ def _act(action, success_message) -> None:
 
 
 @bp.route("/filas/falhas/<job_id>/reenfileirar", methods=["POST"])
-@access(ADMIN)
+@requires("fila.gerenciar")
 def filas_requeue(job_id):
     """Put one failed job back on its queue."""
     _confirmed()
@@ -67,7 +67,7 @@ def filas_requeue(job_id):
 
 
 @bp.route("/filas/falhas/reenfileirar-todas", methods=["POST"])
-@access(ADMIN)
+@requires("fila.gerenciar")
 def filas_requeue_all():
     """Put every failed job back on its queue."""
     _confirmed()
@@ -77,7 +77,7 @@ def filas_requeue_all():
 
 
 @bp.route("/filas/falhas/<job_id>/excluir", methods=["POST"])
-@access(ADMIN)
+@requires("fila.gerenciar")
 def filas_delete(job_id):
     """Delete one failed job for good."""
     _confirmed()

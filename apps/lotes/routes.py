@@ -17,7 +17,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import select
 
 from apps.auth.forms import ConfirmForm
-from apps.auth.policy import OPERATE, VIEW, access
+from apps.auth.policy import requires
 from apps.clientes.cnpj import format_cnpj
 from apps.clientes.importer import ImportFileError
 from apps.core.excel_csv import excel_lines
@@ -68,7 +68,7 @@ def _upload_page(form, status=200):
 
 
 @bp.route("/lotes", endpoint="list")
-@access(VIEW)
+@requires("processo.ler")
 def lotes_list():
     """Every lote, newest first, with its progress."""
     pagination = paginate(select(Lote).order_by(Lote.created_at.desc(), Lote.id))
@@ -77,14 +77,14 @@ def lotes_list():
 
 
 @bp.route("/lotes/modelo.csv", endpoint="modelo")
-@access(VIEW)
+@requires("processo.ler")
 def modelo():
     """A sample CSV of a lote, as Excel saves one."""
     return _csv_download(SAMPLE[0], SAMPLE[1:], "modelo-lote.csv")
 
 
 @bp.route("/lotes/novo", methods=["GET", "POST"], endpoint="novo")
-@access(OPERATE)
+@requires("lote.executar")
 def novo():
     """Upload a lote's CSV; a readable file goes to its preview."""
     form = LoteForm()
@@ -101,7 +101,7 @@ def novo():
 
 
 @bp.route("/lotes/previa/<token>", endpoint="previa")
-@access(OPERATE)
+@requires("lote.executar")
 def previa(token):
     """The preview: counts and a page of the bad rows; nothing is written."""
     existing = services.by_chave(token)
@@ -126,7 +126,7 @@ def previa(token):
 
 
 @bp.route("/lotes/previa/<token>/erros.csv", endpoint="previa_erros")
-@access(OPERATE)
+@requires("lote.executar")
 def previa_erros(token):
     """Every bad row of the preview as a CSV (line, reason)."""
     _pending(token)
@@ -134,7 +134,7 @@ def previa_erros(token):
 
 
 @bp.route("/lotes/previa/<token>/confirmar", methods=["POST"], endpoint="confirmar")
-@access(OPERATE)
+@requires("lote.executar")
 def confirmar(token):
     """Create the lote and queue its runs (checked again now); a preview confirmed twice is one lote."""
     if not ConfirmForm().validate_on_submit():
@@ -160,7 +160,7 @@ def confirmar(token):
 
 
 @bp.route("/lotes/<lote_id>", endpoint="detalhe")
-@access(VIEW)
+@requires("processo.ler")
 def detalhe(lote_id):
     """A lote's progress (live) and the lines that failed."""
     lote = get_or_404(Lote, lote_id)
@@ -170,7 +170,7 @@ def detalhe(lote_id):
 
 
 @bp.route("/lotes/<lote_id>.json", endpoint="progresso")
-@access(VIEW)
+@requires("processo.ler")
 def progresso_json(lote_id):
     """The lote's counts, polled by its page."""
     lote = get_or_404(Lote, lote_id)
@@ -180,7 +180,7 @@ def progresso_json(lote_id):
 
 
 @bp.route("/lotes/<lote_id>/relatorio.csv", endpoint="relatorio")
-@access(VIEW)
+@requires("processo.ler")
 def relatorio(lote_id):
     """One line per row of the lote's file: line, CNPJ, competência, ação, processo, situation, message."""
     lote = get_or_404(Lote, lote_id)

@@ -13,7 +13,7 @@ from flask import Response, abort, current_app, jsonify, request
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from apps.auth.policy import PUBLIC, access
+from apps.auth.policy import PUBLIC, requires
 from apps.core import audit
 from apps.core.types import db
 from apps.extensions import limiter
@@ -63,7 +63,7 @@ def _unknown(canal: str, sender: str, text: str) -> None:
 
 
 @bp.route("/webhooks/telegram/<secret>", methods=["POST"])
-@access(PUBLIC)
+@requires(PUBLIC)
 @secret_in_path
 @csrf_exempt
 @inbound_limit
@@ -108,7 +108,7 @@ def public_url() -> str:
 
 
 @bp.route("/webhooks/whatsapp", methods=["POST"])
-@access(PUBLIC)
+@requires(PUBLIC)
 @csrf_exempt
 @inbound_limit
 def whatsapp_webhook():

@@ -6,7 +6,7 @@ from sqlalchemy.orm import joinedload
 
 from apps.auth.forms import ConfirmForm
 from apps.auth.models import User
-from apps.auth.policy import ADMIN, VIEW, access
+from apps.auth.policy import SIGNED_IN, requires
 from apps.core.pagination import paginate
 from apps.core.types import db, parse_uuid
 from apps.notificacoes import preferences
@@ -45,14 +45,14 @@ def _page(contatos_form=None, preferencias_form=None, codigo=None, segredo=None,
 
 
 @bp.route("/perfil")
-@access(VIEW)
+@requires(SIGNED_IN)
 def perfil():
     """My addresses and on which channels I hear each event."""
     return _page()
 
 
 @bp.route("/perfil/contatos", methods=["POST"])
-@access(VIEW)
+@requires(SIGNED_IN)
 def perfil_contatos():
     """Save my WhatsApp number and webhook URL."""
     form = ContatosForm()
@@ -75,7 +75,7 @@ def perfil_contatos():
 
 
 @bp.route("/perfil/preferencias", methods=["POST"])
-@access(VIEW)
+@requires(SIGNED_IN)
 def perfil_preferencias():
     """Save on which channels I hear each event."""
     form = PreferenciasForm()
@@ -88,7 +88,7 @@ def perfil_preferencias():
 
 
 @bp.route("/perfil/telegram/codigo", methods=["POST"])
-@access(VIEW)
+@requires(SIGNED_IN)
 def perfil_telegram_codigo():
     """A one-time code to send to the bot as /start <código>."""
     if not ConfirmForm().validate_on_submit():
@@ -99,7 +99,7 @@ def perfil_telegram_codigo():
 
 
 @bp.route("/perfil/telegram/desligar", methods=["POST"])
-@access(VIEW)
+@requires(SIGNED_IN)
 def perfil_telegram_desligar():
     """Unlink my Telegram chat."""
     if not ConfirmForm().validate_on_submit():
@@ -111,7 +111,7 @@ def perfil_telegram_desligar():
 
 
 @bp.route("/perfil/webhook/segredo", methods=["POST"])
-@access(VIEW)
+@requires(SIGNED_IN)
 def perfil_webhook_segredo():
     """A new signing secret for my webhook, shown once."""
     if not ConfirmForm().validate_on_submit():
@@ -133,7 +133,7 @@ def mensagens_query(usuario_id=None, canal=None, status=None):
 
 
 @bp.route("/mensagens")
-@access(ADMIN)
+@requires("mensagem.ler")
 def mensagens():
     """Every message sent or received, newest first, filtered by user, channel and status."""
     usuario = (request.args.get("usuario") or "").strip()

@@ -3,7 +3,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from apps.auth.models import User
-from apps.auth.policy import OPERATE, allows
+from apps.auth.policy import has_permission
 from apps.core import audit
 from apps.core.clock import current_competencia
 from apps.core.errors import ServiceError
@@ -44,7 +44,7 @@ def send_direct(user, canal: str, conteudo: str, by) -> Mensagem:
 def pendentes_de(user) -> tuple[int, str]:
     """How many approvals wait for this user, and where to see them. For now: the processos awaiting
     approval, for those who may approve (the approvals inbox will point this at its own query)."""
-    if not allows(user, OPERATE):
+    if not has_permission(user, "processo.aprovar"):
         return 0, "/processos"
     count = db.session.scalar(select(func.count()).select_from(Processo).where(
         Processo.status == StatusProcesso.AGUARDANDO_APROVACAO)) or 0

@@ -4,7 +4,7 @@ from flask_login import current_user
 
 from apps.aprovacoes.tarefas import aprovadores_possiveis
 from apps.auth.forms import ConfirmForm
-from apps.auth.policy import ADMIN, OPERATE, VIEW, access, can
+from apps.auth.policy import can, requires
 from apps.core.form_errors import save_record
 from apps.core.pagination import paginate, safe_next
 from apps.core.records import get_or_404
@@ -13,13 +13,14 @@ from apps.operadoras import credentials, services
 from apps.operadoras.blueprint import bp
 from apps.operadoras.forms import OperadoraForm
 from apps.operadoras.models import Operadora
+from apps.operadoras.services import ROBOT_SETTINGS
 
 ATIVO_FILTERS = {"1": True, "0": False}
 
 
 def _form(operadora=None) -> OperadoraForm:
     form = OperadoraForm(obj=operadora)
-    if not can(ADMIN):
+    if not can(ROBOT_SETTINGS):
         form.drop_rpa_fields()
     else:
         form.aprovadores.choices = [(str(u.id), u.username) for u in aprovadores_possiveis()]
@@ -31,7 +32,7 @@ def _form(operadora=None) -> OperadoraForm:
 def _render_form(form, operadora, status):
     """The form page; an Admin sees whether a credential is stored (masked, as the global token page does)."""
     configurada = bool(operadora is not None and operadora.credencial_configurada)
-    mascarada = credentials.credential_for(operadora) if configurada and can(ADMIN) else None
+    mascarada = credentials.credential_for(operadora) if configurada and can(ROBOT_SETTINGS) else None
     return render_template("operadoras/form.html", form=form, operadora=operadora,
                            credencial_configurada=configurada, credencial_mascarada=mascarada), status
 
@@ -45,7 +46,7 @@ def _save(form, operadora=None):
 
 
 @bp.route("/operadoras", endpoint="list")
-@access(VIEW)
+@requires("operadora.ler")
 def list_operadoras():
     """Operadoras with search by código or nome and an active filter."""
     q = request.args.get("q", "").strip()
@@ -57,7 +58,7 @@ def list_operadoras():
 
 
 @bp.route("/operadoras/nova", methods=["GET", "POST"])
-@access(OPERATE)
+@requires("operadora.gerenciar")
 def create():
     """Create an operadora."""
     form = _form()
@@ -70,7 +71,7 @@ def create():
 
 
 @bp.route("/operadoras/<operadora_id>/editar", methods=["GET", "POST"])
-@access(OPERATE)
+@requires("operadora.gerenciar")
 def edit(operadora_id):
     """Edit an operadora (robot settings: Admin only)."""
     operadora = get_or_404(Operadora, operadora_id)
@@ -99,14 +100,14 @@ def _set_active(operadora_id, ativo: bool):
 
 
 @bp.route("/operadoras/<operadora_id>/desativar", methods=["POST"])
-@access(OPERATE)
+@requires("operadora.gerenciar")
 def deactivate(operadora_id):
     """Deactivate an operadora (its history is kept)."""
     return _set_active(operadora_id, False)
 
 
 @bp.route("/operadoras/<operadora_id>/reativar", methods=["POST"])
-@access(OPERATE)
+@requires("operadora.gerenciar")
 def reactivate(operadora_id):
     """Reactivate an operadora."""
     return _set_active(operadora_id, True)

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from apps.aprovacoes.settings import APPROVAL_FIELDS, AprovadoresField, clean_approval
-from apps.auth.policy import ADMIN, allows
+from apps.auth.policy import has_permission
 from apps.clientes.models import Cliente
 from apps.core import audit
 from apps.core.records import RecordError, contains
@@ -27,6 +27,7 @@ URL_MOVED = ("A URL do endpoint mudou de servidor: informe a credencial de novo 
 CODIGO_RE = re.compile(r"^[A-Z0-9_-]+$")
 LIMITE_MIN, LIMITE_MAX = 1, 100
 RPA_ADMIN_ONLY = "Somente um Admin pode alterar as configurações do robô (RPA) da operadora."
+ROBOT_SETTINGS = "operadora.configurar_robo"  # the permission that shows and accepts those fields
 
 
 def list_query(q: str | None = None, ativo: bool | None = None):
@@ -144,7 +145,7 @@ def _check_unique(codigo: str, exclude_id=None):
 
 def _check_rpa_permission(data: dict, by):
     sent = sorted(k for k in ADMIN_FIELDS if k in data)
-    if sent and not allows(by, ADMIN):
+    if sent and not has_permission(by, ROBOT_SETTINGS):
         raise RecordError(RPA_ADMIN_ONLY, {k: "Somente Admin." for k in sent}, 403)
     AprovadoresField.check_permission(data, by)
 

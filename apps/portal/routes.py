@@ -3,7 +3,7 @@ admin's domínios and serviços."""
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from apps.auth.policy import ADMIN, OPERATE, VIEW, access, can
+from apps.auth.policy import can, requires
 from apps.core.errors import ServiceError
 from apps.core.form_errors import save_record, show_service_error
 from apps.core.pagination import paginate
@@ -35,14 +35,14 @@ def _portal_page(failed=None, status=200):
 
 
 @bp.route("/portal", endpoint="index")
-@access(VIEW)
+@requires("servico.executar")
 def index():
     """The serviços the user may ask for, grouped by domínio."""
     return _portal_page()
 
 
 @bp.route("/portal/servicos/<servico_id>/solicitar", methods=["POST"], endpoint="solicitar")
-@access(VIEW)
+@requires("servico.executar")
 def solicitar(servico_id):
     """Ask for a serviço: its form checked on the server, then its run started."""
     servico = get_or_404(Servico, servico_id)
@@ -63,7 +63,7 @@ def solicitar(servico_id):
 def _execucao_or_404(execucao_id) -> Execucao:
     """A serviço's run, for the person who asked for it or an Operador and up (404 for anyone else)."""
     execucao = get_or_404(Execucao, execucao_id)
-    if execucao.servico_id is None or (execucao.criado_por_id != current_user.id and not can(OPERATE)):
+    if execucao.servico_id is None or (execucao.criado_por_id != current_user.id and not can("servico.gerenciar")):
         abort(404)
     return execucao
 
@@ -76,14 +76,14 @@ def _live_context(execucao) -> dict:
 
 
 @bp.route("/portal/execucoes/<execucao_id>", endpoint="execucao")
-@access(VIEW)
+@requires("servico.executar")
 def execucao(execucao_id):
     """A serviço's run: status, parameters sent, result, files and its live log."""
     return render_template("portal/execucao.html", **_live_context(_execucao_or_404(execucao_id)))
 
 
 @bp.route("/portal/execucoes/<execucao_id>/ao-vivo", endpoint="ao_vivo")
-@access(VIEW)
+@requires("servico.executar")
 def ao_vivo(execucao_id):
     """The live parts of the run's page (its status and its row), for the live log script."""
     response = make_response(render_template("portal/_ao_vivo.html", **_live_context(_execucao_or_404(execucao_id))))
@@ -92,7 +92,7 @@ def ao_vivo(execucao_id):
 
 
 @bp.route("/portal/execucoes/<execucao_id>/cancelar", methods=["POST"], endpoint="cancelar")
-@access(OPERATE)
+@requires("servico.executar")
 def cancelar(execucao_id):
     """Stop a serviço's run (the robots are asked to stop its job)."""
     execucao = _execucao_or_404(execucao_id)
@@ -106,7 +106,7 @@ def cancelar(execucao_id):
 
 
 @bp.route("/portal/solicitacoes", endpoint="solicitacoes")
-@access(VIEW)
+@requires("servico.executar")
 def solicitacoes():
     """Minhas solicitações: what I asked for on the portal and how it ended."""
     return render_template("portal/solicitacoes.html", pagination=paginate(services.solicitacoes_query(_user())))
@@ -114,7 +114,7 @@ def solicitacoes():
 
 # -- admin: domínios and serviços ------------------------------------------------------------------
 @bp.route("/portal/dominios", methods=["GET", "POST"], endpoint="dominios")
-@access(ADMIN)
+@requires("servico.gerenciar")
 def dominios():
     """Domínios of the portal, and a form to create one."""
     form = DominioForm()
@@ -128,7 +128,7 @@ def dominios():
 
 
 @bp.route("/portal/dominios/<dominio_id>/editar", methods=["GET", "POST"], endpoint="dominio_editar")
-@access(ADMIN)
+@requires("servico.gerenciar")
 def dominio_editar(dominio_id):
     """Edit a domínio."""
     dominio = get_or_404(Dominio, dominio_id)
@@ -142,7 +142,7 @@ def dominio_editar(dominio_id):
 
 
 @bp.route("/portal/servicos", endpoint="servicos")
-@access(ADMIN)
+@requires("servico.gerenciar")
 def servicos():
     """Every serviço, active or not, by domínio."""
     return render_template("portal/servicos.html", servicos=services.servicos())
@@ -153,7 +153,7 @@ def _servico_form_page(form, servico, status):
 
 
 @bp.route("/portal/servicos/novo", methods=["GET", "POST"], endpoint="servico_novo")
-@access(ADMIN)
+@requires("servico.gerenciar")
 def servico_novo():
     """Create a serviço (its form and run template are checked before saving)."""
     form = ServicoForm()
@@ -166,7 +166,7 @@ def servico_novo():
 
 
 @bp.route("/portal/servicos/<servico_id>/editar", methods=["GET", "POST"], endpoint="servico_editar")
-@access(ADMIN)
+@requires("servico.gerenciar")
 def servico_editar(servico_id):
     """Edit a serviço."""
     servico = get_or_404(Servico, servico_id)

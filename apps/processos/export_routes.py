@@ -1,7 +1,7 @@
 """The month's export: GET /processos/exportar.csv?competencia=AAAA-MM plus the list's filters, streamed for Excel."""
 from flask import abort, request
 
-from apps.auth.policy import VIEW, access
+from apps.auth.policy import requires
 from apps.core.clock import current_competencia, is_competencia
 from apps.processos import export
 from apps.processos.blueprint import bp
@@ -9,7 +9,7 @@ from apps.processos.routes import _list_filters, _query_args
 
 
 @bp.route("/processos/exportar.csv", endpoint="exportar")
-@access(VIEW)
+@requires("processo.ler")
 def exportar():
     """What the processo list shows for these filters, as a CSV of the competência (the current month when none is given)."""
     filters = _list_filters(request.args)  # the list's own parsing: the file holds what the filter shows

@@ -11,7 +11,7 @@ from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
 from apps.artefatos import download
 from apps.artefatos import services as artefatos
-from apps.auth.policy import OPERATE, VIEW, access
+from apps.auth.policy import require, requires
 from apps.clientes.models import Cliente
 from apps.core.clock import current_competencia
 from apps.core.pagination import count, paginate, safe_next
@@ -109,7 +109,7 @@ def _query_args(filters) -> dict:
 
 
 @bp.route("/processos", endpoint="list")
-@access(VIEW)
+@requires("processo.ler")
 def list_processos():
     """Processos filtered by competência, status, operadora, cliente (nome or CNPJ) and a failed last run."""
     filters = _list_filters(request.args)
@@ -125,14 +125,14 @@ def list_processos():
 
 
 @bp.route("/processos/<processo_id>", endpoint="detail")
-@access(VIEW)
+@requires("processo.ler")
 def detail(processo_id):
     """A processo: cliente, status and actions, runs, invoices, history."""
     return _detail_page(get_or_404(Processo, processo_id))
 
 
 @bp.route("/processos/<processo_id>/fragmento", endpoint="fragmento")
-@access(VIEW)
+@requires("processo.ler")
 def fragmento(processo_id):
     """The live parts of the detail page (#processo-status, #execucoes-table, #faturas-table) as HTML."""
     response = make_response(render_template("processos/_fragmento.html", **_live_context(get_or_404(Processo, processo_id))))
@@ -141,7 +141,7 @@ def fragmento(processo_id):
 
 
 @bp.route("/processos/<processo_id>/ao-vivo", endpoint="ao_vivo")
-@access(VIEW)
+@requires("processo.ler")
 def ao_vivo(processo_id):
     """Every live part of the detail page as HTML: the fragmento's three plus #processo-historico."""
     processo = get_or_404(Processo, processo_id)
@@ -152,7 +152,7 @@ def ao_vivo(processo_id):
 
 
 @bp.route("/processos/<processo_id>/execucoes/<execucao_id>/cancelar", methods=["POST"], endpoint="cancelar_execucao")
-@access(OPERATE)
+@requires("processo.executar")
 def cancelar_execucao(processo_id, execucao_id):
     """Stop a robot run (confirmed on the page): it ends FALHOU saying who cancelled it."""
     processo = get_or_404(Processo, processo_id)
@@ -169,7 +169,7 @@ def cancelar_execucao(processo_id, execucao_id):
 
 
 @bp.route("/processos/<processo_id>/executar", methods=["POST"], endpoint="executar")
-@access(OPERATE)
+@requires("processo.executar", "processo.enviar_sat")
 def executar(processo_id):
     """Start the robot run the status calls for (download or SAT upload)."""
     processo = get_or_404(Processo, processo_id)
@@ -186,7 +186,7 @@ def executar(processo_id):
 
 
 @bp.route("/processos/<processo_id>/aprovar", methods=["POST"], endpoint="aprovar")
-@access(OPERATE)
+@requires("processo.aprovar")
 def aprovar(processo_id):
     """Approve the invoices (optional comment)."""
     processo = get_or_404(Processo, processo_id)
@@ -203,7 +203,7 @@ def aprovar(processo_id):
 
 
 @bp.route("/processos/<processo_id>/rejeitar", methods=["POST"], endpoint="rejeitar")
-@access(OPERATE)
+@requires("processo.aprovar")
 def rejeitar(processo_id):
     """Reject the invoices (reason required); the processo goes back to download."""
     processo = get_or_404(Processo, processo_id)
@@ -220,7 +220,7 @@ def rejeitar(processo_id):
 
 
 @bp.route("/processos/<processo_id>/faturas", methods=["POST"], endpoint="enviar_faturas")
-@access(OPERATE)
+@requires("processo.enviar_faturas")
 def enviar_faturas(processo_id):
     """Manual upload of invoices (PDFs) for an operadora without a robot."""
     processo = get_or_404(Processo, processo_id)
@@ -311,7 +311,7 @@ def _bulk_page(acao: str, ids: list, feitos, result: dict, back: str):
 
 
 @bp.route("/processos/acoes", methods=["POST"], endpoint="bulk")
-@access(OPERATE)
+@requires("processo.aprovar", "processo.executar", "processo.enviar_sat")
 def bulk():
     """Approve or run the selected processos; each refusal is reported with its reason."""
     formdata = request.form.copy()
@@ -321,6 +321,7 @@ def bulk():
     if not form.validate_on_submit():
         flash(" ".join(form.ids.errors) or "Escolha Aprovar ou Executar.", "danger")
         return redirect(next_url)
+    require(*services.BULK_PERMISSIONS[form.action.data])
     if form.action.data == "aprovar":
         result = services.aprovar_varios(form.uuids, by=_user())
         return _bulk_page("aprovar", form.uuids, result["aprovados"], result, next_url)
@@ -333,7 +334,7 @@ def bulk():
 
 
 @bp.route("/processos/reexecutar-falhas", endpoint="reexecutar_falhas_confirmar")
-@access(OPERATE)
+@requires("processo.executar", "processo.enviar_sat")
 def reexecutar_falhas_confirmar():
     """Confirmation page naming how many processos of the filter have a failed run to redo."""
     filters = _list_filters(request.args)
@@ -343,7 +344,7 @@ def reexecutar_falhas_confirmar():
 
 
 @bp.route("/processos/reexecutar-falhas", methods=["POST"], endpoint="reexecutar_falhas")
-@access(OPERATE)
+@requires("processo.executar", "processo.enviar_sat")
 def reexecutar_falhas():
     """Run again every processo of the filter whose last run for its current step failed."""
     next_url = safe_next(request.form.get("next"), url_for("processos.list"))
@@ -366,7 +367,7 @@ def _ascii_filename(numero: str) -> str:
 
 
 @bp.route("/faturas/<fatura_id>/pdf", endpoint="fatura_pdf")
-@access(VIEW)
+@requires("processo.ler")
 def fatura_pdf(fatura_id):
     """The invoice's PDF, shown in the browser (streamed from storage, in a CSP sandbox)."""
     fatura = get_or_404(Fatura, fatura_id)
@@ -378,7 +379,7 @@ def fatura_pdf(fatura_id):
 
 
 @bp.route("/em-execucao", endpoint="em_execucao")
-@access(VIEW)
+@requires("processo.ler")
 def em_execucao():
     """Every robot run in progress, across processos."""
     return render_template("processos/em_execucao.html", execucoes=queries.execucoes_ativas())

@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired
 
-from apps.auth.policy import ADMIN, VIEW, access
+from apps.auth.policy import requires
 from apps.core.clock import competencia_of
 from apps.core.types import db
 from apps.processos import schedule
@@ -80,7 +80,7 @@ def _render(form, status=200):
 
 
 @bp.route("/agendamentos")
-@access(VIEW)
+@requires("processo.ler")
 def agendamentos():
     """The monthly schedule, the next run and the last runs."""
     form = ExecutarForm()
@@ -90,7 +90,7 @@ def agendamentos():
 
 
 @bp.route("/agendamentos/executar", methods=["POST"])
-@access(ADMIN)
+@requires("agenda.gerenciar")
 def agendamentos_executar():
     """Create the processos of a competência now (idempotent)."""
     form = ExecutarForm()

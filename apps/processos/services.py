@@ -5,6 +5,7 @@ from sqlalchemy import func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from apps.aprovacoes import regras
+from apps.auth.policy import has_permission
 from apps.clientes.models import Cliente
 from apps.core import audit, clock
 from apps.core.queues import QueueUnavailable, ensure_available
@@ -111,9 +112,18 @@ def tipo_para(processo: Processo) -> str:
     raise ProcessoError(f"Nada a executar: o processo está em {processo.status}.")
 
 
+RUN_PERMISSION = {TipoExecucao.DOWNLOAD: "processo.executar", TipoExecucao.ENVIO_SAT: "processo.enviar_sat"}
+# The bulk actions (page and API): what the caller needs for each; every processo is then checked as it runs.
+BULK_PERMISSIONS = {"aprovar": ("processo.aprovar",), "executar": tuple(RUN_PERMISSION.values())}
+
+
 def executar(processo: Processo, by=None) -> Execucao:
-    """Create an execucao (PENDENTE) and enqueue its job; one active execucao per processo."""
+    """Create an execucao (PENDENTE) and enqueue its job; one active execucao per processo.
+
+    A person (`by`) needs the permission of the run the status calls for; the scheduler acts as nobody."""
     tipo = tipo_para(processo)
+    if by is not None and not has_permission(by, RUN_PERMISSION[tipo]):
+        raise ProcessoError("Você não tem permissão para esta ação.", 403)
     ensure_available()
     execucao = Execucao(id=uuid.uuid4(), processo_id=processo.id, tipo=tipo,
                         status=StatusExecucao.PENDENTE, criado_por_id=getattr(by, "id", None))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 
-from apps.auth.policy import OPERATE, allows
+from apps.auth.policy import has_permission
 from apps.core import audit
 from apps.core.errors import ServiceError
 from apps.core.types import db, utcnow
@@ -29,7 +29,7 @@ class Transition:
     action: str
     source: str
     target: str
-    actor: str              # SYSTEM, or the access level a person needs (OPERATE)
+    actor: str              # SYSTEM, or the permission a person needs (apps/auth/permissions.py)
     comment_required: bool = False
 
 
@@ -37,9 +37,9 @@ TRANSITIONS = {
     t.action: t
     for t in (
         Transition("download_concluido", S.AGUARDANDO_DOWNLOAD, S.AGUARDANDO_APROVACAO, SYSTEM),
-        Transition("faturas_enviadas", S.AGUARDANDO_DOWNLOAD, S.AGUARDANDO_APROVACAO, OPERATE),
-        Transition("aprovar", S.AGUARDANDO_APROVACAO, S.AGUARDANDO_ENVIO_SAT, OPERATE),
-        Transition("rejeitar", S.AGUARDANDO_APROVACAO, S.AGUARDANDO_DOWNLOAD, OPERATE, comment_required=True),
+        Transition("faturas_enviadas", S.AGUARDANDO_DOWNLOAD, S.AGUARDANDO_APROVACAO, "processo.enviar_faturas"),
+        Transition("aprovar", S.AGUARDANDO_APROVACAO, S.AGUARDANDO_ENVIO_SAT, "processo.aprovar"),
+        Transition("rejeitar", S.AGUARDANDO_APROVACAO, S.AGUARDANDO_DOWNLOAD, "processo.aprovar", comment_required=True),
         Transition("envio_sat_concluido", S.AGUARDANDO_ENVIO_SAT, S.UPLOAD_REALIZADO, SYSTEM),
     )
 }
@@ -54,13 +54,13 @@ WRONG_STATUS = {
 def allowed_actions(processo, user) -> list[str]:
     """The person-made actions `user` may take on `processo` now (for buttons)."""
     return [t.action for t in TRANSITIONS.values()
-            if t.actor != SYSTEM and t.source == processo.status and allows(user, t.actor)]
+            if t.actor != SYSTEM and t.source == processo.status and has_permission(user, t.actor)]
 
 
 def move(processo: Processo, action: str, by=None, comentario: str | None = None) -> Processo:
     """Apply `action` to `processo` (not committed); ProcessoError when the rules refuse it."""
     t = TRANSITIONS[action]
-    if t.actor != SYSTEM and not allows(by, t.actor):
+    if t.actor != SYSTEM and not has_permission(by, t.actor):
         raise ProcessoError("Você não tem permissão para esta ação.", 403)
     if t.comment_required and not (comentario or "").strip():
         raise ProcessoError("Informe o motivo.", 422)

@@ -5,7 +5,7 @@ import unicodedata
 from flask import Response, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from apps.auth.policy import VIEW, access, current_identity
+from apps.auth.policy import current_identity, requires
 from apps.core.clock import local_tz
 from apps.core.errors import ApiError
 from apps.core.records import get_or_404
@@ -81,7 +81,7 @@ def _event_stream(body, slot: limits.StreamSlot) -> Response:
 
 
 @bp.get("/api/v2/logs-tempo-real/stream/<job_id>")
-@access(VIEW)
+@requires("processo.ler")
 def stream_logs(job_id):
     """SSE: a run's stored log lines, then its live ones, status changes and its end."""
     execucao = find_execucao(job_id)
@@ -102,7 +102,7 @@ def stream_logs(job_id):
 
 
 @bp.get("/api/v2/logs-tempo-real/stream-execucoes")
-@access(VIEW)
+@requires("processo.ler")
 def stream_execucoes():
     """SSE: every execucao's status changes (the 'Em execução' page)."""
     keepalive, max_seconds = _settings()
@@ -172,7 +172,7 @@ def _log_text(app, execucao_id, header: str, tz):
 
 
 @bp.get("/execucoes/<execucao_id>/log.txt")
-@access(VIEW)
+@requires("processo.ler")
 def log_txt(execucao_id):
     """The full stored log of a run, as a text download."""
     execucao = get_or_404(Execucao, execucao_id, "Execução não encontrada.")
@@ -187,7 +187,7 @@ def log_txt(execucao_id):
 
 
 @bp.get("/em-execucao/fragmento")
-@access(VIEW)
+@requires("processo.ler")
 def em_execucao_fragmento():
     """The 'Em execução' table alone, for the page to swap in after a status event."""
     return render_template("processos/_em_execucao_table.html", execucoes=queries.execucoes_ativas())

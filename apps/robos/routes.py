@@ -3,7 +3,7 @@ from flask import abort, flash, make_response, redirect, render_template, url_fo
 from flask_login import current_user
 
 from apps.auth.forms import ConfirmForm
-from apps.auth.policy import ADMIN, VIEW, access
+from apps.auth.policy import requires
 from apps.core.errors import ServiceError
 from apps.core.form_errors import save_record
 from apps.core.records import get_or_404
@@ -29,14 +29,14 @@ def _context() -> dict:
 
 
 @bp.route("/robos", endpoint="list")
-@access(VIEW)
+@requires("robo.ler")
 def list_robos():
     """Robots with status, load, version, last contact, latency and their last 24 h."""
     return render_template("robos/list.html", versao_form=_versao_form(), **_context())
 
 
 @bp.route("/robos/fragmento", endpoint="fragmento")
-@access(VIEW)
+@requires("robo.ler")
 def fragmento():
     """The robots' table alone, which the page fetches every few seconds."""
     response = make_response(render_template("robos/_tabela.html", **_context()))
@@ -49,7 +49,7 @@ def _render_form(form, robo, status):
 
 
 @bp.route("/robos/novo", methods=["GET", "POST"], endpoint="create")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def create():
     """Register a robot."""
     form = RoboForm()
@@ -62,7 +62,7 @@ def create():
 
 
 @bp.route("/robos/<robo_id>/editar", methods=["GET", "POST"], endpoint="edit")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def edit(robo_id):
     """Edit a robot."""
     robo = get_or_404(Robo, robo_id)
@@ -92,14 +92,14 @@ def _act(robo_id, action, done, unchanged):
 
 
 @bp.route("/robos/<robo_id>/excluir", methods=["POST"], endpoint="delete")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def delete(robo_id):
     """Delete a robot holding no run."""
     return _act(robo_id, lambda r: services.delete_robo(r, by=_user()), "Robô {nome} excluído.", "")
 
 
 @bp.route("/robos/<robo_id>/ativar", methods=["POST"], endpoint="activate")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def activate(robo_id):
     """Switch a robot on (ends a drain too)."""
     return _act(robo_id, lambda r: services.set_active(r, True, by=_user()), "Robô {nome} ativado.",
@@ -107,7 +107,7 @@ def activate(robo_id):
 
 
 @bp.route("/robos/<robo_id>/desativar", methods=["POST"], endpoint="deactivate")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def deactivate(robo_id):
     """Switch a robot off: no probes, no new runs."""
     return _act(robo_id, lambda r: services.set_active(r, False, by=_user()), "Robô {nome} desativado.",
@@ -115,7 +115,7 @@ def deactivate(robo_id):
 
 
 @bp.route("/robos/<robo_id>/drenar", methods=["POST"], endpoint="drain")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def drain(robo_id):
     """No new runs for a robot; the ones it holds finish."""
     return _act(robo_id, lambda r: services.drain(r, by=_user()),
@@ -123,7 +123,7 @@ def drain(robo_id):
 
 
 @bp.route("/robos/versao-ativa", methods=["POST"], endpoint="versao_ativa")
-@access(ADMIN)
+@requires("robo.gerenciar")
 def versao_ativa():
     """Pin the version of a tag, or unpin it (no version chosen)."""
     form = _versao_form()

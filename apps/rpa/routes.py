@@ -4,7 +4,7 @@ from flask_login import current_user
 from wtforms import BooleanField
 
 from apps.auth.forms import ConfirmForm
-from apps.auth.policy import ADMIN, access
+from apps.auth.policy import requires
 from apps.core.templating import local_dt
 from apps.core.types import utcnow
 from apps.rpa import token as global_token
@@ -44,7 +44,7 @@ def _page(form, status=200, untested=None):
 
 
 @bp.route("/token-global", methods=["GET", "POST"])
-@access(ADMIN)
+@requires("token.gerenciar")
 def token():
     """Show the global token (masked); test a pasted one against the RPA API, then save it."""
     form = CandidateTokenForm()
@@ -76,7 +76,7 @@ def _warn_about(saved):
 
 
 @bp.route("/token-global/renovar", methods=["POST"])
-@access(ADMIN)
+@requires("token.gerenciar")
 def token_refresh():
     """Get a new JWT from the RPA API with BRM_TOKEN_PASSWORD."""
     if not ConfirmForm().validate_on_submit():
@@ -92,7 +92,7 @@ def token_refresh():
 
 
 @bp.route("/token-global/testar", methods=["POST"])
-@access(ADMIN)
+@requires("token.gerenciar")
 def token_test():
     """Check that the RPA API answers and accepts the global token."""
     if not ConfirmForm().validate_on_submit():

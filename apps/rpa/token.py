@@ -16,7 +16,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from apps.auth.models import Role, User
+from apps.auth import roles
+from apps.auth.models import User
 from apps.core import audit
 from apps.core.errors import ServiceError
 from apps.core.templating import local_dt, mask_secret
@@ -46,8 +47,16 @@ class TokenUntested(ServiceError):
         super().__init__(message, fields={"forcar": message})
 
 
+TOKEN_PERMISSION = "token.gerenciar"  # noqa: S105 (a permission code, not a secret)
+
+
+def _holder_roles():
+    """Who may hold the global token: the users whose role grants token.gerenciar (Admin, or a custom role)."""
+    return roles.codes_granting(TOKEN_PERMISSION)
+
+
 def _holder_query():
-    return (select(User).where(User.role == Role.ADMIN, User.ativo.is_(True),
+    return (select(User).where(User.role.in_(_holder_roles()), User.ativo.is_(True),
                                User.api_externa_token.is_not(None), User.api_externa_token != "")
             .order_by(User.updated_at.desc(), User.id))
 
@@ -55,7 +64,7 @@ def _holder_query():
 def _holder_row():
     """(token, username) of the admin whose token wins, read fresh from the database."""
     query = (select(User.api_externa_token, User.username)
-             .where(User.role == Role.ADMIN, User.ativo.is_(True),
+             .where(User.role.in_(_holder_roles()), User.ativo.is_(True),
                     User.api_externa_token.is_not(None), User.api_externa_token != "")
              .order_by(User.updated_at.desc(), User.id).limit(1))
     return db.session.execute(query).first()
@@ -119,14 +128,14 @@ def check_token(token):
 
 def _store(token, by_user):
     """Put the token on one admin and take it off the others, so there is only one."""
-    admins = db.session.scalars(select(User).where(User.role == Role.ADMIN, User.ativo.is_(True))
+    admins = db.session.scalars(select(User).where(User.role.in_(_holder_roles()), User.ativo.is_(True))
                                 .order_by(User.created_at, User.id)).all()
     holder = next((u for u in admins if by_user is not None and u.id == by_user.id), None)
     holder = holder or db.session.scalars(_holder_query().limit(1)).first() or (admins[0] if admins else None)
     if holder is None:
         raise TokenError("Não há administrador ativo para guardar o token global.")
     cleared = []
-    for admin in db.session.scalars(select(User).where(User.role == Role.ADMIN, User.id != holder.id,
+    for admin in db.session.scalars(select(User).where(User.role.in_(_holder_roles()), User.id != holder.id,
                                                        User.api_externa_token.is_not(None))):
         admin.api_externa_token = None
         cleared.append(admin.username)

@@ -1,7 +1,7 @@
 """artefatos: every file a run produces (invoices, logs, SAT receipts, service files), with retention
 
 Revision ID: 5e6f7a8b9ca5
-Revises: 7a8b9cadbec7
+Revises: 8b9cadbecfd8
 Create Date: 2026-12-02 12:00:00
 
 Existing faturas get their FATURA artefato (same storage key as the fatura's file, kept 5 years from
@@ -17,7 +17,7 @@ import apps.core.types
 
 # revision identifiers, used by Alembic.
 revision = '5e6f7a8b9ca5'
-down_revision = '7a8b9cadbec7'
+down_revision = '8b9cadbecfd8'
 branch_labels = None
 depends_on = None
 

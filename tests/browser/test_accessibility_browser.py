@@ -84,6 +84,8 @@ def admin_pages(data) -> list[tuple[str, str]]:
         ("agendamentos", "/agendamentos"),
         ("usuários", "/usuarios"),
         ("usuário: novo", "/usuarios/novo"),
+        ("papéis", "/papeis"),
+        ("papel: novo", "/papeis/novo"),
         ("token global", "/token-global"),
         ("filas", "/filas"),
         ("auditoria", "/auditoria"),
