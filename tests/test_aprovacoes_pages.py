@@ -13,7 +13,7 @@ from apps.aprovacoes.models import TarefaAprovacao
 from apps.auth.models import Role
 from apps.core.types import db
 from apps.processos.models import StatusProcesso
-from tests.conftest import count_queries
+from tests.conftest import count_queries, make_user
 from tests.factories import OperadoraFactory, ProcessoFactory
 from tests.support.aprovacoes import approver, at, group, history, make_clock, spy_notify, waiting
 
@@ -221,7 +221,7 @@ def test_operadora_form_keeps_the_approval_settings(cena, admin_client, client, 
     assert bad.status_code == 422 and "Informe um valor entre 0 e 30." in bad.get_data(as_text=True)
     g.pop("_login_user", None)
     client.post("/logout")
-    login(cena["ana"])  # an Operador sees the settings, read-only
+    login(make_user(Role.MANTENEDOR, "mantenedor.ana"))  # who keeps the operadoras sees them, read-only
     page = client.get(f"/operadoras/{vivo.id}/editar").get_data(as_text=True)
     assert 'id="aprovacao-settings-readonly"' in page and 'name="aprovadores"' not in page
 

@@ -49,7 +49,7 @@ def test_every_field_type_is_rendered_with_the_shared_macro(client, admin, users
     vivo = OperadoraFactory(codigo="VIVO")
     ClienteFactory(nome="Padaria Aurora", operadora=vivo)
     servico = _every_type(client, admin)
-    login(users[Role.VISUALIZADOR])
+    login(users[Role.APROVADOR])  # a Visualizador only reads: no portal
     html = client.get("/portal").get_data(as_text=True)
     p = _prefix(servico)
     assert 'name="csrf_token"' in html and f'action="/portal/servicos/{servico["id"]}/solicitar"' in html
@@ -70,7 +70,7 @@ def test_every_field_type_is_rendered_with_the_shared_macro(client, admin, users
 
 def test_server_checks_each_field_and_shows_the_message_next_to_it(client, admin, users, login, enqueued):
     servico = _every_type(client, admin)
-    login(users[Role.VISUALIZADOR])
+    login(users[Role.APROVADOR])  # a Visualizador only reads: no portal
     p = _prefix(servico)
     response = client.post(f"/portal/servicos/{servico['id']}/solicitar", data={
         f"{p}titulo": "minúsculo", f"{p}quantidade": "onze", f"{p}dia": "2025-12-31", f"{p}competencia": "2026-13",
@@ -98,7 +98,7 @@ def test_good_answers_start_a_servico_run_with_the_mapped_parametros(client, adm
     cliente = ClienteFactory(operadora=vivo, cnpj=valid_cnpj(3, 11222333))
     oi = OperadoraFactory(codigo="OI")
     servico = _every_type(client, admin)
-    login(users[Role.VISUALIZADOR])
+    login(users[Role.APROVADOR])  # a Visualizador only reads: no portal
     p = _prefix(servico)
     response = client.post(f"/portal/servicos/{servico['id']}/solicitar", data={
         f"{p}titulo": "Teste", f"{p}quantidade": "3", f"{p}competencia": "2026-04", f"{p}urgente": "y",
@@ -109,7 +109,7 @@ def test_good_answers_start_a_servico_run_with_the_mapped_parametros(client, adm
     assert execucao.tipo == TipoExecucao.SERVICO and execucao.processo_id is None
     assert execucao.status == StatusExecucao.PENDENTE and execucao.data_inicio is not None  # admitted
     assert execucao.operadora_id == oi.id  # an operadora field wins over the cliente's
-    assert execucao.criado_por_id == users[Role.VISUALIZADOR].id and enqueued == [execucao.id]
+    assert execucao.criado_por_id == users[Role.APROVADOR].id and enqueued == [execucao.id]
     assert execucao.parametros == {
         "tarefa": "consulta_debitos", "operadora": "OI",
         "parametros": {"titulo": "Teste", "quantidade": 3, "competencia": "2026-04", "canal": "email",
@@ -123,7 +123,7 @@ def test_good_answers_start_a_servico_run_with_the_mapped_parametros(client, adm
     assert f'data-execucao-ativa="{execucao.id}"' in live and 'id="execucoes-table"' in live
     mine = client.get("/portal/solicitacoes").get_data(as_text=True)
     assert f'data-execucao-id="{execucao.id}"' in mine and "Todos os tipos" in mine and "Pendente" in mine
-    other = _logged_in(client, make_user(Role.VISUALIZADOR, "outro.visualizador"))
+    other = _logged_in(client, make_user(Role.APROVADOR, "outro.aprovador"))
     assert other.get(f"/portal/execucoes/{execucao.id}").status_code == 404  # not his: neither the run
     assert f'data-execucao-id="{execucao.id}"' not in other.get("/portal/solicitacoes").get_data(as_text=True)
     assert _logged_in(client, users[Role.OPERADOR]).get(f"/portal/execucoes/{execucao.id}").status_code == 200
@@ -145,11 +145,12 @@ def test_a_second_run_of_the_same_operadora_waits_for_its_slot(client, admin, us
         "operadora": "VIVO", "cnpj": cliente.cnpj, "competencia": "2026-03"}
 
 
-def test_papeis_decide_who_sees_and_runs_a_serviço(client, admin, users, login, viewer, enqueued):
+def test_papeis_decide_who_sees_and_runs_a_serviço(client, admin, users, login, api_headers, enqueued):
+    viewer = api_headers(Role.APROVADOR)  # may use the portal, but not this serviço
     cliente = ClienteFactory()
     dominio = make_dominio(client, admin)
     servico = make_servico(client, admin, dominio["id"], catalogo.CONSULTA_DEBITOS)  # Operador and Admin only
-    login(users[Role.VISUALIZADOR])
+    login(users[Role.APROVADOR])  # a Visualizador only reads: no portal
     assert catalogo.CONSULTA_DEBITOS["nome"] not in client.get("/portal").get_data(as_text=True)
     refused = client.post(f"/portal/servicos/{servico['id']}/solicitar", data={})
     assert refused.status_code == 403
@@ -207,7 +208,7 @@ def test_a_refused_form_keeps_the_chosen_cliente_selected(client, admin, users, 
     cliente = ClienteFactory(nome="Cliente Escolhido")
     ClienteFactory(nome="Outro Cliente")
     servico = make_servico(client, admin, make_dominio(client, admin)["id"])
-    login(users[Role.VISUALIZADOR])
+    login(users[Role.APROVADOR])  # a Visualizador only reads: no portal
     p = _prefix(servico)
     html = client.post(f"/portal/servicos/{servico['id']}/solicitar",
                        data={f"{p}cliente": str(cliente.id), f"{p}competencia": "maio"}).get_data(as_text=True)

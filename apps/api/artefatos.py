@@ -5,7 +5,7 @@ from apps.api.blueprint import bp
 from apps.api.helpers import get_or_404, list_envelope
 from apps.artefatos import download, services
 from apps.artefatos.models import Artefato
-from apps.auth.policy import requires
+from apps.auth.policy import has_permission, requires
 from apps.core.errors import ApiError
 from apps.processos.models import Execucao
 
@@ -25,10 +25,11 @@ def artefato_json(a) -> dict:
 
 def _execucao_visible(execucao) -> bool:
     """A run with a processo is seen by everyone who sees the processo; one without (a service run),
-    by who asked for it and by admins."""
+    by who asked for it and by who manages the serviços."""
     if execucao.processo_id is not None:
         return True
-    return g.api_user.is_admin or (execucao.criado_por_id is not None and execucao.criado_por_id == g.api_user.id)
+    return has_permission(g.api_user, "servico.gerenciar") or (
+        execucao.criado_por_id is not None and execucao.criado_por_id == g.api_user.id)
 
 
 @bp.get("/v1/execucoes/<execucao_id>/artefatos")

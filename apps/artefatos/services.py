@@ -168,12 +168,12 @@ def after_run(execucao) -> list:
 
 def can_read(user, artefato) -> bool:
     """An artefato's access follows its processo's (any active user); one without a processo (a service
-    run's file) belongs to who asked for the run, and to admins."""
+    run's file) belongs to who asked for the run, and to who manages the serviços."""
     if artefato.processo_id is not None:
         return has_permission(user, "artefato.ler")
     if not has_permission(user, "artefato.ler"):
         return False
-    if getattr(user, "is_admin", False):
+    if has_permission(user, "servico.gerenciar"):
         return True
     execucao = artefato.execucao
     return execucao is not None and execucao.criado_por_id is not None and execucao.criado_por_id == user.id

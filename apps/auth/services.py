@@ -72,7 +72,7 @@ def local_login_allowed(user) -> bool:
     """May this user log in with a password? Always, unless LOCAL_LOGIN=false: then break-glass Admins only."""
     if current_app.config.get("LOCAL_LOGIN", True):
         return True
-    return user is not None and bool(user.break_glass) and user.is_admin
+    return user is not None and bool(user.break_glass) and user.role == Role.ADMIN
 
 
 def login_failed_message() -> str:

@@ -63,7 +63,8 @@ def solicitar(servico_id):
 def _execucao_or_404(execucao_id) -> Execucao:
     """A serviço's run, for the person who asked for it or an Operador and up (404 for anyone else)."""
     execucao = get_or_404(Execucao, execucao_id)
-    if execucao.servico_id is None or (execucao.criado_por_id != current_user.id and not can("servico.gerenciar")):
+    others = can("processo.executar") or can("servico.gerenciar")  # who runs the robots or keeps the serviços
+    if execucao.servico_id is None or (execucao.criado_por_id != current_user.id and not others):
         abort(404)
     return execucao
 
