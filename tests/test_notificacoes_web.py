@@ -4,6 +4,7 @@ import re
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from apps.aprovacoes import tarefas
 from apps.auth.models import Role
 from apps.core.audit import AuditLog
 from apps.core.types import db
@@ -11,7 +12,7 @@ from apps.notificacoes import delivery, events, preferences
 from apps.notificacoes.models import Contato, Mensagem, StatusMensagem
 from apps.processos.models import StatusProcesso
 from tests.conftest import actions
-from tests.factories import ProcessoFactory
+from tests.factories import ClienteFactory, OperadoraFactory, ProcessoFactory
 from tests.test_notificacoes import close_windows, messages, settings, telegram, twilio  # noqa: F401 (fixtures)
 
 SECRET = "segredo-tg-1"  # noqa: S105 (the fixture's webhook secret)
@@ -71,13 +72,20 @@ def test_start_code_from_the_profile_links_the_chat_then_pendentes_answers_with_
     assert post_tg(app.test_client(), tg_update(99, f"/start {code}")).status_code == 200  # spent: no second link
     assert db.session.scalar(select(Contato).where(Contato.telegram_chat_id == "99")) is None
 
-    ProcessoFactory(status=StatusProcesso.AGUARDANDO_APROVACAO)
-    ProcessoFactory(status=StatusProcesso.AGUARDANDO_APROVACAO)
+    operadora = OperadoraFactory(codigo="VIVO")
+    tarefas.definir_aprovadores(operadora, [user.id], by=None)  # the user approves VIVO: the tasks are theirs
+    waiting = [ProcessoFactory(status=StatusProcesso.AGUARDANDO_APROVACAO, cliente=ClienteFactory(operadora=operadora))
+               for _ in range(2)]
+    tarefas.abrir([p.id for p in waiting])
+    db.session.commit()
     assert post_tg(app.test_client(), tg_update(4242, "/pendentes")).status_code == 200
     [entrada] = messages(direcao="ENTRADA", conteudo="/pendentes")
     assert entrada.status == StatusMensagem.RECEBIDA and entrada.usuario_id == user.id
-    [reply] = messages(direcao="SAIDA", conteudo="2 processo(s) aguardam sua aprovação: "
-                                                 "http://127.0.0.1:5050/processos?status=AGUARDANDO_APROVACAO")
+    [reply] = [m for m in messages(direcao="SAIDA") if m.conteudo.startswith("2 processo(s) aguardam sua aprovação")]
+    assert "http://127.0.0.1:5050/aprovacoes\n" in reply.conteudo
+    for processo in waiting:  # each one with the link to its review, behind login
+        assert f"{processo.cliente_nome} (VIVO)" in reply.conteudo
+        assert f"http://127.0.0.1:5050/aprovacoes/{processo.id}/revisar" in reply.conteudo
     assert delivery.deliver(reply.id) == "enviada"
     assert telegram.received[-1]["chat_id"] == "4242"
 

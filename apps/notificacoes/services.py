@@ -1,7 +1,7 @@
 """Messages a person sends (the API's POST), and the answers to the chat commands."""
 from flask import current_app
-from sqlalchemy import func, select
 
+from apps.aprovacoes import caixa
 from apps.auth.models import User
 from apps.auth.policy import has_permission
 from apps.core import audit
@@ -12,7 +12,6 @@ from apps.home.services import month_summary
 from apps.notificacoes import grouping
 from apps.notificacoes.channels import registry
 from apps.notificacoes.models import CANAIS, Mensagem
-from apps.processos.models import Processo, StatusProcesso
 
 MAX_CONTEUDO = 2000
 HELP = "Comandos: /pendentes (suas aprovações em aberto) e /status (o mês em números)."
@@ -41,14 +40,13 @@ def send_direct(user, canal: str, conteudo: str, by) -> Mensagem:
     return mensagem
 
 
-def pendentes_de(user) -> tuple[int, str]:
-    """How many approvals wait for this user, and where to see them. For now: the processos awaiting
-    approval, for those who may approve (the approvals inbox will point this at its own query)."""
+def pendentes_de(user, limit: int = 5) -> tuple[int, list]:
+    """How many approvals are this user's (the inbox's "Minhas"), and the first `limit` by prazo, for a chat."""
     if not has_permission(user, "processo.aprovar"):
-        return 0, "/processos"
-    count = db.session.scalar(select(func.count()).select_from(Processo).where(
-        Processo.status == StatusProcesso.AGUARDANDO_APROVACAO)) or 0
-    return count, "/processos?status=" + StatusProcesso.AGUARDANDO_APROVACAO
+        return 0, []
+    count = caixa.badge(user)["minhas"]
+    first = list(db.session.scalars(caixa.fila(user, aba="minhas").limit(limit))) if count else []
+    return count, first
 
 
 def answer(user: User, text: str) -> str:
@@ -56,10 +54,13 @@ def answer(user: User, text: str) -> str:
     command = (text or "").strip().split(maxsplit=1)[0].split("@")[0].lower() if (text or "").strip() else ""
     base = current_app.config["BASE_URL"]
     if command == "/pendentes":
-        count, link = pendentes_de(user)
+        count, first = pendentes_de(user)
         if not count:
             return "Nenhum processo aguarda sua aprovação."
-        return f"{count} processo(s) aguardam sua aprovação: {base}{link}"
+        lines = [f"{count} processo(s) aguardam sua aprovação: {base}/aprovacoes"]
+        lines += [f"- {t.processo.cliente_nome} ({t.operadora.codigo}), prazo {t.prazo:%d/%m}: "
+                  f"{base}/aprovacoes/{t.processo_id}/revisar" for t in first]
+        return "\n".join(lines)
     if command == "/status":
         summary = month_summary(current_competencia())
         lines = [f"Competência {summary['competencia']}: {summary['total']} processos"]
