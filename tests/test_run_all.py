@@ -542,8 +542,8 @@ def test_make_run_with_two_simulators_registers_each_as_a_robot(tmp_path, databa
         registered = [line for line in run.lines if "robos" in line and "cadastrado" in line]
         assert len(registered) == 2 and all("DISPONIVEL" in line for line in registered), registered
         page = _login(url, password).get(url + "/robos", timeout=10).text
-        assert 'data-robo="simulador-1" data-status="DISPONIVEL"' in page
-        assert 'data-robo="simulador-2" data-status="DISPONIVEL"' in page
+        for robo in ("simulador-1", "simulador-2"):  # connected; busy with the demo month's downloads, maybe
+            assert re.search(rf'data-robo="{robo}" data-status="(DISPONIVEL|OCUPADO)"', page), page[-3000:]
         run.proc.send_signal(signal.SIGINT)
         assert run.finish(45) == 0, "".join(run.lines[-30:])
     finally:

@@ -17,13 +17,15 @@ from apps.auth.models import Role, User
 from apps.auth.services import create_user
 from apps.clientes.cnpj import check_digits
 from apps.clientes.models import Cliente
+from apps.core.clock import current_competencia
+from apps.core.queues import QueueUnavailable
 from apps.core.types import db
 from apps.notificacoes import events
 from apps.operadoras.models import Operadora
 from apps.portal import catalogo
 from apps.portal.models import Dominio, Servico
 from apps.processos.schedule import due_competencia
-from apps.processos.services import gerar_processos
+from apps.processos.services import enfileirar_downloads, gerar_processos
 
 OPERADORAS = [
     ("VIVO", "Vivo (Telefônica Brasil)", True),
@@ -135,8 +137,15 @@ def wanted(env=os.environ) -> bool:
     return (env.get("DEMO") or "").strip().lower() in {"1", "true", "yes", "on", "sim"}
 
 
-def seed_if_empty(force: bool = False, now: datetime | None = None) -> dict | None:
-    """seed_demo() on an empty database (or when forced); None when it was left alone."""
+def seed_if_empty(force: bool = False, now: datetime | None = None, baixar: bool = False) -> dict | None:
+    """seed_demo() on an empty database (or when forced); None when it was left alone. `baixar`: queue the
+    opened month's downloads too, so the demo approver finds them in /aprovacoes when the robots finish."""
     if not force and not database_is_empty():
         return None
-    return seed_demo(now=now)
+    created = seed_demo(now=now)
+    if baixar and created["processos"]:
+        try:
+            created["downloads"] = enfileirar_downloads(due_competencia(now) or current_competencia())["enfileiradas"]
+        except (QueueUnavailable, ValueError):  # no Redis (or none configured): the month is open; Executar runs it
+            created["downloads"] = 0
+    return created
