@@ -246,9 +246,10 @@ def test_assumir_an_unowned_task_or_an_absent_colleagues(clock):
         tarefas.assumir(da_ana, by=bia)
     assert present.value.status == 409 and "não está ausente" in present.value.message
     tarefas.definir_ausencia(ana, date(2026, 11, 6), by=None)
+    assert task(da_ana).responsavel_id is None  # away: her open tasks went to the group
     tarefas.assumir(da_ana, by=bia)
     assert task(da_ana).responsavel_id == bia.id
-    assert actions("aprovacao_assumida")[-1].detail == "assumida de ana (ausente)"
+    assert actions("aprovacao_assumida")[-1].detail == "assumida (estava sem responsável)"
     assert "1 aprovação(ões) aberta(s)" in actions("usuario_ausencia")[0].detail
     with pytest.raises(tarefas.AprovacaoError):
         tarefas.definir_ausencia(ana, date(2026, 10, 1), by=None)  # in the past

@@ -319,17 +319,21 @@ def lands_on_inbox(user) -> bool:
 
 def definir_ausencia(user, ate, by) -> bool:
     """Set (or clear, with None) the day until which `user` is away; True when it changed (audited).
-    While away they get no new tasks, reminders of their tasks go to the group, and colleagues may take them."""
+    While away they get no new tasks, and their open tasks go to the group (unowned: "Sem responsável") for a
+    colleague to take."""
     if ate is not None and ate < hoje():
         raise AprovacaoError("A data de ausência já passou: informe hoje ou uma data futura (ou deixe em branco).",
                              422, {"ausente_ate": "data passada"})
     if user.ausente_ate == ate:
         return False
     user.ausente_ate = ate
-    abertas = db.session.scalar(select(func.count()).where(TarefaAprovacao.responsavel_id == user.id,
-                                                           TarefaAprovacao.aberta.is_(True)))
+    abertas = 0
+    if ate is not None:  # their open tasks go to the group: unowned, for any approver of it to take
+        abertas = db.session.execute(update(TarefaAprovacao).where(
+            TarefaAprovacao.responsavel_id == user.id, TarefaAprovacao.aberta.is_(True)).values(
+            responsavel_id=None).execution_options(synchronize_session="fetch")).rowcount
     audit.record("usuario_ausencia", entity=user, user=by,
-                 detail=(f"ausente até {ate:%d/%m/%Y}; {abertas} aprovação(ões) aberta(s) ficam com o grupo"
+                 detail=(f"ausente até {ate:%d/%m/%Y}; {abertas} aprovação(ões) aberta(s) passaram ao grupo"
                          if ate else "ausência encerrada"))
     return True
 
