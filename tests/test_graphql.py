@@ -1,10 +1,12 @@
 """GraphQL at /api/graphql: Bearer only, read only, walked both ways in a fixed number of statements, limited."""
 import pytest
 
+from apps.auth import roles
 from apps.auth.models import Role
+from apps.core.types import db
 from apps.graphql_api import types as graph_types
 from apps.processos.models import StatusExecucao
-from tests.conftest import count_queries
+from tests.conftest import PASSWORD, count_queries, make_user
 from tests.factories import (
     ClienteFactory,
     ExecucaoFactory,
@@ -12,7 +14,9 @@ from tests.factories import (
     FaturaFactory,
     OperadoraFactory,
     ProcessoFactory,
+    RoboFactory,
 )
+from tests.support.aprovacoes import approver, group, waiting
 
 PAGE_QUERY = """
 query($competencia: String, $first: Int, $after: String) {
@@ -176,3 +180,48 @@ def test_graphiql_page_is_served_from_the_app_with_a_token(client, users, login)
     assert page.status_code == 200 and "vendor/graphiql/graphiql.min.js" in body and 'data-token="ey' in body
     assert "unpkg" not in body and "jsdelivr" not in body
     assert client.get("/static/vendor/graphiql/graphiql.min.js").status_code == 200
+
+
+def _token(client, user) -> dict:
+    answer = client.post("/api/v1/auth/token", json={"username": user.username, "password": PASSWORD})
+    assert answer.status_code == 200, answer.get_json()
+    return {"Authorization": f"Bearer {answer.get_json()['access']}"}
+
+
+def test_my_open_approvals_with_their_processo_and_responsavel(client):
+    vivo = OperadoraFactory(codigo="VIVO")
+    ana = approver("ana")
+    group(vivo, ana)
+    mine = [waiting(vivo, nome=f"Cliente {n}", total="250.00") for n in range(3)]
+    names = sorted(p.cliente.nome for p in mine)
+    query = """{ aprovacoes(responsavel: "me", first: 10) { edges { node { prazo vencida total
+                 processo { competencia cliente { nome } } responsavel { username } } } } }"""
+    nodes = [e["node"] for e in ask(client, _token(client, ana), query)["data"]["aprovacoes"]["edges"]]
+    assert sorted(n["processo"]["cliente"]["nome"] for n in nodes) == names
+    assert {(n["responsavel"]["username"], n["total"], n["vencida"]) for n in nodes} == {("ana", "250.00", False)}
+
+
+def test_robots_with_their_load(client, viewer):
+    robo = RoboFactory(nome="robo-a", capacidade=2)
+    ExecucaoFactory(status=StatusExecucao.EXECUTANDO, robo_id=robo.id)
+    ExecucaoFactory(status=StatusExecucao.EXECUTANDO, robo_id=robo.id)
+    RoboFactory(nome="robo-b", capacidade=4)
+    nodes = {e["node"]["nome"]: e["node"] for e in ask(
+        client, viewer, "{ robos { edges { node { nome status capacidade execucoesAtivas } } } }")["data"]["robos"]["edges"]}
+    assert nodes["robo-a"] == {"nome": "robo-a", "status": "OCUPADO", "capacidade": 2, "execucoesAtivas": 2}
+    assert nodes["robo-b"]["status"] == "DISPONIVEL" and nodes["robo-b"]["execucoesAtivas"] == 0
+
+
+def test_each_field_asks_its_own_permission(client):
+    """A custom role that reads processos but not clientes gets the processos, and for `cliente` a null and an
+    error naming the permission; approvals it may not see are refused whole."""
+    roles.create_papel("LEITOR_PROCESSOS", "Leitor de processos", None, ["painel.ler", "processo.ler"])
+    db.session.commit()
+    leitor = make_user("LEITOR_PROCESSOS", "leitor")
+    processo = ProcessoFactory()
+    answer = ask(client, _token(client, leitor), "{ processos { edges { node { id cliente { nome } } } } }")
+    [edge] = answer["data"]["processos"]["edges"]
+    assert edge["node"] == {"id": str(processo.id), "cliente": None}
+    assert "cliente.ler" in answer["errors"][0]["message"] and answer["errors"][0]["path"][-1] == "cliente"
+    refused = ask(client, _token(client, leitor), "{ aprovacoes { edges { node { id } } } }")
+    assert refused["data"] is None and "processo.aprovar" in refused["errors"][0]["message"]

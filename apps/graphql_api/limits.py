@@ -12,7 +12,7 @@ from graphql.language import FragmentDefinitionNode, OperationDefinitionNode
 from graphql.validation import ValidationRule
 from strawberry.extensions import SchemaExtension
 
-CONNECTIONS = frozenset({"operadoras", "clientes", "processos", "execucoes", "faturas", "logs"})
+CONNECTIONS = frozenset({"operadoras", "clientes", "processos", "execucoes", "faturas", "logs", "aprovacoes", "robos"})
 
 
 class _Measure:

@@ -7,6 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import raiseload
 from strawberry.extensions import MaskErrors
 
+from apps.aprovacoes.models import TarefaAprovacao
+from apps.aprovacoes.prazo import hoje
 from apps.clientes.models import Cliente as ClienteModel
 from apps.core import clock
 from apps.core.text import search_key
@@ -16,16 +18,20 @@ from apps.graphql_api.errors import Refused
 from apps.graphql_api.limits import QueryLimits
 from apps.graphql_api.pages import Connection, top_level
 from apps.graphql_api.types import (
+    APROVACOES,
     CLIENTES,
     EXECUCOES,
     OPERADORAS,
     PROCESSOS,
+    ROBOS,
+    Aprovacao,
     Cliente,
     ContagemStatus,
     Execucao,
     Operadora,
     Processo,
     ResumoMes,
+    Robo,
     processos_select,
 )
 from apps.home.services import month_summary
@@ -33,6 +39,7 @@ from apps.operadoras.models import Operadora as OperadoraModel
 from apps.processos.models import Execucao as ExecucaoModel
 from apps.processos.models import Processo as ProcessoModel
 from apps.processos.models import StatusExecucao, StatusProcesso
+from apps.robos.models import Robo as RoboModel
 
 
 def _uuid(value, what: str):
@@ -117,6 +124,27 @@ class Query:
     @strawberry.field
     def execucao(self, info: strawberry.Info, id: strawberry.ID) -> Execucao | None:
         return _one(info, ExecucaoModel, id, "processo.ler")
+
+    @strawberry.field(description="Aprovações abertas, por prazo; `responsavel`: \"me\" ou o id de um usuário.")
+    def aprovacoes(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+                   responsavel: str | None = None, vencidas: bool | None = None,
+                   operadora_id: strawberry.ID | None = None) -> Connection[Aprovacao]:
+        need(info, "processo.aprovar")
+        query = select(TarefaAprovacao).where(TarefaAprovacao.aberta.is_(True))
+        if responsavel is not None:
+            who = info.context["user"].id if responsavel == "me" else _uuid(responsavel, "responsavel")
+            query = query.where(TarefaAprovacao.responsavel_id == who)
+        if vencidas is not None:
+            late = TarefaAprovacao.prazo < hoje()
+            query = query.where(late if vencidas else ~late)
+        if operadora_id is not None:
+            query = query.where(TarefaAprovacao.operadora_id == _uuid(operadora_id, "operadoraId"))
+        return top_level(query, APROVACOES, first, after, info, info.context["batches"])
+
+    @strawberry.field(description="Os servidores de robôs do registro, por nome.")
+    def robos(self, info: strawberry.Info, first: int | None = None, after: str | None = None) -> Connection[Robo]:
+        need(info, "robo.ler")
+        return top_level(select(RoboModel), ROBOS, first, after, info, info.context["batches"])
 
     @strawberry.field(description="Processos do mês por status (o mês corrente sem `competencia`).")
     def resumo_mes(self, info: strawberry.Info, competencia: str | None = None) -> ResumoMes:

@@ -12,6 +12,9 @@ from decimal import Decimal
 import strawberry
 from sqlalchemy import select
 
+from apps.aprovacoes.models import TarefaAprovacao
+from apps.aprovacoes.prazo import hoje
+from apps.auth.models import User as UserModel
 from apps.clientes.models import Cliente as ClienteModel
 from apps.graphql_api import batch
 from apps.graphql_api.access import need
@@ -22,6 +25,9 @@ from apps.processos.models import Execucao as ExecucaoModel
 from apps.processos.models import ExecucaoLog, StatusProcesso
 from apps.processos.models import Fatura as FaturaModel
 from apps.processos.models import Processo as ProcessoModel
+from apps.robos.dispatch import loads as robo_loads
+from apps.robos.models import Robo as RoboModel
+from apps.robos.services import shown_status
 
 OPERADORAS = Keyset(OperadoraModel.codigo, OperadoraModel.id, kinds=(str, uuid.UUID))
 CLIENTES = Keyset(ClienteModel.nome_busca, ClienteModel.id, kinds=(str, uuid.UUID))
@@ -224,3 +230,72 @@ def processos_select(competencia=None, status=None, operadora_id=None, cliente_i
         query = query.join(ClienteModel, ClienteModel.id == ProcessoModel.cliente_id).where(
             ClienteModel.operadora_id == operadora_id)
     return query
+
+
+@strawberry.type(description="Quem aparece numa aprovação (responsável).")
+class Pessoa:
+    username: str
+    nome: str | None
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.id))
+
+
+@strawberry.type(description="Uma tarefa de aprovação aberta: quem a tem, até quando, quanto e quanto mudou.")
+class Aprovacao:
+    prazo: date
+    n_faturas: int
+    total: Decimal
+    atribuida_em: datetime | None
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.id))
+
+    @strawberry.field(description="Passou do prazo.")
+    def vencida(self) -> bool:
+        return self.prazo < hoje()
+
+    @strawberry.field(description="Variação do total contra a média dos 3 meses anteriores, em %.")
+    def variacao(self) -> Decimal | None:
+        return self.variacao
+
+    @strawberry.field
+    def processo(self, info: strawberry.Info) -> Processo | None:
+        need(info, "processo.ler")
+        return _related(info, self, ProcessoModel, "processo_id")
+
+    @strawberry.field
+    def responsavel(self, info: strawberry.Info) -> Pessoa | None:
+        return _related(info, self, UserModel, "responsavel_id")
+
+
+@strawberry.type(description="Um servidor de robôs (RPA API) do registro.")
+class Robo:
+    nome: str
+    tags: str
+    capacidade: int
+    versao: str | None
+    ultimo_contato: datetime | None
+    latencia_ms: int | None
+    ativo: bool
+    drenando: bool
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.id))
+
+    @strawberry.field(description="Execuções que ocupa agora.")
+    def execucoes_ativas(self, info: strawberry.Info) -> int:
+        return info.context["batches"].load(
+            info, self, lambda siblings: robo_loads([s.id for s in siblings])) or 0
+
+    @strawberry.field(description="DISPONIVEL, OCUPADO, SEM_RESPOSTA, DESCONECTADO ou DESATIVADO.")
+    def status(self, info: strawberry.Info) -> str:
+        held = info.context["batches"].load(info, self, lambda siblings: robo_loads([s.id for s in siblings])) or 0
+        return shown_status(self, held)
+
+
+APROVACOES = Keyset(TarefaAprovacao.prazo, TarefaAprovacao.id, kinds=(date.fromisoformat, uuid.UUID))
+ROBOS = Keyset(RoboModel.nome, RoboModel.id, kinds=(str, uuid.UUID))
