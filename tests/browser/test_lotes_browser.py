@@ -31,6 +31,7 @@ def test_a_lote_runs_and_its_page_moves_without_reloading(browser, system, syste
     page.set_default_timeout(30_000)
     page.on("dialog", lambda dialog: dialog.accept())
     log_in(page, system.base_url, ADMIN_USER, ADMIN_PASSWORD)
+    system.sim_config(job_duration=3, queue_wait=0.2, log_lines=4)  # an earlier module may have left 90 s runs
     processos = [seed(f"Lote Navegador {n} Ltda") for n in range(2)]
     cnpjs, previous = _cnpj_and_limit(system_app, processos, 1)  # one at a time: the page sees 1 of 2 done
     try:
