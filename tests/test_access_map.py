@@ -6,7 +6,7 @@ import pytest
 from apps.auth import roles
 from apps.auth.models import Role
 from apps.auth.permissions import BUILTIN_ROLES, PERMISSIONS
-from apps.auth.policy import ADMIN, MARKERS, OPERATE, PUBLIC, SIGNED_IN, VIEW, access, view_permissions
+from apps.auth.policy import MARKERS, PUBLIC, SIGNED_IN, view_permissions
 from apps.core.errors import BEARER_ONLY
 from apps.core.types import db
 from tests.conftest import PASSWORD, make_user
@@ -161,9 +161,8 @@ def test_pinned_permissions(app):
         assert _needed(app, endpoint) == _as_set(pinned), endpoint
 
 
-def test_every_route_of_this_branch_is_pinned(app):
-    """Routes written with the old @access(level) (merged from other branches) are converted by the lead;
-    until then they pass through the legacy mapping and are listed here, not silently accepted."""
+def test_every_route_is_pinned(app):
+    """A new route names its permission and is pinned here: none is accepted silently."""
     unpinned = sorted(r.endpoint for r in _routes(app) if r.endpoint not in PINNED)
     assert unpinned == [], f"rotas sem permissão fixada em PINNED: {unpinned}"
 
@@ -228,21 +227,3 @@ def test_a_custom_role_is_refused_exactly_where_its_set_says(app):
     db.session.commit()
     refused = _walk(app, make_user("AUDITOR_TOKEN", username="auditor"), frozenset(granted))
     assert refused > 20
-
-
-def test_the_old_levels_map_to_permissions_until_the_lead_converts_them():
-    """Transition: @access(level) still works for routes written in parallel (remove with LEGACY)."""
-    @access(VIEW)
-    def a(): ...
-
-    @access(OPERATE)
-    def b(): ...
-
-    @access(ADMIN)
-    def c(): ...
-
-    @access(PUBLIC)
-    def d(): ...
-
-    assert (a.permissions, b.permissions, c.permissions, d.permissions) == (
-        {"painel.ler"}, {"processo.executar"}, {"usuario.gerenciar"}, {PUBLIC})

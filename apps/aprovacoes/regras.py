@@ -21,7 +21,7 @@ PRIMEIRA_REGISTRADA = "primeira aprovação registrada: o valor exige a aprovaç
 
 
 def pode_aprovar(user) -> bool:
-    """The one rule of approval rights: today the roles with the OPERATE level (Operador, Admin)."""
+    """The one rule of approval rights: a role that grants processo.aprovar (Aprovador, Operador, Admin)."""
     return user is not None and has_permission(user, "processo.aprovar")
 
 

@@ -18,25 +18,6 @@ PUBLIC = "public"        # anyone, logged in or not
 SIGNED_IN = "signed_in"  # any active user, whatever their role grants
 MARKERS = (PUBLIC, SIGNED_IN)
 
-# --- Transition: the old levels, for the routes being written in parallel; remove after the merge. -------
-# Converting a route: replace `@access(X)` by `@requires("<code>")` (apps/auth/permissions.py; e.g. a robôs
-# list → "robo.ler", its edit → "robo.gerenciar"), pin it in tests/test_access_map.py PINNED, and ask
-# can("<code>") instead of can(X) in its templates. When no @access is left, delete this block and LEGACY.
-VIEW = "view"
-OPERATE = "operate"
-ADMIN = "admin"
-LEVELS = (PUBLIC, VIEW, OPERATE, ADMIN)
-LEGACY = {PUBLIC: (PUBLIC,), VIEW: ("painel.ler",), OPERATE: ("processo.executar",), ADMIN: ("usuario.gerenciar",)}
-
-
-def access(level: str):
-    """Deprecated: the old `@access(level)`, mapped to a permission (LEGACY). Use `@requires(...)`."""
-    if level not in LEGACY:
-        raise ValueError(f"unknown access level {level!r}")
-    return requires(*LEGACY[level])
-# --- end of the transition ---------------------------------------------------------------------------
-
-
 def requires(*permissions: str):
     """Declare what a view needs: one permission (or PUBLIC / SIGNED_IN), checked before it runs.
 
@@ -62,12 +43,7 @@ def has_permission(user, permission: str) -> bool:
         return False
     if permission == SIGNED_IN:
         return True
-    if permission in LEGACY:  # transition: templates and services still asking by level
-        return all(has_permission(user, p) for p in LEGACY[permission])
     return permission in roles.permissions_of(user)
-
-
-allows = has_permission  # transition alias: allows(user, level_or_permission)
 
 
 def can(permission: str) -> bool:

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, request, url_for
 
-from apps.auth.policy import ADMIN, OPERATE, VIEW, can
+from apps.auth.policy import can
 from apps.auth.roles import role_name
 from apps.clientes.cnpj import format_cnpj
 from apps.core.audit import ACTION_LABELS
@@ -85,6 +85,4 @@ def has_endpoint(endpoint: str) -> bool:
 def init_app(app):
     app.jinja_env.filters.update(segundos=duration, brl=brl, local_dt=local_dt, cnpj=format_cnpj, mask_secret=mask_secret,
                                  status_label=status_label, tipo_label=tipo_label, action_label=action_label)
-    # VIEW/OPERATE/ADMIN: transition, for templates still asking can(level); remove after the merge.
-    app.jinja_env.globals.update(can=can, has_endpoint=has_endpoint, page_url=page_url, role_name=role_name,
-                                 VIEW=VIEW, OPERATE=OPERATE, ADMIN=ADMIN)
+    app.jinja_env.globals.update(can=can, has_endpoint=has_endpoint, page_url=page_url, role_name=role_name)
