@@ -64,18 +64,23 @@ def _children(info, root, model, parent_column, keyset: Keyset, first, after, wh
     return connection(rows, size, keyset)
 
 
+@strawberry.type
+class Node:
+    """What every object of the graph has: its id (the row's UUID, as text)."""
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.id))
+
+
 @strawberry.type(description="Operadora de telecom cujas faturas os robôs baixam.")
-class Operadora:
+class Operadora(Node):
     codigo: str
     nome: str
     possui_rpa: bool
     rpa_terceirizado: bool
     limite_concorrencia: int
     ativo: bool
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.id))
 
     @strawberry.field(description="Clientes da operadora.")
     def clientes(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
@@ -86,15 +91,11 @@ class Operadora:
 
 
 @strawberry.type(description="Cliente de uma operadora: um processo por mês.")
-class Cliente:
+class Cliente(Node):
     nome: str
     cnpj: str
     codigo: str | None
     ativo: bool
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.id))
 
     @strawberry.field
     def operadora(self, info: strawberry.Info) -> Operadora | None:
@@ -110,17 +111,13 @@ class Cliente:
 
 
 @strawberry.type(description="O ciclo de um cliente num mês.")
-class Processo:
+class Processo(Node):
     competencia: str
     status: str
     cliente_nome: str
     protocolo_sat: str | None
     created_at: datetime
     updated_at: datetime
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.id))
 
     @strawberry.field(description="O status como as pessoas o leem.")
     def status_rotulo(self) -> str:
@@ -149,7 +146,7 @@ class Processo:
 
 
 @strawberry.type(description="Uma execução de robô (download ou envio ao SAT).")
-class Execucao:
+class Execucao(Node):
     tipo: str
     status: str
     job_id: str | None
@@ -158,10 +155,6 @@ class Execucao:
     mensagem: str | None
     log_linhas: int
     log_descartadas: int
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.id))
 
     @strawberry.field
     def processo(self, info: strawberry.Info) -> Processo | None:
@@ -183,7 +176,7 @@ class LinhaLog:
 
 
 @strawberry.type(description="Uma fatura baixada pelo robô ou enviada à mão.")
-class Fatura:
+class Fatura(Node):
     numero: str
     valor: Decimal
     emissao: date | None
@@ -192,10 +185,6 @@ class Fatura:
     motivo_rejeicao: str | None
     sha256: str
     tamanho: int
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.id))
 
     @strawberry.field
     def processo(self, info: strawberry.Info) -> Processo | None:
@@ -233,25 +222,17 @@ def processos_select(competencia=None, status=None, operadora_id=None, cliente_i
 
 
 @strawberry.type(description="Quem aparece numa aprovação (responsável).")
-class Pessoa:
+class Pessoa(Node):
     username: str
     nome: str | None
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.id))
-
 
 @strawberry.type(description="Uma tarefa de aprovação aberta: quem a tem, até quando, quanto e quanto mudou.")
-class Aprovacao:
+class Aprovacao(Node):
     prazo: date
     n_faturas: int
     total: Decimal
     atribuida_em: datetime | None
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.id))
 
     @strawberry.field(description="Passou do prazo.")
     def vencida(self) -> bool:
@@ -272,7 +253,7 @@ class Aprovacao:
 
 
 @strawberry.type(description="Um servidor de robôs (RPA API) do registro.")
-class Robo:
+class Robo(Node):
     nome: str
     tags: str
     capacidade: int
@@ -281,10 +262,6 @@ class Robo:
     latencia_ms: int | None
     ativo: bool
     drenando: bool
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.id))
 
     @strawberry.field(description="Execuções que ocupa agora.")
     def execucoes_ativas(self, info: strawberry.Info) -> int:
