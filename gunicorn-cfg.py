@@ -5,10 +5,13 @@ these values, e.g. `-b 127.0.0.1:8080` for a loopback-only server in tests.
 """
 import logging
 import os
+import re
 import resource
 import shutil
 import tempfile
 from pathlib import Path
+
+from gunicorn import glogging
 
 # 0.0.0.0 so a container's published port reaches it; PORT as on most PaaS.
 bind = f"0.0.0.0:{os.environ.get('PORT', '5050')}"
@@ -39,6 +42,33 @@ keepalive = 5
 
 # Access and error logs to stdout/stderr, for the container runtime to collect.
 accesslog = "-"
+
+
+class MaskedAccessLogger(glogging.Logger):
+    """gunicorn's access log without the secrets some URLs carry: the Telegram webhook's path secret
+    (`/webhooks/telegram/<secret>`, Telegram's own scheme) and the sign-in callback's one-time `code`/`state`.
+    The app's own request log (apps/core/logs.py) masks the same by the route's rule."""
+
+    SECRET_PATH = re.compile(r"^(/webhooks/telegram/)[^/?#]+")
+    SECRET_PARAMS = re.compile(r"(?i)(^|&)(code|state|token|access_token|id_token)=[^&]*")
+
+    @classmethod
+    def mask(cls, path: str, query: str) -> tuple[str, str]:
+        return cls.SECRET_PATH.sub(r"\1***", path), cls.SECRET_PARAMS.sub(r"\1\2=***", query)
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        raw_path, _, raw_query = environ.get("RAW_URI", "").partition("?")
+        path, query = self.mask(raw_path, raw_query)
+        uri = path + ("?" + query if query else "")
+        atoms["r"] = f"{environ['REQUEST_METHOD']} {uri} {environ['SERVER_PROTOCOL']}"
+        atoms["U"], atoms["q"] = self.mask(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+        referer, _, referer_query = atoms["f"].partition("?")  # a page URL may carry the same parameters
+        atoms["f"] = referer + ("?" + self.mask("", referer_query)[1] if referer_query else "")
+        return atoms
+
+
+logger_class = MaskedAccessLogger
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 

@@ -81,7 +81,7 @@ def deliver(mensagem_id) -> str:
     base = config["BASE_URL"]
     out = Outgoing(id=str(mensagem.id), destino=mensagem.destino or "", texto=mensagem.conteudo,
                    link=base + mensagem.link if mensagem.link else None, evento=mensagem.evento,
-                   secret=contato.webhook_secret if contato is not None else None)
+                   secret=contato.webhook_secret if contato is not None and mensagem.canal == "webhook" else None)
     db.session.rollback()  # no transaction open across the provider's call
     try:
         if channel is None or not channel.enabled(config):

@@ -1,11 +1,16 @@
 """Contacts, per-event channel choices, open groups of pending items, and every message sent or received."""
+import logging
 import uuid
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from apps.core import crypto
 from apps.core.types import Timestamps, UTCDateTime, UUIDPk, db, utcnow
+
+log = logging.getLogger(__name__)
+WEBHOOK_SECRET_INFO = b"notificacoes.webhook_secret.v1"  # its own key, derived as in apps/core/crypto.py
 
 CANAIS = ("email", "telegram", "whatsapp", "webhook", "mock")
 CANAL_LABELS = {"email": "E-mail", "telegram": "Telegram", "whatsapp": "WhatsApp", "webhook": "Webhook",
@@ -30,7 +35,8 @@ class Contato(Timestamps, db.Model):
     telegram_chat_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     whatsapp: Mapped[str | None] = mapped_column(String(20), unique=True)  # E.164: +5511987654321
     webhook_url: Mapped[str | None] = mapped_column(String(500))
-    webhook_secret: Mapped[str | None] = mapped_column(String(100))  # whsec_<base64>, Standard Webhooks
+    # The signing secret (whsec_<base64>, Standard Webhooks), encrypted at rest: read and set `webhook_secret`.
+    webhook_secret_cifrado: Mapped[str | None] = mapped_column(String(500))
     # The one-time Telegram link code, stored as its SHA-256; cleared when used.
     codigo_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     codigo_expira_em: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -38,6 +44,21 @@ class Contato(Timestamps, db.Model):
     preferencias_definidas: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     usuario = relationship("User")
+
+    @property
+    def webhook_secret(self) -> str | None:
+        """The plaintext secret; None when there is none or it no longer decrypts (the key changed: a
+        warning is logged, the webhook channel is off until the user asks for a new secret)."""
+        try:
+            return crypto.unseal(self.webhook_secret_cifrado, WEBHOOK_SECRET_INFO)
+        except (crypto.InvalidToken, UnicodeError, ValueError) as exc:
+            log.warning("the webhook secret of user %s cannot be decrypted (%s): did CREDENTIALS_KEY or SECRET_KEY "
+                        "change? The user must ask for a new one on /perfil.", self.usuario_id, type(exc).__name__)
+            return None
+
+    @webhook_secret.setter
+    def webhook_secret(self, plaintext: str | None) -> None:
+        self.webhook_secret_cifrado = crypto.seal(plaintext, WEBHOOK_SECRET_INFO) if plaintext else None
 
 
 class Preferencia(db.Model):

@@ -117,7 +117,7 @@ def _resolve(event: str, user_ids) -> list[tuple]:
     on = set(registry.enabled_names(config))
     rows = db.session.execute(
         select(User.id, User.email, User.username, Contato.telegram_chat_id, Contato.whatsapp, Contato.webhook_url,
-               Contato.webhook_secret, Contato.preferencias_definidas)
+               Contato.webhook_secret_cifrado, Contato.preferencias_definidas)
         .outerjoin(Contato, Contato.usuario_id == User.id)
         .where(User.id.in_(user_ids), User.ativo.is_(True))).all()
     defined = [r.id for r in rows if r.preferencias_definidas]
@@ -130,7 +130,7 @@ def _resolve(event: str, user_ids) -> list[tuple]:
     pairs = []
     for row in rows:
         addresses = {"email": row.email, "mock": row.username, "telegram": row.telegram_chat_id,
-                     "whatsapp": row.whatsapp, "webhook": row.webhook_url if row.webhook_secret else None}
+                     "whatsapp": row.whatsapp, "webhook": row.webhook_url if row.webhook_secret_cifrado else None}
         for canal in (chosen.get(row.id, []) if row.preferencias_definidas else defaults):
             if canal in on and addresses.get(canal):
                 pairs.append((row.id, canal))

@@ -1,4 +1,4 @@
-"""An outsourced robot's own credential, encrypted at rest with Fernet (AES-128-CBC + HMAC-SHA256).
+"""An outsourced robot's own credential, encrypted at rest with Fernet (apps/core/crypto.py).
 
 The key is CREDENTIALS_KEY when set (a Fernet key, `Fernet.generate_key()`), else derived from
 SECRET_KEY with HKDF-SHA256 (its own `info`, so it is a different key from the ones that sign
@@ -6,40 +6,19 @@ sessions and JWTs). Changing the key (or SECRET_KEY without CREDENTIALS_KEY) mak
 credentials unreadable: credential_for() then answers None and logs a warning, and an admin types
 each one again. The plaintext is never logged, audited, shown or serialized.
 """
-import base64
 import logging
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
-
+from apps.core import crypto
 from apps.core.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
 MAX_LENGTH = 4096  # like the global token: a JWT or an API key, never a document
-HKDF_SALT = b"rpa-dashboard"
 HKDF_INFO = b"operadoras.credencial_rpa.v1"
 
 
 class CredentialError(ServiceError, ValueError):
     """A credential that may not be stored (the message is for the admin), or a bad key setting."""
-
-
-def _fernet() -> Fernet:
-    configured = (current_app.config.get("CREDENTIALS_KEY") or "").strip()
-    if configured:
-        try:
-            return Fernet(configured.encode())
-        except ValueError as exc:
-            raise CredentialError("CREDENTIALS_KEY inválida: use uma chave Fernet (32 bytes em base64 url-safe, "
-                                  "gerada por Fernet.generate_key()).") from exc
-    secret = current_app.config.get("SECRET_KEY") or ""
-    if not secret:
-        raise CredentialError("Defina SECRET_KEY ou CREDENTIALS_KEY para guardar credenciais.")
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=HKDF_SALT, info=HKDF_INFO).derive(secret.encode())
-    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def clean(value) -> str:
@@ -60,14 +39,18 @@ def clean(value) -> str:
 
 def encrypt(credential: str) -> str:
     """The Fernet token (ASCII) to store for a cleaned credential."""
-    return _fernet().encrypt(credential.encode()).decode("ascii")
+    try:
+        return crypto.seal(credential, HKDF_INFO)
+    except crypto.CryptoKeyError as exc:
+        raise CredentialError(str(exc)) from exc
 
 
 def decrypt(stored: str | None) -> str | None:
     """The plaintext of a stored token; None when there is none; InvalidToken when it does not decrypt."""
-    if not stored:
-        return None
-    return _fernet().decrypt(stored.encode("ascii")).decode()
+    try:
+        return crypto.unseal(stored, HKDF_INFO)
+    except crypto.CryptoKeyError as exc:
+        raise CredentialError(str(exc)) from exc
 
 
 def credential_for(operadora) -> str | None:
@@ -78,7 +61,7 @@ def credential_for(operadora) -> str | None:
         return None
     try:
         return decrypt(stored)
-    except (InvalidToken, CredentialError, UnicodeError, ValueError) as exc:
+    except (crypto.InvalidToken, CredentialError, UnicodeError, ValueError) as exc:
         log.warning("the RPA credential of operadora %s cannot be decrypted (%s): did CREDENTIALS_KEY or "
                     "SECRET_KEY change? An admin must enter it again.", getattr(operadora, "codigo", "?"),
                     type(exc).__name__)
