@@ -490,3 +490,49 @@ def test_list_opens_on_the_current_month(as_role):
     ProcessoFactory(cliente__nome="Mes Antigo", competencia="2020-01")
     html = page(as_role(Role.VISUALIZADOR), "/processos")
     assert "Deste Mes" in html and "Mes Antigo" not in html
+
+
+def _servico_run(by, nome="Segunda via de conta", operadora="OI"):
+    from apps.portal.models import Dominio, Servico
+
+    servico = Servico(nome=nome, dominio=Dominio(slug=f"contas-{operadora.lower()}", nome="Contas"))
+    run = Execucao(tipo=TipoExecucao.SERVICO, status=StatusExecucao.EXECUTANDO, servico=servico, criado_por_id=by.id,
+                   job_id="job-s", operadora=OperadoraFactory(codigo=operadora))
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+@pytest.mark.parametrize("role, sees", [(Role.OPERADOR, True), (Role.MANTENEDOR, True), (Role.APROVADOR, False),
+                                        (Role.VISUALIZADOR, False)])
+def test_em_execucao_lists_portal_runs_to_who_may_open_them(as_role, users, role, sees):
+    """A portal serviço's run has no processo: it is listed (linking to its own page) for who runs the robots
+    or keeps the serviços, and for the person who asked for it; not for anyone else."""
+    ExecucaoFactory(processo__cliente__nome="Rodando SA", status=StatusExecucao.EXECUTANDO)
+    run = _servico_run(users[Role.ADMIN])
+    client = as_role(role)
+    for url in ("/em-execucao", "/em-execucao/fragmento"):
+        html = page(client, url)
+        assert "Rodando SA" in html
+        assert ("Serviço: Segunda via de conta" in html) is sees and (f'href="/portal/execucoes/{run.id}"' in html) is sees
+    if sees:
+        assert client.get(f"/portal/execucoes/{run.id}").status_code == 200  # the link opens
+
+
+def test_em_execucao_lists_my_own_portal_runs(as_role, users):
+    run = _servico_run(users[Role.APROVADOR])
+    _servico_run(users[Role.ADMIN], nome="De outra pessoa", operadora="TIM")
+    with count_queries() as statements:
+        html = page(as_role(Role.APROVADOR), "/em-execucao")
+    assert f'href="/portal/execucoes/{run.id}"' in html and "De outra pessoa" not in html and ">OI<" in html
+    assert len([s for s in statements if "execucoes" in s]) == 1
+
+
+def test_a_run_names_its_robot(as_role):
+    from tests.factories import RoboFactory
+
+    run = ExecucaoFactory(processo__cliente__nome="Com Robo SA", status=StatusExecucao.CONCLUIDO,
+                          robo=RoboFactory(nome="robo-sp-01"))
+    ExecucaoFactory(processo=run.processo, status=StatusExecucao.FALHOU)
+    html = page(as_role(Role.VISUALIZADOR), f"/processos/{run.processo_id}")
+    assert "<th>Robô</th>" in html and 'data-label="Robô">robo-sp-01</td>' in html and 'data-label="Robô">—</td>' in html

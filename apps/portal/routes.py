@@ -3,7 +3,7 @@ admin's domínios and serviços."""
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from apps.auth.policy import can, requires
+from apps.auth.policy import requires
 from apps.core.errors import ServiceError
 from apps.core.form_errors import save_record, show_service_error
 from apps.core.pagination import paginate
@@ -14,6 +14,7 @@ from apps.portal.blueprint import bp
 from apps.portal.forms import DominioForm, Lists, ServicoForm, answers_of, form_for
 from apps.portal.models import Dominio, Servico
 from apps.processos.models import Execucao, StatusExecucao
+from apps.processos.queries import ALL_SERVICO_RUNS, servico_runs_seen_by
 from apps.rpa import runs
 from apps.rpa.runs import CancelamentoError
 
@@ -63,8 +64,8 @@ def solicitar(servico_id):
 def _execucao_or_404(execucao_id) -> Execucao:
     """A serviço's run, for the person who asked for it or an Operador and up (404 for anyone else)."""
     execucao = get_or_404(Execucao, execucao_id)
-    others = can("processo.executar") or can("servico.gerenciar")  # who runs the robots or keeps the serviços
-    if execucao.servico_id is None or (execucao.criado_por_id != current_user.id and not others):
+    seen = servico_runs_seen_by(_user())  # every run for who runs the robots or keeps the serviços, else one's own
+    if execucao.servico_id is None or (seen != ALL_SERVICO_RUNS and execucao.criado_por_id != seen):
         abort(404)
     return execucao
 

@@ -179,6 +179,7 @@ class Execucao(UUIDPk, Timestamps, db.Model):
     servico = relationship("Servico")
     operadora = relationship("Operadora")
     criado_por = relationship("User")
+    robo = relationship("Robo")  # many-to-one: pages name it; the identity map serves repeats without a query
 
     @property
     def ativa(self) -> bool:

@@ -1,7 +1,8 @@
 """Read-only queries shared by the processos pages and the JSON API (one SQL query per page)."""
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import aliased, contains_eager, lazyload, raiseload
+from sqlalchemy.orm import aliased, contains_eager, lazyload, raiseload, selectinload
 
+from apps.auth.policy import has_permission
 from apps.clientes.cnpj import clean as clean_cnpj
 from apps.clientes.models import Cliente
 from apps.core.audit import AuditLog
@@ -87,18 +88,35 @@ def operadoras() -> list:
     return list(db.session.scalars(select(Operadora).order_by(Operadora.codigo)))
 
 
-def execucoes_ativas():
-    """Every PENDENTE or EXECUTANDO execucao with its processo, cliente and operadora, in one SELECT."""
+ALL_SERVICO_RUNS = "todas"
+
+
+def servico_runs_seen_by(user):
+    """Which portal runs (no processo) `user` may see beside the processos' runs: every one for who runs the
+    robots or keeps the serviços (ALL_SERVICO_RUNS), else their own (their id)."""
+    if has_permission(user, "processo.executar") or has_permission(user, "servico.gerenciar"):
+        return ALL_SERVICO_RUNS
+    return user.id
+
+
+def execucoes_ativas(servicos_de=None):
+    """Every PENDENTE or EXECUTANDO execucao with its processo, cliente and operadora, in one SELECT (and
+    one more for the serviços of portal runs). `servicos_de` adds the portal's runs, which have no processo:
+    ALL_SERVICO_RUNS, or a user's id for theirs (servico_runs_seen_by); None leaves them out."""
     query = (
         select(Execucao)
-        .join(Execucao.processo).join(Processo.cliente).join(Cliente.operadora)
+        .outerjoin(Execucao.processo).outerjoin(Processo.cliente).outerjoin(Cliente.operadora)
         .where(Execucao.status.in_(StatusExecucao.ACTIVE))
         .options(contains_eager(Execucao.processo).contains_eager(Processo.cliente).contains_eager(Cliente.operadora),
                  contains_eager(Execucao.processo).lazyload(Processo.execucoes),
                  contains_eager(Execucao.processo).lazyload(Processo.faturas),
-                 lazyload(Execucao.criado_por))
+                 lazyload(Execucao.criado_por), selectinload(Execucao.servico), selectinload(Execucao.operadora))
         .order_by(Execucao.created_at)
     )
+    if servicos_de is None:
+        query = query.where(Execucao.processo_id.is_not(None))
+    elif servicos_de != ALL_SERVICO_RUNS:
+        query = query.where(or_(Execucao.processo_id.is_not(None), Execucao.criado_por_id == servicos_de))
     return list(db.session.scalars(query).unique())
 
 

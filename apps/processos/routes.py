@@ -382,4 +382,5 @@ def fatura_pdf(fatura_id):
 @requires("processo.ler")
 def em_execucao():
     """Every robot run in progress, across processos."""
-    return render_template("processos/em_execucao.html", execucoes=queries.execucoes_ativas())
+    return render_template("processos/em_execucao.html",
+                           execucoes=queries.execucoes_ativas(queries.servico_runs_seen_by(current_user)))

@@ -3,6 +3,7 @@ import re
 import unicodedata
 
 from flask import Response, current_app, jsonify, render_template, request
+from flask_login import current_user
 from sqlalchemy import select
 
 from apps.auth.policy import current_identity, requires
@@ -190,4 +191,5 @@ def log_txt(execucao_id):
 @requires("processo.ler")
 def em_execucao_fragmento():
     """The 'Em execução' table alone, for the page to swap in after a status event."""
-    return render_template("processos/_em_execucao_table.html", execucoes=queries.execucoes_ativas())
+    return render_template("processos/_em_execucao_table.html",
+                           execucoes=queries.execucoes_ativas(queries.servico_runs_seen_by(current_user)))
