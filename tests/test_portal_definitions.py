@@ -143,3 +143,26 @@ def test_demo_seed_adds_the_catalogue_once():
 
     assert seed_portal() == len(catalogo.SERVICOS) and seed_portal() == 0
     assert {s.nome for s in db.session.scalars(select(Servico))} == {d["nome"] for d in catalogo.SERVICOS}
+
+
+def test_a_custom_role_may_be_given_a_serviço_and_its_people_run_it(admin_client, client, admin):
+    """Papéis created on /papeis are offered beside the built-in ones; a code no role has is refused by name."""
+    from apps.auth import roles
+    from apps.portal import services
+    from tests.factories import UserFactory
+
+    roles.create_papel("CONFERENTE", "Conferente de faturas", None, ["painel.ler", "processo.ler", "servico.executar"])
+    db.session.commit()
+    dominio = make_dominio(client, admin)
+    form = admin_client.get("/portal/servicos/novo").get_data(as_text=True)
+    assert 'value="CONFERENTE"' in form and "Conferente de faturas" in form and 'value="OPERADOR"' in form
+    made = admin_client.post("/portal/servicos/novo", data=_page_form(catalogo.SEGUNDA_VIA, dominio["id"],
+                                                                        papeis=["CONFERENTE"]))
+    assert made.status_code == 302
+    servico = db.session.scalar(select(Servico))
+    assert servico.papeis == ["CONFERENTE"]
+    conferente = UserFactory(role="CONFERENTE")
+    assert services.may_run(servico, conferente) and not services.may_run(servico, UserFactory(role="OPERADOR"))
+    refused = client.post("/api/v1/servicos", headers=admin, json={**catalogo.SEGUNDA_VIA, "dominio_id": dominio["id"],
+                                                                   "nome": "Outro", "papeis": ["NINGUEM_TEM"]})
+    assert refused.status_code == 422 and "NINGUEM_TEM" in refused.get_json()["fields"]["papeis"]

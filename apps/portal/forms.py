@@ -21,7 +21,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 
-from apps.auth.models import Role
+from apps.auth import roles
 from apps.clientes.cnpj import format_cnpj
 from apps.clientes.models import Cliente
 from apps.core.types import db
@@ -75,7 +75,7 @@ class ServicoForm(FlaskForm):
     nome = StringField("Nome", render_kw={"maxlength": 120})
     descricao = TextAreaField("Descrição", render_kw={"rows": 2, "maxlength": 2000})
     dominio_id = SelectField("Domínio", choices=[])
-    papeis = CheckboxListField("Quem pode solicitar", choices=[SelectChoice(r, Role.LABELS[r]) for r in Role.ALL])
+    papeis = CheckboxListField("Quem pode solicitar", choices=[])  # built-in and custom roles, in __init__
     ativo = BooleanField("Ativo (aparece no portal)", default=True)
     form_schema_json = JsonField("Formulário (form_schema_json)", render_kw={"rows": 14, "spellcheck": "false"})
     run_template_json = JsonField("Execução (run_template_json)", render_kw={"rows": 10, "spellcheck": "false"})
@@ -86,6 +86,10 @@ class ServicoForm(FlaskForm):
             SelectChoice(str(d.id), d.nome) for d in db.session.scalars(select(Dominio).order_by(Dominio.ordem, Dominio.nome))]
         if self.dominio_id.data is not None:
             self.dominio_id.data = str(self.dominio_id.data)
+        chosen = list(self.papeis.data or [])
+        self.papeis.choices = [SelectChoice(code, nome) for code, nome in roles.assignable_choices()]
+        known = {choice.value for choice in self.papeis.choices}
+        self.papeis.choices += [SelectChoice(code, roles.role_name(code)) for code in chosen if code not in known]
 
     def values(self) -> dict:
         return {"nome": self.nome.data, "descricao": self.descricao.data, "dominio_id": self.dominio_id.data,

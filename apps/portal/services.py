@@ -11,7 +11,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from apps.auth.models import Role
+from apps.auth import roles
 from apps.core import audit
 from apps.core.errors import ServiceError
 from apps.core.queues import QueueUnavailable, ensure_available
@@ -111,9 +111,9 @@ def _servico_values(data: dict) -> dict:
         errors["dominio_id"] = "Escolha um domínio existente."
     papeis = data.get("papeis")
     if not isinstance(papeis, list) or not all(isinstance(p, str) for p in papeis):
-        errors["papeis"] = "Informe a lista de papéis (VISUALIZADOR, OPERADOR, ADMIN)."
-    elif any(p not in Role.ALL for p in papeis):
-        errors["papeis"] = "Papel desconhecido: " + ", ".join(p for p in papeis if p not in Role.ALL) + "."
+        errors["papeis"] = "Informe a lista de códigos de papel (como OPERADOR ou um papel criado em Papéis)."
+    elif any(roles.resolve(p) is None for p in papeis):
+        errors["papeis"] = "Papel desconhecido: " + ", ".join(p for p in papeis if roles.resolve(p) is None) + "."
     ativo = data.get("ativo", True)
     if not isinstance(ativo, bool):
         errors["ativo"] = "Informe true ou false."
