@@ -13,6 +13,7 @@ itself. The web server is what the person uses: if gunicorn's master dies, the r
 and the exit code is 1. Ctrl-C (SIGINT or SIGTERM) stops every child in reverse start order, and
 nothing is restarted after it.
 """
+import ctypes
 import json
 import os
 import re
@@ -38,6 +39,21 @@ STABLE_SECONDS = 60.0  # a child up this long restarts after RESTART_FIRST again
 DEFAULT_RQ_WORKERS = 2
 SIMULATOR_CAPACITY = 4  # runs each simulator reports it takes at once (SIM_CAPACITY)
 _print_lock = threading.Lock()
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+try:
+    _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here, before any fork: the child only calls it
+except OSError:
+    _LIBC = None
+
+
+def _end_with_parent() -> None:
+    """In the child, before exec: SIGTERM it if this supervisor dies, even by SIGKILL (Linux), so no web
+    server, worker or Redis is left orphaned holding the port. Only an async-signal-safe call here. The
+    signal follows the thread that started the child: every start and restart is on the main thread."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 CHILDREN = []  # every started child, in start order (registered the moment it exists)
 
 
@@ -141,7 +157,8 @@ class Child:
         cmd = self.cmd() if callable(self.cmd) else self.cmd
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
-                                     start_new_session=True)  # Ctrl-C reaches us only; we stop them in order
+                                     start_new_session=True,  # Ctrl-C reaches us only; we stop them in order
+                                     preexec_fn=_end_with_parent if sys.platform == "linux" else None)
         self.started_at = time.monotonic()
         self.reader = threading.Thread(target=self._pump, args=(self.proc,), daemon=True)
         self.reader.start()

@@ -222,6 +222,27 @@ def test_make_run_restarts_a_killed_scheduler_and_worker_and_sigterm_still_stops
         run.kill()
 
 
+def test_a_supervisor_killed_by_sigkill_leaves_no_orphan(tmp_path):
+    """`make run` killed by SIGKILL cannot stop its children: the kernel tells each (parent-death signal)."""
+    run = Supervisor(_env(tmp_path, DEMO_SEED="0"))
+    try:
+        run.wait_for(r"RPA Dashboard no ar: (http://\S+)", timeout=120)
+        children = run.pids()
+        assert {"web", "worker-1", "agendador", "redis"} <= set(children), children
+        assert all(alive(pid) for pid in children.values())
+        os.kill(run.proc.pid, signal.SIGKILL)  # the supervisor alone: its children are in their own sessions
+        run.proc.wait(10)
+        deadline = time.monotonic() + 20
+        while any(alive(pid) for pid in children.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {name: pid for name, pid in children.items() if alive(pid)} == {}
+    finally:
+        for pid in run.pids().values():
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        run.kill()
+
+
 def test_a_failed_step_stops_what_was_started_and_exits_non_zero(tmp_path):
     run = Supervisor(_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/nao/existe/x.db"))
     try:
