@@ -160,3 +160,26 @@ def test_an_artefato_written_here_downloads_from_a_second_web_process_and_back(a
     pdf = client.get(f"/api/v1/faturas/{fatura_id}/pdf", headers=op)
     assert pdf.status_code == 200 and pdf.data == PDF
     assert not any((tmp_path / "outra-maquina" / "faturas").rglob("*.pdf"))  # nothing on the other machine's disk
+
+
+def test_a_pdf_served_from_s3_answers_one_byte_range(app, s3_settings, client, op):
+    """A PDF viewer asks for the parts it shows: S3 cuts the one range asked for (206), a range past the end
+    is 416 with the size, and what is not one byte range gets the whole file."""
+    processo = _manual_processo()
+    uploaded = _upload(lambda url, files, data: client.post(url, data={**data, **{k: (v[1], v[0], v[2])
+                                                                                   for k, v in files.items()}},
+                                                            headers=op, content_type="multipart/form-data"), processo)
+    assert uploaded.status_code == 201, uploaded.get_json()
+    url = f"/api/v1/faturas/{uploaded.get_json()['faturas'][0]['id']}/pdf"
+    whole = client.get(url, headers=op)
+    assert whole.status_code == 200 and whole.data == PDF and whole.headers["Accept-Ranges"] == "bytes"
+    part = client.get(url, headers={**op, "Range": "bytes=5-14"})
+    assert part.status_code == 206 and part.data == PDF[5:15]
+    assert part.headers["Content-Range"] == f"bytes 5-14/{len(PDF)}" and part.headers["Content-Length"] == "10"
+    assert part.headers["Content-Security-Policy"] == "sandbox"
+    tail = client.get(url, headers={**op, "Range": "bytes=-7"})
+    assert tail.status_code == 206 and tail.data == PDF[-7:]
+    past = client.get(url, headers={**op, "Range": f"bytes={len(PDF) + 10}-"})
+    assert past.status_code == 416 and past.headers["Content-Range"] == f"bytes */{len(PDF)}"
+    several = client.get(url, headers={**op, "Range": "bytes=0-1,5-6"})
+    assert several.status_code == 200 and several.data == PDF

@@ -3,7 +3,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from flask import Response, abort, send_file, stream_with_context
+from flask import Response, abort, request, send_file, stream_with_context
 
 from apps.artefatos import storage
 from apps.core.templating import local_dt
@@ -30,9 +30,18 @@ def _harden(response, filename: str, inline: bool):
     return response
 
 
+def _single_range() -> str | None:
+    """The request's Range when it is one byte range (what PDF viewers send), for S3 to cut; anything else
+    (several ranges, other units, a malformed header) gets the whole file, as RFC 9110 allows."""
+    requested = request.range
+    if requested is None or requested.units != "bytes" or len(requested.ranges) != 1:
+        return None
+    return requested.to_header()
+
+
 def send(key: str, *, content_type: str, filename: str, inline: bool | None = None):
     """The file under `key` as a response, streamed (local: the file itself, with conditional requests
-    and ranges; S3: the object's body in chunks). 404 when it is not stored."""
+    and ranges; S3: the object's body in chunks, or the one byte range asked for). 404 when it is not stored."""
     inline = content_type in INLINE_TYPES if inline is None else inline
     mimetype = content_type if inline else "application/octet-stream"
     backend = storage.backend()
@@ -43,9 +52,18 @@ def send(key: str, *, content_type: str, filename: str, inline: bool | None = No
                 abort(404, "O arquivo não foi encontrado no armazenamento.")
             response = send_file(path, mimetype=mimetype, conditional=True, max_age=0)
         else:
-            size, chunks = backend.open_sized(key)
-            response = Response(stream_with_context(chunks), mimetype=mimetype, direct_passthrough=True)
-            response.headers["Content-Length"] = str(size)
+            part = backend.open_part(key, _single_range())
+            response = Response(stream_with_context(part.chunks), mimetype=mimetype, direct_passthrough=True,
+                                status=206 if part.content_range else 200)
+            response.headers["Content-Length"] = str(part.length)
+            response.headers["Accept-Ranges"] = "bytes"  # a PDF viewer asks for the pages it shows
+            if part.content_range:
+                response.headers["Content-Range"] = part.content_range
+            if part.etag:
+                response.headers["ETag"] = part.etag
+    except storage.RangeNotSatisfiable as exc:
+        response = Response(exc.message, status=416, mimetype="text/plain")
+        response.headers["Content-Range"] = f"bytes */{exc.size}"
     except storage.NotStored:
         abort(404, "O arquivo não foi encontrado no armazenamento.")
     except storage.StorageUnavailable as exc:

@@ -11,8 +11,10 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from flask import current_app
 
@@ -35,6 +37,25 @@ class NotStored(ServiceError):
     """No file under that key."""
 
     status = 404
+
+
+class RangeNotSatisfiable(ServiceError):
+    """A Range past the object's end (HTTP 416); `size` is the object's, for `Content-Range: bytes */size`."""
+
+    status = 416
+
+    def __init__(self, size: int):
+        super().__init__("O intervalo pedido está fora do arquivo.")
+        self.size = size
+
+
+class Part(NamedTuple):
+    """What one GET of an object brings: its length, its bytes, and for a Range the Content-Range and ETag."""
+
+    length: int
+    chunks: Iterator[bytes]
+    content_range: str | None
+    etag: str | None
 
 
 def check_key(key: str) -> str:
@@ -190,13 +211,23 @@ class S3Storage:
 
     def open_sized(self, key: str, chunk_size: int = CHUNK):
         """(size, chunks) from one GET: what a download needs, without a HEAD first."""
+        part = self.open_part(key, None, chunk_size)
+        return part.length, part.chunks
+
+    def open_part(self, key: str, byte_range: str | None, chunk_size: int = CHUNK) -> "Part":
+        """The object, or the part `byte_range` names (an HTTP Range value, `bytes=0-1023`), from one GET.
+        RangeNotSatisfiable (with the object's size) when the range starts past its end."""
         _, client_error = self._errors()
         try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            extra = {"Range": byte_range} if byte_range else {}
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)
             body = answer["Body"]
         except client_error as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("404", "NoSuchKey", "NotFound"):
                 raise NotStored("Arquivo não encontrado no armazenamento.") from None
+            if code in ("InvalidRange", "416"):
+                raise RangeNotSatisfiable(self.size(key) or 0) from None
             raise StorageUnavailable("O armazenamento S3 não respondeu.") from None
         except self._errors()[0]:
             raise StorageUnavailable("O armazenamento S3 não respondeu.") from None
@@ -206,7 +237,8 @@ class S3Storage:
                 yield from body.iter_chunks(chunk_size)
             finally:
                 body.close()
-        return int(answer["ContentLength"]), chunks()
+        return Part(int(answer["ContentLength"]), chunks(), answer.get("ContentRange") if byte_range else None,
+                    answer.get("ETag"))
 
     def delete(self, key: str) -> None:
         try:
