@@ -269,3 +269,23 @@ def test_the_live_parts_of_the_processo_page_carry_the_artefatos(app, operador_c
     [log_file] = artefatos_of(execucao.id)
     html = operador_client.get(f"/processos/{execucao.processo_id}/ao-vivo").get_data(as_text=True)
     assert 'id="artefatos-table"' in html and f'data-artefato-id="{log_file.id}"' in html
+
+
+def test_a_changed_term_applies_to_what_exists_without_removing_anything_early(app, clock, monkeypatch, client, op):
+    """Raised from 90 to 365 days, a log made under 90 is kept 365 (the page and the API say so); lowered to 7,
+    it still stays the 90 it was promised."""
+    execucao = _ended_run(StatusProcesso.UPLOAD_REALIZADO)
+    [log_file] = artefatos_of(execucao.id)
+    assert log_file.expira_em - log_file.created_at == timedelta(days=90)
+    monkeypatch.setitem(app.config, "RETENCAO_LOG_DIAS", 365)
+    assert log_file.guardado_ate - log_file.created_at == timedelta(days=365)
+    listed = client.get(f"/api/v1/execucoes/{execucao.id}/artefatos", headers=op).get_json()["items"]
+    assert listed[0]["expira_em"].startswith((log_file.created_at + timedelta(days=365)).date().isoformat())
+    clock(days=100)
+    assert retention.limpar(now=retention.utcnow())["artefatos"] == 0 and content(log_file)
+    monkeypatch.setitem(app.config, "RETENCAO_LOG_DIAS", 7)
+    assert log_file.guardado_ate == log_file.expira_em
+    clock(days=80)
+    assert retention.limpar(now=retention.utcnow())["artefatos"] == 0
+    clock(days=91)
+    assert retention.limpar(now=retention.utcnow())["artefatos"] == 1

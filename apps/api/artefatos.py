@@ -19,7 +19,7 @@ def artefato_json(a) -> dict:
             "processo_id": str(a.processo_id) if a.processo_id else None,
             "fatura_id": str(a.fatura_id) if a.fatura_id else None, "kind": a.kind, "name": a.name,
             "content_type": a.content_type, "size": a.size, "sha256": a.sha256, "created_at": _iso(a.created_at),
-            "expira_em": _iso(a.expira_em), "removido_em": _iso(a.removido_em),
+            "expira_em": _iso(a.guardado_ate), "removido_em": _iso(a.removido_em),
             "download": None if a.removido_em else f"/api/v1/artefatos/{a.id}/download"}
 
 

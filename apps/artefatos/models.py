@@ -55,3 +55,12 @@ class Artefato(UUIDPk, db.Model):
     @property
     def removido(self) -> bool:
         return self.removido_em is not None
+
+    @property
+    def guardado_ate(self) -> datetime:
+        """Until when it is kept: the term it was given (`expira_em`) or its kind's term today counted from
+        its creation, whichever is later. Raising a term keeps what exists longer; lowering one never removes
+        a file before the date it was promised. The retention job deletes by the same rule."""
+        from apps.artefatos.services import expiry  # services imports this module
+
+        return max(self.expira_em, expiry(self.kind, self.created_at))

@@ -5,11 +5,13 @@ Never an artefato of a processo that has not reached UPLOAD_REALIZADO: until its
 everything about a processo may still be needed. A service run's files (no processo) follow their term.
 """
 import logging
+from datetime import timedelta
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import and_, or_, select, tuple_
 
 from apps.artefatos import storage
 from apps.artefatos.models import Artefato, Kind
+from apps.artefatos.services import retention_days
 from apps.core import audit
 from apps.core.types import db, utcnow
 from apps.processos.models import Processo, StatusProcesso
@@ -19,10 +21,15 @@ BATCH = 500
 
 
 def due_query(now):
-    """Artefatos still stored whose term passed, and whose processo (if any) reached UPLOAD_REALIZADO."""
+    """Artefatos still stored whose term passed, and whose processo (if any) reached UPLOAD_REALIZADO.
+
+    The term is Artefato.guardado_ate: the one given at creation (`expira_em`, which the index reads) and
+    the kind's term today, counted from the creation, must both have passed."""
     finished = select(Processo.id).where(Processo.status == StatusProcesso.UPLOAD_REALIZADO)
+    current_term = or_(*(and_(Artefato.kind == kind, Artefato.created_at <= now - timedelta(days=retention_days(kind)))
+                         for kind in Kind.ALL))
     return (select(Artefato)
-            .where(Artefato.removido_em.is_(None), Artefato.expira_em <= now,
+            .where(Artefato.removido_em.is_(None), Artefato.expira_em <= now, current_term,
                    or_(Artefato.processo_id.is_(None), Artefato.processo_id.in_(finished)))
             .order_by(Artefato.expira_em, Artefato.id))
 
