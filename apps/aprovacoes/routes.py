@@ -100,50 +100,51 @@ def _seguir(aba, proximo):
     return redirect(url_for("aprovacoes.inbox", aba=aba))
 
 
-@bp.route("/aprovacoes/<processo_id>/aprovar", methods=["POST"], endpoint="aprovar")
-@requires("processo.aprovar")
-def aprovar(processo_id):
-    """Aprovar e próximo."""
+def _decidir(processo_id, form, field, decide):
+    """Aprovar/Rejeitar e próximo: the form checked, the decision taken (`decide(processo, form)` gives the
+    flash), then the next processo of the tab; a refusal goes back to the processo with its message."""
     aba = _aba(request.args.get("aba"))
     tarefa, processo = _tarefa_ou_404(processo_id)
-    form = AprovarForm()
     if not form.validate_on_submit():
-        flash(" ".join(form.comentario.errors) or "Formulário inválido.", "danger")
+        flash(" ".join(field.errors) or "Formulário inválido.", "danger")
         return redirect(url_for("aprovacoes.revisar", processo_id=processo.id, aba=aba))
     proximo = caixa.vizinha(_user(), aba, tarefa) if tarefa is not None else None
     try:
-        services.aprovar(processo, by=_user(), comentario=form.comentario.data or None)
+        flash(*decide(processo, form))
     except ServiceError as exc:
         db.session.rollback()
         flash(exc.message, "danger")
         return redirect(url_for("aprovacoes.revisar", processo_id=processo.id, aba=aba))
-    if processo.status == StatusProcesso.AGUARDANDO_APROVACAO:
-        flash(f"{processo.cliente_nome}: primeira aprovação registrada; o valor exige a de um segundo aprovador.",
-              "info")
-    else:
-        flash(f"{processo.cliente_nome} aprovado: as faturas seguem para o envio ao SAT.", "success")
     return _seguir(aba, proximo)
+
+
+def _aprovado(processo, form) -> tuple[str, str]:
+    services.aprovar(processo, by=_user(), comentario=form.comentario.data or None)
+    if processo.status == StatusProcesso.AGUARDANDO_APROVACAO:
+        return (f"{processo.cliente_nome}: primeira aprovação registrada; o valor exige a de um segundo aprovador.",
+                "info")
+    return f"{processo.cliente_nome} aprovado: as faturas seguem para o envio ao SAT.", "success"
+
+
+def _rejeitado(processo, form) -> tuple[str, str]:
+    services.rejeitar(processo, by=_user(), motivo=form.motivo.data)
+    return f"{processo.cliente_nome}: faturas rejeitadas; o processo voltou para Aguardando download.", "success"
+
+
+@bp.route("/aprovacoes/<processo_id>/aprovar", methods=["POST"], endpoint="aprovar")
+@requires("processo.aprovar")
+def aprovar(processo_id):
+    """Aprovar e próximo."""
+    form = AprovarForm()
+    return _decidir(processo_id, form, form.comentario, _aprovado)
 
 
 @bp.route("/aprovacoes/<processo_id>/rejeitar", methods=["POST"], endpoint="rejeitar")
 @requires("processo.aprovar")
 def rejeitar(processo_id):
     """Rejeitar e próximo (motivo required)."""
-    aba = _aba(request.args.get("aba"))
-    tarefa, processo = _tarefa_ou_404(processo_id)
     form = RejeitarForm()
-    if not form.validate_on_submit():
-        flash(" ".join(form.motivo.errors) or "Formulário inválido.", "danger")
-        return redirect(url_for("aprovacoes.revisar", processo_id=processo.id, aba=aba))
-    proximo = caixa.vizinha(_user(), aba, tarefa) if tarefa is not None else None
-    try:
-        services.rejeitar(processo, by=_user(), motivo=form.motivo.data)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-        return redirect(url_for("aprovacoes.revisar", processo_id=processo.id, aba=aba))
-    flash(f"{processo.cliente_nome}: faturas rejeitadas; o processo voltou para Aguardando download.", "success")
-    return _seguir(aba, proximo)
+    return _decidir(processo_id, form, form.motivo, _rejeitado)
 
 
 @bp.route("/aprovacoes/<processo_id>/assumir", methods=["POST"], endpoint="assumir")
