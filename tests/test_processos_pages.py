@@ -252,10 +252,30 @@ def test_aprovar_with_comment(as_role):
     FaturaFactory(processo=processo)
     response = as_role(Role.OPERADOR).post(f"/processos/{processo.id}/aprovar",
                                            data={"comentario": "conferido"}, follow_redirects=True)
-    assert "Processo aprovado" in flashes_after(response)
+    assert f"{processo.cliente_nome} aprovado: as faturas seguem" in flashes_after(response)
     db.session.expire_all()
     assert db.session.get(Processo, processo.id).status == S.AGUARDANDO_ENVIO_SAT
     assert "conferido" in db.session.scalar(select(AuditLog.detail).where(AuditLog.action == "processo_aprovar"))
+
+
+def test_a_first_of_two_approvals_on_the_processo_page_says_a_second_is_needed(as_role, users):
+    """Above the operadora's valor_dupla_aprovacao the page says the approval was the first, not "aprovado"."""
+    from decimal import Decimal
+
+    processo = ProcessoFactory(status=S.AGUARDANDO_APROVACAO,
+                               cliente__operadora=OperadoraFactory(valor_dupla_aprovacao=Decimal("1000.00")))
+    FaturaFactory(processo=processo, valor=Decimal("1500.00"))
+    from apps.aprovacoes import tarefas
+
+    tarefas.abrir([processo.id])
+    db.session.commit()
+    response = as_role(Role.APROVADOR).post(f"/processos/{processo.id}/aprovar", follow_redirects=True)
+    html = flashes_after(response)
+    assert "primeira aprovação registrada; o valor exige a de um segundo aprovador" in html and "aprovado:" not in html
+    db.session.expire_all()
+    assert db.session.get(Processo, processo.id).status == S.AGUARDANDO_APROVACAO
+    again = as_role(Role.APROVADOR).post(f"/processos/{processo.id}/aprovar", follow_redirects=True)
+    assert "a segunda precisa ser de" in flashes_after(again)
 
 
 def test_aprovar_in_the_wrong_status_flashes_the_state_machine_message(as_role):
@@ -273,7 +293,7 @@ def test_rejeitar_requires_a_reason_then_works(as_role):
     assert "Informe o motivo da rejeição." in flashes_after(response)
     assert db.session.get(Processo, processo.id).status == S.AGUARDANDO_APROVACAO
     response = client.post(f"/processos/{processo.id}/rejeitar", data={"motivo": "CNPJ errado"}, follow_redirects=True)
-    assert "Faturas rejeitadas" in flashes_after(response)
+    assert f"{processo.cliente_nome}: faturas rejeitadas" in flashes_after(response)
     db.session.expire_all()
     assert db.session.get(Processo, processo.id).status == S.AGUARDANDO_DOWNLOAD
     assert db.session.get(Fatura, fatura.id).motivo_rejeicao == "CNPJ errado"

@@ -17,7 +17,7 @@ from apps.core.pagination import paginate, safe_next
 from apps.core.records import get_or_404
 from apps.core.types import db
 from apps.processos import services
-from apps.processos.models import Processo, StatusProcesso
+from apps.processos.models import Processo
 
 
 def _user():
@@ -119,16 +119,11 @@ def _decidir(processo_id, form, field, decide):
 
 
 def _aprovado(processo, form) -> tuple[str, str]:
-    services.aprovar(processo, by=_user(), comentario=form.comentario.data or None)
-    if processo.status == StatusProcesso.AGUARDANDO_APROVACAO:
-        return (f"{processo.cliente_nome}: primeira aprovação registrada; o valor exige a de um segundo aprovador.",
-                "info")
-    return f"{processo.cliente_nome} aprovado: as faturas seguem para o envio ao SAT.", "success"
+    return services.depois_de_aprovar(services.aprovar(processo, by=_user(), comentario=form.comentario.data or None))
 
 
 def _rejeitado(processo, form) -> tuple[str, str]:
-    services.rejeitar(processo, by=_user(), motivo=form.motivo.data)
-    return f"{processo.cliente_nome}: faturas rejeitadas; o processo voltou para Aguardando download.", "success"
+    return services.depois_de_rejeitar(services.rejeitar(processo, by=_user(), motivo=form.motivo.data))
 
 
 @bp.route("/aprovacoes/<processo_id>/aprovar", methods=["POST"], endpoint="aprovar")

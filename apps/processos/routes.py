@@ -195,9 +195,10 @@ def aprovar(processo_id):
         flash(" ".join(form.comentario.errors) or "Formulário inválido.", "danger")
         return _back(processo)
     try:
-        services.aprovar(processo, by=_user(), comentario=form.comentario.data or None)
-        flash("Processo aprovado: as faturas seguem para o envio ao SAT.", "success")
+        flash(*services.depois_de_aprovar(services.aprovar(processo, by=_user(),
+                                                           comentario=form.comentario.data or None)))
     except ProcessoError as exc:
+        db.session.rollback()
         flash(exc.message, "danger")
     return _back(processo)
 
@@ -212,9 +213,9 @@ def rejeitar(processo_id):
         flash(" ".join(form.motivo.errors) or "Formulário inválido.", "danger")
         return _back(processo)
     try:
-        services.rejeitar(processo, by=_user(), motivo=form.motivo.data)
-        flash("Faturas rejeitadas: o processo voltou para Aguardando download.", "success")
+        flash(*services.depois_de_rejeitar(services.rejeitar(processo, by=_user(), motivo=form.motivo.data)))
     except ProcessoError as exc:
+        db.session.rollback()
         flash(exc.message, "danger")
     return _back(processo)
 

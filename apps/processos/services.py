@@ -167,6 +167,18 @@ def aprovar(processo: Processo, by, comentario: str | None = None) -> Processo:
     return processo
 
 
+def depois_de_aprovar(processo: Processo) -> tuple[str, str]:
+    """What the approver is told after aprovar(): (message, flash category); a first of two approvals says so."""
+    if processo.status == StatusProcesso.AGUARDANDO_APROVACAO:
+        return (f"{processo.cliente_nome}: primeira aprovação registrada; o valor exige a de um segundo aprovador.",
+                "info")
+    return f"{processo.cliente_nome} aprovado: as faturas seguem para o envio ao SAT.", "success"
+
+
+def depois_de_rejeitar(processo: Processo) -> tuple[str, str]:
+    return f"{processo.cliente_nome}: faturas rejeitadas; o processo voltou para Aguardando download.", "success"
+
+
 def rejeitar(processo: Processo, by, motivo: str) -> Processo:
     """AGUARDANDO_APROVACAO → AGUARDANDO_DOWNLOAD; the faturas stay, marked rejected."""
     state.move(processo, "rejeitar", by=by, comentario=motivo)
