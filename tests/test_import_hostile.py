@@ -115,7 +115,7 @@ def test_an_unexpected_error_while_checking_leaves_nothing_on_disk(app, vivo, op
     def explode(path):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(importer, "check_file", explode)
+    monkeypatch.setattr(importacao_mod.UPLOADS, "check", explode)
     assert page_upload(operador_client, HEADER + good_rows(2)).status_code == 500
     assert stored_files(app) == []
 

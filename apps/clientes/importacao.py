@@ -9,7 +9,6 @@ A cliente created meanwhile with one of those CNPJs breaks the unique index, and
 deactivated meanwhile fails the row's check: either way nothing is written.
 """
 import logging
-import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,7 +47,6 @@ log = logging.getLogger(__name__)
 BACKGROUND_ROWS = 5000  # more data rows than this run on the queue (CLIENTES_IMPORT_BACKGROUND_ROWS)
 CHECK_SHARE = 80  # the first pass moves progress from 0 to 80, the commit makes it 100
 JOB_TIMEOUT = 1800
-STALE_SECONDS = 24 * 3600  # an unconfirmed preview's file is removed after a day
 CHANGED = ("Os clientes ou operadoras mudaram durante a importação; nada foi gravado. "
            "Envie o arquivo de novo para ver a prévia atualizada.")
 
@@ -113,55 +111,8 @@ class ImportFailed(ServiceError, RuntimeError):
 
 # --- the stored upload: instance/imports/<token>.csv from the preview until the run ends ---
 
-def imports_dir() -> Path:
-    folder = Path(current_app.config["INSTANCE_DIR"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def path_for(token: str | None) -> Path | None:
-    """The stored file of a token (a generated hex name), or None for anything else."""
-    try:
-        name = uuid.UUID(hex=str(token)).hex
-    except (ValueError, TypeError):
-        return None
-    path = imports_dir() / f"{name}.csv"
-    return path if path.is_file() else None
-
-
-def save_upload(upload) -> str:
-    """Store an uploaded CSV under a generated name (streamed to disk) once it reads as a CSV of clientes; its token.
-
-    A file that does not (binary, undecodable, a huge field or line, another separator) raises
-    ImportFileError (422) and is removed, as is a partial file when the upload breaks off."""
-    name = (getattr(upload, "filename", None) or "").strip()
-    if not name:
-        raise ImportFileError("Envie o arquivo CSV no campo 'arquivo'.", 400, {"arquivo": "obrigatório"})
-    if not name.lower().endswith((".csv", ".txt")):
-        raise ImportFileError("O arquivo deve ser um CSV (extensão .csv).", 400, {"arquivo": "CSV esperado"})
-    sweep_stale()
-    target = imports_dir() / f"{uuid.uuid4().hex}.csv"
-    try:
-        upload.save(target)
-        importer.check_file(target)  # the whole file, so a broken one is refused now, not mid-import
-    except BaseException:
-        target.unlink(missing_ok=True)  # refused, or the upload broke off: nothing stays on disk
-        raise
-    return target.stem
-
-
-def delete_upload(token: str | None) -> None:
-    path = path_for(token)
-    if path is not None:
-        path.unlink(missing_ok=True)
-
-
-def sweep_stale() -> None:
-    """Remove previews nobody confirmed (older than a day)."""
-    limit = time.time() - STALE_SECONDS
-    for path in imports_dir().glob("*.csv"):
-        if path.stat().st_mtime < limit:
-            path.unlink(missing_ok=True)
+UPLOADS = importer.StoredUploads("imports", importer.check_file)
+imports_dir, path_for, save_upload, delete_upload = UPLOADS.dir, UPLOADS.path_for, UPLOADS.save, UPLOADS.delete
 
 
 def count_rows(path: Path) -> int:

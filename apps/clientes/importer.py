@@ -7,13 +7,16 @@ memory stays bounded whatever the number of rows (only a dict of the CNPJs seen 
 import codecs
 import csv
 import io
+import time
 import unicodedata
+import uuid
 from collections import namedtuple
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import ARRAY, String, any_, bindparam, select
 
 from apps.clientes import cnpj as cnpj_rules
@@ -105,23 +108,90 @@ def canonical(name: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-def parse_header(header: list[str]) -> dict[str, int]:
-    """Column name -> index (case, accents and spaces ignored); 422 naming missing columns."""
+def columns_of(header: list[str], required, optional=(), header_help: str = HEADER_HELP) -> dict[str, int]:
+    """Column name -> index (case, accents and spaces ignored); 422 naming missing or repeated columns."""
     columns, repeated = {}, []
     for index, raw in enumerate(header):
         name = canonical(raw)
-        if name in REQUIRED + OPTIONAL:
+        if name in (*required, *optional):
             if name in columns:
                 repeated.append(name)
             columns.setdefault(name, index)
-    missing = [name for name in REQUIRED if name not in columns]
+    missing = [name for name in required if name not in columns]
     if missing:
-        raise ImportFileError(f"Colunas obrigatórias ausentes no cabeçalho: {', '.join(missing)}. {HEADER_HELP}",
+        raise ImportFileError(f"Colunas obrigatórias ausentes no cabeçalho: {', '.join(missing)}. {header_help}",
                               422, {name: "coluna ausente" for name in missing})
     if repeated:
         raise ImportFileError(f"Coluna repetida no cabeçalho: {', '.join(repeated)}.", 422,
                               {name: "coluna repetida" for name in repeated})
     return columns
+
+
+def parse_header(header: list[str]) -> dict[str, int]:
+    """The clientes' header: nome, cnpj, operadora, and optionally codigo and ativo."""
+    return columns_of(header, REQUIRED, OPTIONAL)
+
+
+class StoredUploads:
+    """CSV uploads kept as instance/<folder>/<token>.csv from the preview until the run ends (the clientes
+    import and the lotes). A token is a generated hex name; anything else finds nothing."""
+
+    STALE_SECONDS = 24 * 3600  # an unconfirmed preview's file is removed after a day
+
+    def __init__(self, folder: str, check):
+        self.folder, self.check = folder, check  # check(path): ImportFileError unless the whole file reads
+
+    def dir(self) -> Path:
+        folder = Path(current_app.config["INSTANCE_DIR"]) / self.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @staticmethod
+    def valid_token(token) -> str | None:
+        try:
+            return uuid.UUID(hex=str(token)).hex
+        except (ValueError, TypeError):
+            return None
+
+    def path_for(self, token) -> Path | None:
+        """The stored file of a token, or None."""
+        name = self.valid_token(token)
+        path = self.dir() / f"{name}.csv" if name else None
+        return path if path is not None and path.is_file() else None
+
+    def save(self, upload) -> str:
+        """Store an uploaded CSV (streamed to disk) once the whole of it reads; its token.
+
+        A file that does not (binary, undecodable, wrong header, a huge field or line) raises ImportFileError
+        and is removed, as is a partial file when the upload breaks off."""
+        name = (getattr(upload, "filename", None) or "").strip()
+        if not name:
+            raise ImportFileError("Envie o arquivo CSV no campo 'arquivo'.", 400, {"arquivo": "obrigatório"})
+        if not name.lower().endswith((".csv", ".txt")):
+            raise ImportFileError("O arquivo deve ser um CSV (extensão .csv).", 400, {"arquivo": "CSV esperado"})
+        self.sweep_stale()
+        target = self.dir() / f"{uuid.uuid4().hex}.csv"
+        try:
+            upload.save(target)
+            self.check(target)  # now, not mid-run
+        except BaseException:
+            target.unlink(missing_ok=True)  # refused, or the upload broke off: nothing stays on disk
+            raise
+        return target.stem
+
+    def delete(self, token) -> None:
+        """Remove a stored upload and what its preview kept beside it (<token>.*)."""
+        name = self.valid_token(token)
+        if name:
+            for path in self.dir().glob(f"{name}.*"):
+                path.unlink(missing_ok=True)
+
+    def sweep_stale(self) -> None:
+        """Remove previews nobody confirmed."""
+        limit = time.time() - self.STALE_SECONDS
+        for path in self.dir().iterdir():
+            if path.is_file() and path.stat().st_mtime < limit:
+                path.unlink(missing_ok=True)
 
 
 @dataclass

@@ -6,19 +6,15 @@ lines) and checked in batches of BATCH rows, each batch with three queries (its 
 processos, the active runs among them), so memory stays bounded whatever the number of rows: only the
 set of (CNPJ, competência) pairs seen grows, to find repeated rows.
 """
-import time
-import uuid
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from types import SimpleNamespace
 
-from flask import current_app
 from sqlalchemy import ARRAY, String, Uuid, any_, bindparam, exists, select
 
 from apps.clientes import cnpj as cnpj_rules
 from apps.clientes import importer
-from apps.clientes.importer import ImportFileError
 from apps.clientes.models import Cliente
 from apps.core import clock
 from apps.core.types import db
@@ -32,7 +28,6 @@ BATCH = 1000
 KIND = "de lote"
 HEADER_HELP = ("O cabeçalho deve ter as colunas CNPJ, Competencia e Acao (nesta ou em outra ordem), "
                "ex.: CNPJ;Competencia;Acao.")
-STALE_SECONDS = 24 * 3600  # an unconfirmed preview's file is removed after a day
 ACOES = TipoExecucao.ALL
 ATIVA = "Já existe uma execução em andamento para este processo."
 
@@ -55,84 +50,22 @@ NEEDS = _needs()  # {DOWNLOAD: AGUARDANDO_DOWNLOAD, ENVIO_SAT: AGUARDANDO_ENVIO_
 
 # --- the stored upload: instance/lotes/<token>.csv from the preview until the lote's run ends ---
 
-def lotes_dir() -> Path:
-    folder = Path(current_app.config["INSTANCE_DIR"]) / "lotes"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def check_file(path: Path) -> None:
+    """ImportFileError unless the whole file reads as a lote's CSV (its rows are checked later)."""
+    with open_csv(path) as csvfile:
+        for _ in csvfile.rows:
+            pass
 
 
-def valid_token(token) -> str | None:
-    try:
-        return uuid.UUID(hex=str(token)).hex
-    except (ValueError, TypeError):
-        return None
-
-
-def path_for(token) -> Path | None:
-    """The stored file of a token (a generated hex name), or None for anything else."""
-    name = valid_token(token)
-    path = lotes_dir() / f"{name}.csv" if name else None
-    return path if path is not None and path.is_file() else None
-
-
-def save_upload(upload) -> str:
-    """Store an uploaded CSV under a generated name once it reads as a lote's CSV; its token.
-
-    A file that does not (binary, undecodable, wrong header, a huge line) raises ImportFileError and is
-    removed, as is a partial file when the upload breaks off."""
-    name = (getattr(upload, "filename", None) or "").strip()
-    if not name:
-        raise ImportFileError("Envie o arquivo CSV no campo 'arquivo'.", 400, {"arquivo": "obrigatório"})
-    if not name.lower().endswith((".csv", ".txt")):
-        raise ImportFileError("O arquivo deve ser um CSV (extensão .csv).", 400, {"arquivo": "CSV esperado"})
-    sweep_stale()
-    target = lotes_dir() / f"{uuid.uuid4().hex}.csv"
-    try:
-        upload.save(target)
-        with open_csv(target) as csvfile:
-            for _ in csvfile.rows:  # the whole file, so a broken one is refused now, not mid-run
-                pass
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return target.stem
-
-
-def delete_upload(token) -> None:
-    """Remove a stored upload and what its preview kept beside it (<token>.*)."""
-    name = valid_token(token)
-    if name:
-        for path in lotes_dir().glob(f"{name}.*"):
-            path.unlink(missing_ok=True)
-
-
-def sweep_stale() -> None:
-    """Remove previews nobody confirmed (older than a day)."""
-    limit = time.time() - STALE_SECONDS
-    for path in lotes_dir().iterdir():
-        if path.is_file() and path.stat().st_mtime < limit:
-            path.unlink(missing_ok=True)
+UPLOADS = importer.StoredUploads("lotes", check_file)
+lotes_dir, valid_token, path_for = UPLOADS.dir, UPLOADS.valid_token, UPLOADS.path_for
+save_upload, delete_upload = UPLOADS.save, UPLOADS.delete
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 def parse_header(header: list[str]) -> dict[str, int]:
-    """Column name -> index (case, accents and spaces ignored); 422 naming missing or repeated columns."""
-    columns, repeated = {}, []
-    for index, raw in enumerate(header):
-        name = importer.canonical(raw)
-        if name in COLUMNS:
-            if name in columns:
-                repeated.append(name)
-            columns.setdefault(name, index)
-    missing = [name for name in COLUMNS if name not in columns]
-    if missing:
-        raise ImportFileError(f"Colunas obrigatórias ausentes no cabeçalho: {', '.join(missing)}. {HEADER_HELP}",
-                              422, {name: "coluna ausente" for name in missing})
-    if repeated:
-        raise ImportFileError(f"Coluna repetida no cabeçalho: {', '.join(repeated)}.", 422,
-                              {name: "coluna repetida" for name in repeated})
-    return columns
+    return importer.columns_of(header, COLUMNS, header_help=HEADER_HELP)
 
 
 def open_csv(path: Path):
