@@ -101,7 +101,7 @@ PINNED = {
     "artefatos.download": "artefato.ler", "api.api_artefato_download": "artefato.ler",
     "api.api_execucao_artefatos": "artefato.ler",
     # Portal de serviços (and each serviço's own papeis, checked inside)
-    **{f"portal.{name}": "servico.executar" for name in ("index", "solicitar", "solicitacoes", "execucao", "ao_vivo",
+    **{f"portal.{name}": "servico.executar" for name in ("index", "solicitar", "solicitacoes", "clientes", "execucao", "ao_vivo",
                                                           "cancelar")},
     **{f"portal.{name}": "servico.gerenciar" for name in ("dominios", "dominio_editar", "servicos", "servico_novo",
                                                            "servico_editar")},

@@ -214,3 +214,47 @@ def test_a_refused_form_keeps_the_chosen_cliente_selected(client, admin, users, 
                        data={f"{p}cliente": str(cliente.id), f"{p}competencia": "maio"}).get_data(as_text=True)
     assert f'<option value="{cliente.id}" selected>' in html and html.count(" selected>") == 1
     assert re.search(rf'id="{p}competencia-error">Informe o mês', html)
+
+
+def test_past_the_select_limit_the_cliente_is_searched_and_given_by_cnpj(client, admin, users, login, enqueued,
+                                                                           monkeypatch):
+    """More active clientes than a select holds (MAX_CLIENTES_CHOICES): the field is a search whose datalist
+    /portal/clientes fills; the CNPJ picked (or typed) names the cliente, and a wrong one is refused by the field."""
+    from apps.clientes.cnpj import format_cnpj
+    from apps.portal import forms
+
+    monkeypatch.setattr(forms, "MAX_CLIENTES_CHOICES", 2)
+    vivo = OperadoraFactory(codigo="VIVO")
+    aurora = ClienteFactory(nome="Padaria Aurora", operadora=vivo, cnpj=valid_cnpj(3, 11222333))
+    ClienteFactory(nome="Oficina Boa Vista", operadora=vivo)
+    ClienteFactory(nome="Mercado Aurora Sul", operadora=vivo, ativo=False)
+    ClienteFactory(nome="Farmácia Central", operadora=vivo)
+    servico = make_servico(client, admin, make_dominio(client, admin)["id"])
+    login(users[Role.APROVADOR])
+    p = _prefix(servico)
+    html = client.get("/portal").get_data(as_text=True)
+    field = re.search(rf'<input[^>]*id="{p}cliente"[^>]*>(<datalist[^>]*>)', html)
+    assert field and not re.search(rf'<select[^>]*id="{p}cliente"', html)
+    assert f'list="{p}cliente-opcoes"' in field[0] and field[1] == f'<datalist id="{p}cliente-opcoes">'
+    assert 'data-busca-url="/portal/clientes"' in field[0] and "Padaria Aurora" not in html  # no list of every cliente
+    assert "js/portal_clientes.js" in html
+
+    found = client.get("/portal/clientes?q=aurora").get_json()["items"]
+    assert found == [{"cnpj": format_cnpj(aurora.cnpj), "nome": "Padaria Aurora", "operadora": "VIVO"}]  # active only
+    assert client.get("/portal/clientes?q=a").get_json()["items"] == []  # 2 characters at least
+    assert [c["nome"] for c in client.get("/portal/clientes?q=11.222").get_json()["items"]] == ["Padaria Aurora"]
+
+    refused = client.post(f"/portal/servicos/{servico['id']}/solicitar",
+                          data={f"{p}cliente": "11.222.333/0001-00", f"{p}competencia": "2025-11"})
+    assert refused.status_code == 422
+    assert re.search(rf'id="{p}cliente-error">Escolha um cliente ativo da lista.<', refused.get_data(as_text=True))
+    assert 'value="11.222.333/0001-00"' in refused.get_data(as_text=True)  # what was typed stays
+    done = client.post(f"/portal/servicos/{servico['id']}/solicitar",
+                       data={f"{p}cliente": format_cnpj(aurora.cnpj), f"{p}competencia": "2025-11"})
+    assert done.status_code == 302, done.get_data(as_text=True)[:2000]
+    assert aurora.cnpj in str(db.session.scalar(select(Execucao.parametros)))
+
+
+def test_the_cliente_search_needs_the_portal_permission(client, users, login):
+    login(users[Role.VISUALIZADOR])
+    assert client.get("/portal/clientes?q=aurora").status_code == 403

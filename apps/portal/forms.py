@@ -8,6 +8,7 @@ of the form's `csrf_token` (apps.core.security), rendered unprefixed by the temp
 """
 import json
 
+from flask import url_for
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from sqlalchemy import select
@@ -105,6 +106,13 @@ class Lists:
     def __init__(self):
         self.choices, self.options = {}, {}
 
+    def many_clientes(self) -> bool:
+        """More active clientes than a select should hold: the cliente field is then a search (ClienteBusca)."""
+        if "many_clientes" not in self.choices:
+            self.choices["many_clientes"] = db.session.scalar(
+                select(Cliente.id).where(Cliente.ativo.is_(True)).offset(MAX_CLIENTES_CHOICES).limit(1)) is not None
+        return self.choices["many_clientes"]
+
     def get(self, kind) -> list:
         if kind not in self.choices:
             self.choices[kind] = (_cliente_choices if kind == "cliente" else _operadora_choices)()
@@ -133,6 +141,17 @@ class ListSelect(widgets.Select):
         return Markup(f"<select {widgets.html_params(name=field.name, **kwargs)}>{options}</select>")  # noqa: S704 - values escaped above, html_params escapes
 
 
+class ClienteBusca(widgets.TextInput):
+    """The cliente field when there are too many for a select: the person types a name or CNPJ and picks from
+    a datalist that portal_clientes.js fills from /portal/clientes (typing the CNPJ works without scripts)."""
+
+    def __call__(self, field, **kwargs):
+        options = f"{field.id}-opcoes"
+        kwargs.update({"list": options, "autocomplete": "off", "inputmode": "search",
+                       "placeholder": "Digite o nome ou o CNPJ e escolha", "data-busca-url": url_for("portal.clientes")})
+        return super().__call__(field, **kwargs) + Markup(f'<datalist id="{escape(options)}"></datalist>')  # noqa: S704 - the id is WTForms' own, escaped
+
+
 def _cliente_choices():
     rows = db.session.execute(select(Cliente.id, Cliente.nome, Cliente.cnpj).where(Cliente.ativo.is_(True))
                               .order_by(Cliente.nome_busca, Cliente.nome, Cliente.id).limit(MAX_CLIENTES_CHOICES))
@@ -158,6 +177,8 @@ def _field(spec, lists):
                        for o in rules.get("options", [])]
             return SelectField(label, choices=[SelectChoice("", "Escolha…")] + options, default=default,
                                render_kw=kw, validate_choice=False)
+        if kind == "cliente" and lists.many_clientes():
+            return StringField(label, default=default, render_kw=kw, widget=ClienteBusca())
         return SelectField(label, choices=[SelectChoice("", "Escolha…")] + lists.get(kind), default=default,
                            render_kw=kw, validate_choice=False, widget=ListSelect(kind, lists))
     if kind in INPUT_TYPES:

@@ -1,9 +1,11 @@
 """Portal pages: the serviços people may ask for, their runs (live log), Minhas solicitações; and the
 admin's domínios and serviços."""
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from apps.auth.policy import requires
+from apps.clientes import services as clientes_services
+from apps.clientes.cnpj import format_cnpj
 from apps.core.errors import ServiceError
 from apps.core.form_errors import save_record, show_service_error
 from apps.core.pagination import paginate
@@ -105,6 +107,20 @@ def cancelar(execucao_id):
         db.session.rollback()
         flash(exc.message, "warning")
     return redirect(url_for("portal.execucao", execucao_id=execucao.id))
+
+
+@bp.route("/portal/clientes", endpoint="clientes")
+@requires("servico.executar")
+def clientes():
+    """The cliente field's search: up to 20 active clientes whose nome, código or CNPJ holds `q` (2+ characters)."""
+    q = (request.args.get("q") or "").strip()[:100]
+    found = []
+    if len(q) >= 2:
+        found = db.session.scalars(clientes_services.list_query(q, ativo=True).limit(20)).all()
+    response = jsonify(items=[{"cnpj": format_cnpj(c.cnpj), "nome": c.nome, "operadora": c.operadora.codigo}
+                              for c in found])
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/portal/solicitacoes", endpoint="solicitacoes")

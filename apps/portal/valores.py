@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from sqlalchemy import select
+
 from apps.clientes import cnpj as cnpj_rules
 from apps.clientes.models import Cliente
 from apps.core.clock import is_competencia
@@ -125,7 +127,13 @@ def _cnpj(raw, rules):
 
 
 def _cliente(raw, rules):
-    cliente = db.session.get(Cliente, parse_uuid(raw)) if parse_uuid(raw) else None
+    """The cliente by its id (the select, the API) or by its CNPJ (the search field, typed or picked)."""
+    if parse_uuid(raw):
+        cliente = db.session.get(Cliente, parse_uuid(raw))
+    elif isinstance(raw, str) and cnpj_rules.is_valid(raw):
+        cliente = db.session.scalar(select(Cliente).where(Cliente.cnpj == cnpj_rules.clean(raw)))
+    else:
+        cliente = None
     if cliente is None or not cliente.ativo:
         raise Invalid("Escolha um cliente ativo da lista.")
     return cliente
