@@ -47,8 +47,8 @@ def record_rows(page) -> None:
         setInterval(() => {
             const row = document.querySelector('#execucoes-table tbody tr[data-execucao-id]');
             if (!row) return;
-            const cells = row.querySelectorAll('td');
-            const seen = [row.dataset.status, row.dataset.jobId, cells[1].innerText.trim(), cells[6].innerText.trim()];
+            const seen = [row.dataset.status, row.dataset.jobId, row.querySelector('td[data-label="Status"]').innerText.trim(),
+                          row.querySelector('td[data-label="Job"]').innerText.trim()];
             const last = window.__linhas[window.__linhas.length - 1];
             if (!last || last.join('|') !== seen.join('|')) window.__linhas.push(seen);
         }, 50);
