@@ -62,8 +62,9 @@ def approval_backlog(now: datetime | None = None) -> dict:
     waiting = Processo.status == StatusProcesso.AGUARDANDO_APROVACAO
     entered = (select(Processo.aprovacao_desde).where(waiting, Processo.aprovacao_desde.is_not(None))
                .order_by(Processo.aprovacao_desde).limit(1).scalar_subquery())
+    # Ordered by the index's own columns: PostgreSQL does not take `IS NULL` as fixing one, and would sort.
     unknown = (select(Processo.updated_at).where(waiting, Processo.aprovacao_desde.is_(None))
-               .order_by(Processo.updated_at).limit(1).scalar_subquery())
+               .order_by(Processo.aprovacao_desde, Processo.updated_at).limit(1).scalar_subquery())
     total = (select(func.coalesce(func.sum(ProcessoTotal.total), 0))
              .where(ProcessoTotal.status == StatusProcesso.AGUARDANDO_APROVACAO).scalar_subquery())
     first, second, total = db.session.execute(select(type_coerce(entered, UTCDateTime()),
