@@ -30,7 +30,9 @@ class MayProcessoFactory(ProcessoFactory):
 
 
 def entered_approval(processo, when, action="processo_download_concluido"):
+    """As state.move leaves it: the audit entry, and aprovacao_desde at the newest entry."""
     db.session.add(AuditLog(action=action, entity_type="processos", entity_id=str(processo.id), created_at=when))
+    processo.aprovacao_desde = max(filter(None, (processo.aprovacao_desde, when)))
 
 
 @pytest.fixture
@@ -95,6 +97,21 @@ def test_approval_backlog_uses_the_audit_trail_then_updated_at(month):
     assert backlog["desde"] == utc(2026, 5, 15, 12)
     assert backlog["idade"] == timedelta(days=5, hours=3)
     assert backlog["idade_texto"] == "5 dias e 3 h"
+
+
+def test_entering_approval_stamps_aprovacao_desde_and_the_backlog_reads_it(operadoras):
+    from apps.processos import state
+
+    processo = MayProcessoFactory(cliente__operadora=operadoras["VIVO"], status=S.AGUARDANDO_DOWNLOAD,
+                                  updated_at=utc(2026, 5, 1))
+    db.session.commit()
+    assert processo.aprovacao_desde is None
+    state.move(processo, "download_concluido")
+    db.session.commit()
+    entered = processo.aprovacao_desde
+    assert entered is not None and entered == processo.updated_at
+    backlog = services.approval_backlog(now=entered + timedelta(hours=2))
+    assert (backlog["total"], backlog["desde"], backlog["idade_texto"]) == (1, entered, "2 h 00 min")
 
 
 def test_backlog_falls_back_to_updated_at_without_audit_entries(operadoras):

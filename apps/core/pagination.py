@@ -2,9 +2,10 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, request
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, select
 
-from apps.core.types import db
+from apps.core.types import db, parse_uuid
 
 MAX_PAGE = 1_000_000  # beyond any real list; keeps OFFSET inside a 64-bit integer
 
@@ -27,6 +28,43 @@ def paginate(query, per_page=None, total: int | None = None):
     if total is not None:
         pagination.total = total
     return pagination
+
+
+class SeekPagination(Pagination):
+    """A page of a long list located without reading the rows before it: `fetch(start, per_page, ref)`
+    returns the page's items (the list module picks how: a seek from the row the link carried, from either
+    end, or an OFFSET over a covering index). `ref` is (id, position) from the link's `ref` and `ref_pos`
+    arguments, or None. The links (page_url) carry the first or last row of this page and its position."""
+
+    def _query_items(self) -> list:
+        args = self._query_args
+        return args["fetch"](self._query_offset, self.per_page, args["ref"])
+
+    def _query_count(self) -> int:
+        return self._query_args["total"]
+
+    def link_args(self, page: int) -> dict:
+        """`ref`/`ref_pos` for a link to `page`: the row of this page next to it, whose position is known."""
+        if not self.items or page == 1 or page == self.page:
+            return {}
+        if page > self.page:
+            return {"ref": str(self.items[-1].id), "ref_pos": self._query_offset + len(self.items) - 1}
+        return {"ref": str(self.items[0].id), "ref_pos": self._query_offset}
+
+
+def ref_arg():
+    """(uuid, position) from ?ref and ?ref_pos, or None when absent or malformed."""
+    ref, pos = parse_uuid(request.args.get("ref", "")), request.args.get("ref_pos", "")
+    if ref is None or not pos.isdigit() or len(pos) > 12:
+        return None
+    return ref, int(pos)
+
+
+def paginate_seek(fetch, total: int, per_page=None) -> SeekPagination:
+    """A SeekPagination of `total` items, page and the link's reference row taken from the request."""
+    per_page = per_page or current_app.config["ITEMS_PER_PAGE"]
+    return SeekPagination(page=page_arg(), per_page=per_page, max_per_page=200, error_out=False, count=True,
+                          fetch=fetch, total=total, ref=ref_arg())
 
 
 def count(query) -> int:

@@ -69,11 +69,16 @@ def mask_secret(value: str | None, keep: int = 6) -> str:
     return "•" * 8 + value[-keep:] if len(value) > keep * 2 else "•" * 8
 
 
-def page_url(page: int) -> str:
-    """The current URL with another `page` (keeps the filters)."""
+def page_url(page: int, pagination=None) -> str:
+    """The current URL with another `page` (keeps the filters); a pagination that locates its pages from a
+    known row (SeekPagination.link_args) adds that row to the link."""
     args = request.args.to_dict()
     args.update(request.view_args or {})
-    args["page"] = page
+    for name in ("ref", "ref_pos", "page"):
+        args.pop(name, None)
+    if hasattr(pagination, "link_args"):
+        args.update(pagination.link_args(page))
+    args["page"] = page  # last, as the links always ended
     return url_for(request.endpoint, **args)
 
 

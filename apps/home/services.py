@@ -9,20 +9,17 @@ from datetime import UTC, datetime, time, timedelta
 from time import monotonic
 
 from flask import current_app
-from sqlalchemy import String, cast, func, select, type_coerce
+from sqlalchemy import func, select, type_coerce
 
 from apps.clientes.models import Cliente
-from apps.core.audit import AuditLog
 from apps.core.clock import competencia_of, current_competencia, local_tz
 from apps.core.types import UTCDateTime, db, utcnow
 from apps.operadoras.models import Operadora
 from apps.processos import totais
-from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso
+from apps.processos.models import Execucao, Processo, ProcessoTotal, StatusExecucao, StatusProcesso
 
 DAYS = 30
 PERCENTILE = 95  # an integer, so the rank arithmetic is exact in SQL and in Python
-# The audit actions that put a processo in AGUARDANDO_APROVACAO (apps.processos.state).
-ENTERS_APPROVAL = ("processo_download_concluido", "processo_faturas_enviadas")
 
 
 def _dialect() -> str:
@@ -53,35 +50,26 @@ def month_summary(competencia: str | None = None, por_operadora: list[dict] | No
             "done_pct": round(pct[StatusProcesso.UPLOAD_REALIZADO])}
 
 
-def _audit_entity_id(column):
-    """`column` (a UUID) written as audit.record writes entity ids: str(uuid), with hyphens."""
-    if _dialect() == "postgresql":
-        return cast(column, String)
-    # SQLite keeps SQLAlchemy's Uuid as 32 hex digits: put the hyphens back, so the audit index is used.
-    parts = [func.substr(column, start, size) for start, size in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
-    expr = parts[0]
-    for part in parts[1:]:
-        expr = expr.op("||")("-").op("||")(part)
-    return expr
-
-
 def approval_backlog(now: datetime | None = None) -> dict:
     """Processos awaiting approval and since when the oldest one waits (one query).
 
-    A processo enters AGUARDANDO_APROVACAO only through the audited moves in ENTERS_APPROVAL, so
-    the newest such entry is the exact moment; updated_at is the fallback for rows without one
-    (data loaded by hand), and it is close because nothing else updates a processo while it waits.
+    The count is read from processo_totais; the oldest is the smallest of two lookups at the head of
+    ix_processos_aprovacao: the earliest aprovacao_desde (set by state.move when a processo enters
+    AGUARDANDO_APROVACAO, filled from the audit trail by migration 9c0d1e2f3a41), and the earliest
+    updated_at of those without one (data loaded by hand), which is close because nothing else updates a
+    processo while it waits. Both cost the same at 1,000 processos or 1,000,000.
     """
-    entered = (
-        select(func.max(AuditLog.created_at))
-        .where(AuditLog.entity_type == "processos", AuditLog.entity_id == _audit_entity_id(Processo.id),
-               AuditLog.action.in_(ENTERS_APPROVAL))
-        .correlate(Processo).scalar_subquery()
-    )
-    oldest = type_coerce(func.min(func.coalesce(entered, Processo.updated_at)), UTCDateTime())
-    total, since = db.session.execute(
-        select(func.count(), oldest).where(Processo.status == StatusProcesso.AGUARDANDO_APROVACAO)
-    ).one()
+    waiting = Processo.status == StatusProcesso.AGUARDANDO_APROVACAO
+    entered = (select(Processo.aprovacao_desde).where(waiting, Processo.aprovacao_desde.is_not(None))
+               .order_by(Processo.aprovacao_desde).limit(1).scalar_subquery())
+    # Ordered by the index's own columns: PostgreSQL does not take `IS NULL` as fixing one, and would sort.
+    unknown = (select(Processo.updated_at).where(waiting, Processo.aprovacao_desde.is_(None))
+               .order_by(Processo.aprovacao_desde, Processo.updated_at).limit(1).scalar_subquery())
+    total = (select(func.coalesce(func.sum(ProcessoTotal.total), 0))
+             .where(ProcessoTotal.status == StatusProcesso.AGUARDANDO_APROVACAO).scalar_subquery())
+    first, second, total = db.session.execute(select(type_coerce(entered, UTCDateTime()),
+                                                     type_coerce(unknown, UTCDateTime()), total)).one()
+    since = min((t for t in (first, second) if t is not None), default=None)
     age = (now or utcnow()) - since if since else None
     return {"total": total, "desde": since, "idade": age, "idade_texto": age_text(age)}
 

@@ -81,6 +81,9 @@ class Processo(UUIDPk, Timestamps, db.Model):
     cliente_nome_busca: Mapped[str] = search_key_column("cliente_nome", length=200)
     criado_por_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
     protocolo_sat: Mapped[str | None] = mapped_column(String(120))
+    # When it last entered AGUARDANDO_APROVACAO (state.move sets it): the dashboard reads the oldest waiting one
+    # from ix_processos_aprovacao instead of looking up every waiting processo's audit trail.
+    aprovacao_desde: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     cliente = relationship("Cliente", lazy="joined")
     criado_por = relationship("User")
@@ -107,6 +110,8 @@ class Processo(UUIDPk, Timestamps, db.Model):
 # the same under a status filter.
 Index("ix_processos_lista", Processo.competencia.desc(), Processo.cliente_nome_busca, Processo.cliente_nome,
       Processo.id)
+# The oldest processo waiting for approval, by the moment it entered (or, without one, its updated_at).
+Index("ix_processos_aprovacao", Processo.status, Processo.aprovacao_desde, Processo.updated_at)
 Index("ix_processos_lista_status", Processo.status, Processo.competencia.desc(), Processo.cliente_nome_busca,
       Processo.cliente_nome, Processo.id)
 

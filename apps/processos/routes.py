@@ -14,7 +14,7 @@ from apps.artefatos import services as artefatos
 from apps.auth.policy import require, requires
 from apps.clientes.models import Cliente
 from apps.core.clock import current_competencia
-from apps.core.pagination import count, paginate, safe_next
+from apps.core.pagination import count, paginate_seek, safe_next
 from apps.core.queues import QueueUnavailable
 from apps.core.records import get_or_404
 from apps.core.templating import duration
@@ -114,7 +114,8 @@ def list_processos():
     """Processos filtered by competência, status, operadora, cliente (nome or CNPJ) and a failed last run."""
     filters = _list_filters(request.args)
     args = _query_args(filters)
-    pagination = paginate(queries.processos_query(**args), total=queries.processos_total(**args))
+    total = queries.processos_total(**args)
+    pagination = paginate_seek(queries.processos_page(**args, total=total), total)
     return render_template(
         "processos/list.html", pagination=pagination,
         ultimas=queries.ultimas_execucoes(p.id for p in pagination.items),

@@ -66,10 +66,12 @@ def move(processo: Processo, action: str, by=None, comentario: str | None = None
         raise ProcessoError("Informe o motivo.", 422)
     if processo.status != t.source:
         raise ProcessoError(_wrong_status_message(action, processo.status))
+    now = utcnow()
+    entered = {"aprovacao_desde": now} if t.target == S.AGUARDANDO_APROVACAO else {}
     result = db.session.execute(
         update(Processo)
         .where(Processo.id == processo.id, Processo.status == t.source)
-        .values(status=t.target, updated_at=utcnow())
+        .values(status=t.target, updated_at=now, **entered)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:

@@ -1,0 +1,125 @@
+"""The processo list's pages: whichever way a page is reached (its number typed, a link carrying the
+row beside it, from either end), it holds exactly the rows OFFSET would give, in the same order."""
+import re
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from apps.auth.models import Role
+from apps.core.types import db
+from apps.processos import queries
+from apps.processos.models import Processo
+from apps.processos.models import StatusProcesso as S
+from tests.conftest import count_queries
+from tests.factories import ClienteFactory, OperadoraFactory, ProcessoFactory
+
+PER_PAGE = 3
+ROW = re.compile(r'name="ids" value="([0-9a-f-]+)"')
+LINK = re.compile(r'<a class="page-link" href="([^"]*)">([^<]+)</a>')
+
+
+@pytest.fixture
+def lister(users, login, app, monkeypatch):
+    monkeypatch.setitem(app.config, "ITEMS_PER_PAGE", PER_PAGE)
+    return login(users[Role.OPERADOR])
+
+
+@pytest.fixture
+def listed():
+    """22 processos over two competências; nomes that tie on their search key (case, accents) or on the
+    nome itself, so the order's later columns (nome, id) decide."""
+    vivo, oi = OperadoraFactory(codigo="VIVO"), OperadoraFactory(codigo="OI")
+    nomes = ["Cli 01", "CLI 01", "Clí 02", "Cli 03", "Cli 03", "cli 04", "Cli 05", "Cli 06", "Cli 07", "Cli 08",
+             "Cli 09", "Cli 10", "Cli 11", "Cli 12"]
+    for i, nome in enumerate(nomes):
+        cliente = ClienteFactory(nome=nome, operadora=vivo if i % 2 else oi)
+        status = S.AGUARDANDO_APROVACAO if i % 2 == 0 else S.AGUARDANDO_DOWNLOAD
+        ProcessoFactory(cliente=cliente, competencia="2026-05", status=status)
+        if i < 8:
+            ProcessoFactory(cliente=cliente, competencia="2026-04", status=status)
+    db.session.commit()
+    return vivo
+
+
+def expected(**filters) -> list[str]:
+    return [str(p.id) for p in db.session.scalars(queries.processos_query(**filters)).unique()]
+
+
+def rows(client, url) -> tuple[list[str], str]:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    html = response.get_data(as_text=True)
+    return ROW.findall(html), html
+
+
+def link(html, text) -> str:
+    return next(href.replace("&amp;", "&") for href, label in LINK.findall(html) if label == text)
+
+
+FILTERS = [("competencia=", {}), ("competencia=2026-05", {"competencia": "2026-05"}),
+           ("competencia=&status=AGUARDANDO_APROVACAO", {"status": S.AGUARDANDO_APROVACAO}),
+           ("competencia=&q=cli", {"q": "cli"})]
+
+
+@pytest.mark.parametrize("args,filters", FILTERS)
+def test_every_page_holds_the_offset_rows_however_it_is_reached(lister, listed, args, filters):
+    everything = expected(**filters)
+    pages = -(-len(everything) // PER_PAGE)
+    assert pages >= 4
+    want = {p: everything[(p - 1) * PER_PAGE:p * PER_PAGE] for p in range(1, pages + 1)}
+    for p in range(1, pages + 1):  # typed: from the start or from the end, whichever is nearer
+        assert rows(lister, f"/processos?{args}&page={p}")[0] == want[p], p
+    ids, html = rows(lister, f"/processos?{args}")
+    for p in range(2, pages + 1):  # forwards by Próxima: each link carries the page's last row
+        url = link(html, "Próxima")
+        assert f"page={p}" in url and "ref=" in url and "ref_pos=" in url
+        ids, html = rows(lister, url)
+        assert ids == want[p], p
+    for p in range(pages - 1, 0, -1):  # and back by Anterior, from the page's first row
+        ids, html = rows(lister, link(html, "Anterior"))
+        assert ids == want[p], p
+    ids, html = rows(lister, f"/processos?{args}&page=2")  # a numbered link two pages on
+    ids, html = rows(lister, link(html, "4"))
+    assert ids == want[4]
+    ids, html = rows(lister, link(html, "2"))  # and two back
+    assert ids == want[2]
+
+
+def test_a_link_whose_row_is_gone_or_forged_still_gives_the_page(lister, listed):
+    everything = expected(competencia="2026-05")
+    ids, html = rows(lister, "/processos?competencia=2026-05&page=2")
+    url = link(html, "Próxima")
+    db.session.delete(db.session.get(Processo, uuid.UUID(ids[-1])))
+    db.session.commit()
+    everything.remove(ids[-1])
+    assert rows(lister, url)[0] == everything[6:9]  # the row it carried was deleted: counted from the start
+    assert rows(lister, "/processos?competencia=2026-05&page=3&ref=bogus&ref_pos=x")[0] == everything[6:9]
+    other = str(db.session.scalar(select(Processo.id).where(Processo.competencia == "2026-04").limit(1)))
+    forged = rows(lister, f"/processos?competencia=2026-05&page=3&ref={other}&ref_pos=5")[0]
+    assert set(forged) <= set(everything) and len(forged) == PER_PAGE  # never a row outside the filter
+
+
+def test_links_drop_a_stale_reference_and_the_filter_form_carries_none(lister, listed):
+    ids, html = rows(lister, "/processos?competencia=2026-05&page=2")
+    first = link(html, "1")
+    assert "ref=" not in first  # page 1 needs no reference row
+    assert 'name="ref"' not in html and 'name="ref_pos"' not in html
+
+
+def test_a_page_reached_by_its_link_costs_the_same_statements(lister, listed):
+    ids, html = rows(lister, "/processos?competencia=2026-05&page=2")
+    url = link(html, "Próxima")
+    with count_queries() as typed:
+        rows(lister, "/processos?competencia=2026-05&page=3")
+    want = expected(competencia="2026-05")[6:9]
+    with count_queries() as linked:
+        assert rows(lister, url)[0] == want
+    assert len(linked) == len(typed)
+
+
+def test_the_api_list_pages_as_before(api_headers, client, listed):
+    # The JSON API keeps its OFFSET pages (same order, same totals).
+    everything = expected(competencia="2026-05")
+    body = client.get("/api/v1/processos?competencia=2026-05&per_page=4&page=2", headers=api_headers()).get_json()
+    assert [item["id"] for item in body["items"]] == everything[4:8] and body["total"] == len(everything)
