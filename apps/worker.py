@@ -42,6 +42,15 @@ def release_dead_scheduler_locks(connection, queue_names) -> list[str]:
     return freed
 
 
+def configure_session() -> None:
+    """Jobs keep what they loaded across their own commits: a job commits several times (log lines, the end,
+    the next admission) and would reload its execucao, processo, cliente and operadora after each one. Every
+    job starts a new session (AppWorker.perform_job), every state change is a conditional UPDATE that
+    refreshes its row, and `_load` reads the execucao fresh, so nothing a job decides on is older than its start."""
+    db.session.remove()
+    db.session.configure(expire_on_commit=False)
+
+
 class AppWorker(SimpleWorker):
     """A SimpleWorker that gives every job a fresh database session and replaces a dead scheduler."""
 
@@ -65,6 +74,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     app = create_app()
     with app.app_context():
+        configure_session()
         queue = get_queue()
         release_dead_scheduler_locks(get_redis(), [queue.name])
         worker = AppWorker([queue], connection=get_redis(), name=args.name,

@@ -1,7 +1,9 @@
 """Bench the whole monthly cycle: download → approval → SAT upload → UPLOAD_REALIZADO, in processos/s.
 
 Run: `.venv/bin/python bench/bench_cycle.py [--processos 200] [--workers 2] [--empty-jobs 2000]
-[--poll-interval S] [--timeout 300] [--postgres]`
+[--poll-interval S] [--timeout 300] [--postgres] [--latency S] [--profile DIR]`
+Scaling: `... bench/bench_cycle.py --scaling 1,4 --latency 0.2 --processos 40` runs the whole cycle with 1 worker,
+then with 4 (a new month of the same clientes each), and prints processos/s of each and their ratio.
 
 Self-contained: its own redis-server, a SQLite file (or a throw-away PostgreSQL), the RPA simulator
 in a subprocess at zero latency (job_duration=0, queue_wait=0) and N `python -m apps.worker`
@@ -28,6 +30,18 @@ COMPETENCIA = "2026-10"
 QUEUE = "bench"
 
 
+PROFILED_WORKER = """
+import cProfile, sys, time
+from apps import worker
+out = sys.argv.pop(1)
+profile = cProfile.Profile(time.process_time)
+try:
+    profile.runcall(worker.main, sys.argv[1:])
+finally:
+    profile.dump_stats(out)
+"""
+
+
 def noop():
     """The empty job (imported by the workers as bench.bench_cycle.noop)."""
 
@@ -46,10 +60,11 @@ class Deadline:
 
 
 @contextmanager
-def simulator(token):
-    """The RPA simulator in its own process (it must not share a GIL with the bench loop)."""
+def simulator(token, latency=0.0):
+    """The RPA simulator in its own process (it must not share a GIL with the bench loop); `latency` seconds
+    are added to every contract request."""
     cmd = [sys.executable, "-m", "simulator", "--port", "0", "--quiet", "--control", "--job-duration", "0",
-           "--queue-wait", "0", "--token", token, "--seed", "7"]
+           "--queue-wait", "0", "--token", token, "--seed", "7", "--latency", str(latency)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         line = proc.stdout.readline()
@@ -62,12 +77,15 @@ def simulator(token):
 
 
 @contextmanager
-def workers(n, env, folder):
+def workers(n, env, folder, profile=None):
     """N worker processes (each in its own process group, with the scheduler it forks)."""
     procs = []
     for i in range(n):
         log = open(folder / f"worker-{i}.log", "wb")
-        procs.append((subprocess.Popen([sys.executable, "-m", "apps.worker", "--name", f"bench-{i}"], cwd=ROOT, env=env,
+        cmd = ["-m", "apps.worker", "--name", f"bench-{i}"]
+        if profile:  # CPU time, not wall time: waiting on Redis, the simulator or fsync costs nothing here
+            cmd = ["-c", PROFILED_WORKER, str(Path(profile) / f"worker-{i}.prof"), "--name", f"bench-{i}"]
+        procs.append((subprocess.Popen([sys.executable, *cmd], cwd=ROOT, env=env,
                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True), log))
     try:
         yield [p for p, _ in procs]
@@ -129,12 +147,13 @@ def seed(n, limite=None):
     return admin, list(db.session.scalars(db.select(Processo.id))), operadora.limite_concorrencia
 
 
-def count_status(status):
+def count_status(status, competencia=COMPETENCIA):
     from apps.core.types import db
     from apps.processos.models import Processo
 
     db.session.rollback()
-    return db.session.scalar(db.select(db.func.count()).select_from(Processo).where(Processo.status == status))
+    return db.session.scalar(db.select(db.func.count()).select_from(Processo)
+                             .where(Processo.status == status, Processo.competencia == competencia))
 
 
 def failed_runs():
@@ -164,31 +183,41 @@ def empty_job_rate(queue, m, deadline, worker_pids):
     return m / (time.perf_counter() - started), (cpu_seconds(*worker_pids) - cpu) / m
 
 
-def run_phase(label, action, status, n, deadline):
-    """Start a phase, wait until all n processos reach `status`; return its seconds."""
+def run_phase(label, action, status, n, deadline, competencia=COMPETENCIA):
+    """Start a phase, wait until all n processos of the month reach `status`; return its seconds."""
     started = time.perf_counter()
     action()
-    deadline.wait(label, lambda: count_status(status) >= n or failed_runs(),
-                  lambda: f"{count_status(status)}/{n} in {status}, {failed_runs()} failed runs")
+    deadline.wait(label, lambda: count_status(status, competencia) >= n or failed_runs(),
+                  lambda: f"{count_status(status, competencia)}/{n} in {status}, {failed_runs()} failed runs")
     if failed_runs():
         raise SystemExit(f"{label}: {failed_runs()} execucao(s) FALHOU; see the worker logs")
     return time.perf_counter() - started
 
 
-def cycle(admin, ids, deadline):
-    """Download, approve and upload every processo; return the seconds of each phase."""
+def cycle(admin, ids, deadline, competencia=COMPETENCIA):
+    """Download, approve and upload every processo (all of one month); return the seconds of each phase."""
     from apps.processos import services
     from apps.processos.models import StatusProcesso as S
 
     n = len(ids)
     return {
         "download": run_phase("downloads", lambda: services.executar_varios(ids, admin), S.AGUARDANDO_APROVACAO, n,
-                              deadline),
+                              deadline, competencia),
         "approval": run_phase("approvals", lambda: services.aprovar_varios(ids, admin), S.AGUARDANDO_ENVIO_SAT, n,
-                              deadline),
+                              deadline, competencia),
         "SAT upload": run_phase("SAT uploads", lambda: services.executar_varios(ids, admin), S.UPLOAD_REALIZADO, n,
-                                deadline),
+                                deadline, competencia),
     }
+
+
+def new_month(competencia):
+    """The processos of one more month for every cliente; their ids."""
+    from apps.core.types import db
+    from apps.processos.models import Processo
+    from apps.processos.services import gerar_processos
+
+    gerar_processos(competencia)
+    return list(db.session.scalars(db.select(Processo.id).where(Processo.competencia == competencia)))
 
 
 def environment(args, folder, database_url, redis_url, sim_url, token):
@@ -219,57 +248,113 @@ def report(args, db_name, phases, n_jobs, empty, sim_stats, poll_interval, cpu, 
     empty_rate, empty_cpu = empty
     print(f"Empty RQ job, same {args.workers} workers and queue: {empty_rate:,.0f} jobs/s ({args.empty_jobs} jobs), "
           f"worker CPU {empty_cpu * 1000:.1f} ms per job")
+    print(f"Worker CPU per processo = {cpu['workers'] / args.processos / empty_cpu:.1f} empty-job units "
+          f"({per['workers']:.0f} ms / {empty_cpu * 1000:.1f} ms; aim <= 10)")
     print(f"Ratio: 1 processo through the whole cycle takes the time of {empty_rate / rate:.0f} empty jobs "
           f"(our jobs run at {n_jobs / total / empty_rate:.1%} of the empty-job rate); in worker CPU one of our "
           f"jobs costs {cpu['workers'] / n_jobs / empty_cpu:.1f} empty jobs")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+class Rig:
+    """Redis, the database (migrated, seeded), the simulator and the app context of one run; workers on demand."""
+
+    def __init__(self, stack, args, deadline):
+        self.stack, self.args, self.deadline = stack, args, deadline
+        token = secrets.token_hex(16)
+        self.folder = Path(tempfile.mkdtemp(prefix="bench-cycle-"))
+        self.redis_url, _ = stack.enter_context(redis_server())
+        database_url = (stack.enter_context(postgres_server()) if args.postgres
+                        else f"sqlite:///{self.folder}/bench.db")
+        self.sim_url, self.sim_pid = stack.enter_context(simulator(token, args.latency))
+        self.env = environment(args, self.folder, database_url, self.redis_url, self.sim_url, token)
+        os.environ.update(self.env)  # before apps is imported: the config is read from the environment
+        from flask_migrate import upgrade
+
+        from apps import create_app
+        from apps.core.queues import get_queue
+
+        self.app = create_app()
+        stack.enter_context(self.app.app_context())
+        upgrade()
+        self.admin, self.ids, self.limite = seed(args.processos, args.limite)
+        self.queue = get_queue()
+        self.db_name = "PostgreSQL" if args.postgres else "SQLite"
+
+    def workers(self, n, stack=None):
+        """Start n workers (stopped when `stack`, default the run's, closes); wait until all are listening."""
+        from rq import Worker
+
+        procs = (stack or self.stack).enter_context(workers(n, self.env, self.folder, self.args.profile))
+        self.deadline.wait("the workers", lambda: len(Worker.all(queue=self.queue)) >= n
+                           or any(p.poll() is not None for p in procs))
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit(f"a worker died at start; see {self.folder}/worker-*.log")
+        return procs
+
+
+def add_common(parser):
     parser.add_argument("--processos", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--empty-jobs", type=int, default=2000)
     parser.add_argument("--poll-interval", type=float, default=None, help="RPA_POLL_INTERVAL (default: the config's)")
     parser.add_argument("--timeout", type=float, default=300, help="budget of the whole run, seconds")
     parser.add_argument("--postgres", action="store_true", help="a throw-away PostgreSQL instead of SQLite")
     parser.add_argument("--limite", type=int, default=None,
                         help="the operadora's limite_concorrencia (default: the model's default)")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds the simulator adds to every RPA request (default 0)")
+    parser.add_argument("--profile", default=None, help="run the workers under cProfile, writing DIR/worker-N.prof")
+
+
+def scaling(rig, counts):
+    """The whole cycle with each worker count in turn (a new month each, same clientes); processos/s each."""
+    rates = {}
+    for k, n in enumerate(counts):
+        competencia = f"2027-{k + 1:02d}"
+        ids = new_month(competencia)
+        with ExitStack() as stack:
+            rig.workers(n, stack)
+            phases = cycle(rig.admin, ids, rig.deadline, competencia)
+        total = sum(phases.values())
+        rates[n] = len(ids) / total
+        print(f"  {n} worker(s): {len(ids)} processos in {total:.2f} s = {rates[n]:.2f} processos/s  "
+              + ", ".join(f"{label} {seconds:.2f} s" for label, seconds in phases.items()), flush=True)
+    return rates
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common(parser)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--empty-jobs", type=int, default=2000)
+    parser.add_argument("--scaling", default=None, metavar="1,4",
+                        help="instead: the whole cycle with 1 then 4 workers (or the counts given), and the ratio")
     args = parser.parse_args(argv)
-    deadline, token = Deadline(args.timeout), secrets.token_hex(16)
-    folder = Path(tempfile.mkdtemp(prefix="bench-cycle-"))
+    deadline = Deadline(args.timeout)
     with ExitStack() as stack:
-        redis_url, _ = stack.enter_context(redis_server())
-        database_url = stack.enter_context(postgres_server()) if args.postgres else f"sqlite:///{folder}/bench.db"
-        sim_url, sim_pid = stack.enter_context(simulator(token))
-        env = environment(args, folder, database_url, redis_url, sim_url, token)
-        os.environ.update(env)  # before apps is imported: the config is read from the environment
-        from flask_migrate import upgrade
-        from rq import Worker
-
-        from apps import create_app
-        from apps.core.queues import get_queue
-
-        app = create_app()
-        stack.enter_context(app.app_context())
-        upgrade()
-        admin, ids, limite = seed(args.processos, args.limite)
-        procs = stack.enter_context(workers(args.workers, env, folder))
-        queue = get_queue()
-        deadline.wait("the workers", lambda: len(Worker.all(queue=queue)) >= args.workers
-                      or any(p.poll() is not None for p in procs))
-        if any(p.poll() is not None for p in procs):
-            raise SystemExit(f"a worker died at start; see {folder}/worker-*.log")
+        rig = Rig(stack, args, deadline)
+        if args.scaling:
+            counts = [int(n) for n in args.scaling.split(",")]
+            print(f"\nScaling over workers: whole cycle of {args.processos} processos per count, {rig.db_name}, "
+                  f"simulator latency {args.latency:g} s per request, limite_concorrencia={rig.limite}, "
+                  f"RPA_POLL_INTERVAL={rig.app.config['RPA_POLL_INTERVAL']:g} s", flush=True)
+            rates = scaling(rig, counts)
+            first, last = counts[0], counts[-1]
+            print(f"Ratio: {last} workers / {first} worker(s) = {rates[last] / rates[first]:.2f}x "
+                  f"({rates[last]:.2f} vs {rates[first]:.2f} processos/s); machine load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+            return 0
+        procs = rig.workers(args.workers)
+        queue = rig.queue
         empty = empty_job_rate(queue, args.empty_jobs, deadline, [p.pid for p in procs])
         jobs_before = sum(finished_jobs(queue))
-        pids = {"workers": [p.pid for p in procs], "simulator": [sim_pid], "bench": [os.getpid()]}
+        pids = {"workers": [p.pid for p in procs], "simulator": [rig.sim_pid], "bench": [os.getpid()]}
         cpu_before = {k: cpu_seconds(*v) for k, v in pids.items()}
-        phases = cycle(admin, ids, deadline)
+        phases = cycle(rig.admin, rig.ids, deadline)
         cpu = {k: cpu_seconds(*v) - cpu_before[k] for k, v in pids.items()}
         import requests
 
-        sim_stats = requests.get(f"{sim_url}/_sim/stats", timeout=5).json()
-        report(args, "PostgreSQL" if args.postgres else "SQLite", phases, sum(finished_jobs(queue)) - jobs_before,
-               empty, sim_stats, app.config["RPA_POLL_INTERVAL"], cpu, limite)
+        sim_stats = requests.get(f"{rig.sim_url}/_sim/stats", timeout=5).json()
+        report(args, rig.db_name, phases, sum(finished_jobs(queue)) - jobs_before,
+               empty, sim_stats, rig.app.config["RPA_POLL_INTERVAL"], cpu, rig.limite)
     return 0
 
 

@@ -334,3 +334,38 @@ def test_a_robot_url_cannot_move_while_it_holds_runs_and_reactivation_waits_for_
     services.set_active(robo, False, by=admin_user)
     services.set_active(robo, True, by=admin_user)
     assert robo.status == StatusRobo.SEM_RESPOSTA  # no runs until its next /health answer
+
+
+def test_a_robot_place_freed_admits_only_runs_that_robot_can_serve_not_every_operadora(enqueued, monkeypatch):
+    vivo_robo = RoboFactory(nome="vivo", tags="VIVO", capacidade=1)
+    RoboFactory(nome="oi", tags="OI", capacidade=1)
+    sat_robo = RoboFactory(nome="sat", tags="SAT", capacidade=1)
+    running = _waiting("VIVO")[0]
+    throttle.dispatch(running.processo.cliente.operadora_id)
+    db.session.refresh(running)
+    assert running.robo_id == vivo_robo.id
+    vivo_waiting = _waiting("VIVO")[0]
+    (oi_waiting,) = _waiting("OI")
+    (sat_waiting,) = _waiting("TIM", tipo=TipoExecucao.ENVIO_SAT)
+    db.session.commit()
+    dispatched = []
+    real = throttle.dispatch
+    monkeypatch.setattr(throttle, "dispatch", lambda operadora_id: dispatched.append(operadora_id) or real(operadora_id))
+
+    from apps.rpa.runs import end_run
+
+    end_run(running, error="falhou de teste")  # the VIVO robot's place and VIVO's slot free: only VIVO is asked
+    assert dispatched == [running.processo.cliente.operadora_id]
+    db.session.refresh(vivo_waiting)
+    assert vivo_waiting.robo_id == vivo_robo.id
+    # A SAT robot frees a place: the operadora of the waiting upload is asked too, the OI download is not.
+    assert throttle.operadoras_with_waiting(["SAT"]) == [sat_waiting.processo.cliente.operadora_id]
+    assert throttle.operadoras_with_waiting(["VIVO"]) == []
+    assert set(throttle.operadoras_with_waiting(["OI", "SAT"])) == {oi_waiting.processo.cliente.operadora_id,
+                                                                    sat_waiting.processo.cliente.operadora_id}
+    dispatched.clear()
+    throttle.dispatch_freed(None, sat_robo)
+    assert dispatched == [sat_waiting.processo.cliente.operadora_id]
+    db.session.refresh(sat_waiting)
+    db.session.refresh(oi_waiting)
+    assert sat_waiting.robo_id == sat_robo.id and oi_waiting.data_inicio is None  # not this robot's to take

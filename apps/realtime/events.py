@@ -48,14 +48,6 @@ def status_payload(execucao) -> dict:
     }
 
 
-def _publish(channel: str, event: str, data: dict) -> None:
-    try:
-        get_redis().publish(channel, json.dumps({"event": event, "data": data}))
-    except redis.RedisError:
-        # The line is already stored; viewers catch up from the database.
-        log.warning("could not publish %s on %s", event, channel)
-
-
 def publish_logs(execucao, lines) -> None:
     """Every new line of a run, in one round trip to Redis."""
     if not lines:
@@ -73,9 +65,16 @@ def publish_logs(execucao, lines) -> None:
 def publish_status(execucao) -> None:
     """Status change of an execucao; a terminal one also ends its live streams."""
     data = status_payload(execucao)
-    _publish(channel_for(execucao.id), "status", data)
+    events = [(channel_for(execucao.id), "status")]
     if execucao.status == "CONCLUIDO":
-        _publish(channel_for(execucao.id), "job_completed", data)
+        events.append((channel_for(execucao.id), "job_completed"))
     elif execucao.status == "FALHOU":
-        _publish(channel_for(execucao.id), "job_failed", data)
-    _publish(ALL_CHANNEL, "status", data)
+        events.append((channel_for(execucao.id), "job_failed"))
+    events.append((ALL_CHANNEL, "status"))
+    try:  # one round trip, in this order
+        pipe = get_redis().pipeline(transaction=False)
+        for channel, event in events:
+            pipe.publish(channel, json.dumps({"event": event, "data": data}))
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("could not publish the status of execucao %s", execucao.id)

@@ -201,8 +201,33 @@ class _WatchedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
+_ENVIRONMENT = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy",
+                "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+class _Session(requests.Session):
+    """requests' Session that reads the proxy and CA settings of the environment once per server and setting,
+    not at every request (requests scans every environment variable twice per request for them); a changed
+    proxy or CA variable is read again."""
+
+    _settings = {}  # shared by every session of the process: a job's client lives for one job
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        if not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        scheme, _, rest = str(url).partition("://")
+        key = (scheme.lower(), rest.split("/", 1)[0].lower(), tuple(map(os.environ.get, _ENVIRONMENT)),
+               tuple(sorted((proxies or {}).items())), stream, verify, cert)
+        settings = self._settings.get(key)
+        if settings is None:
+            if len(self._settings) > 64:
+                self._settings.clear()
+            settings = _Session._settings[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 def new_session() -> requests.Session:
-    session = requests.Session()
+    session = _Session()
     adapter = _WatchedAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -21,6 +21,10 @@ from apps.core.types import db
 START = "apps.rpa.jobs.start_execucao"
 POLL = "apps.rpa.jobs.poll_execucao"
 JOB_TIMEOUT = 300
+# A follower job's result is a word for whoever looks at RQ soon after ("COMPLETED", "aguardando vaga"); nothing
+# reads it later. A run makes two or more jobs: kept 600 s, a busy month held every job of the last ten minutes
+# (its hash and its result stream, several kB each) in Redis.
+RESULT_TTL = 60
 # Take the lease when it is free or already names this follower; refuse when it names another.
 CLAIM_SCRIPT = """
 local current = redis.call('GET', KEYS[1])
@@ -47,7 +51,7 @@ def enqueue(func: str, execucao_id, delay: float = 0, job_id: str | None = None,
     """
     queue = get_queue()
     follower = uuid.uuid4().hex
-    options = dict(job_timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=7 * 24 * 3600,
+    options = dict(job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=7 * 24 * 3600,
                    meta={"execucao_id": str(execucao_id), "request_id": current_request_id()},
                    retry=Retry(max=2, interval=[2, 10]), args=(str(execucao_id), follower), kwargs=state)
     try:

@@ -25,13 +25,14 @@ from redis import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload, lazyload
 
 from apps.core.queues import QueueUnavailable, get_redis, once_per
 from apps.core.types import db, get_by_id, utcnow
 from apps.portal import execucoes as servicos
 from apps.processos import execucoes as lifecycle
 from apps.processos import storage
-from apps.processos.models import Execucao, StatusExecucao
+from apps.processos.models import Execucao, Processo, StatusExecucao
 from apps.realtime.events import publish_logs, publish_status
 from apps.rpa import answers, connect, follow, throttle
 from apps.rpa.client import RpaBadAnswer, RpaError, RpaUnavailable
@@ -43,9 +44,14 @@ RECENT = timedelta(seconds=5)  # a row changed this recently is being worked on:
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
+# The run with its processo, cliente and operadora in the same SELECT (every job reads them); the processo's
+# own runs and invoices only when asked for (they are selectin by default: two more queries at each load).
+_WITH_PROCESSO = (joinedload(Execucao.processo).options(lazyload(Processo.execucoes), lazyload(Processo.faturas)),)
+
+
 def _load(execucao_id):
     """The execucao as the database has it now (one SELECT, even if the session already holds it)."""
-    return get_by_id(Execucao, execucao_id, populate_existing=True)
+    return get_by_id(Execucao, execucao_id, populate_existing=True, options=_WITH_PROCESSO)
 
 
 def _client(execucao):

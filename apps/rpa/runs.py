@@ -18,6 +18,7 @@ from apps.notificacoes import events
 from apps.processos import execucoes as lifecycle
 from apps.processos.models import StatusExecucao
 from apps.realtime.events import publish_status
+from apps.robos.models import Robo
 from apps.rpa import follow, throttle
 from apps.rpa.client import RpaError, RpaRejected, RpaUnavailable
 from apps.rpa.connect import client_for_execucao
@@ -61,8 +62,8 @@ def free_slot(execucao) -> None:
     """A run ended: let the next waiting run start (a robot's place freed: any operadora's; else the operadora's)."""
     operadora_id = execucao.operadora_id or (execucao.processo.cliente.operadora_id if execucao.processo else None)
     try:
-        if execucao.robo_id is not None:
-            throttle.dispatch_all()
+        if execucao.robo_id is not None:  # its operadora's slot and the robot's place: only who may take them
+            throttle.dispatch_freed(operadora_id, db.session.get(Robo, execucao.robo_id))
         elif operadora_id is not None:  # a SERVICO run without an operadora held no slot
             throttle.dispatch(operadora_id)
     except QueueUnavailable:

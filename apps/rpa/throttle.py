@@ -15,8 +15,9 @@ from apps.clientes.models import Cliente
 from apps.core.queues import QueueUnavailable, get_redis
 from apps.core.types import db, utcnow
 from apps.operadoras.models import Operadora
-from apps.processos.models import Execucao, Processo, StatusExecucao
+from apps.processos.models import Execucao, Processo, StatusExecucao, TipoExecucao
 from apps.robos import dispatch as robos
+from apps.robos.models import ALL_TAGS, SAT_TAG
 from apps.rpa import follow
 
 log = logging.getLogger(__name__)
@@ -105,12 +106,23 @@ def _admit(execucao) -> bool:
     return result.rowcount == 1
 
 
-def operadoras_with_waiting() -> list:
+def operadoras_with_waiting(tags=None) -> list:
+    """The operadoras with waiting runs; with `tags` (what a robot serves, upper case, no `*`), only those whose
+    waiting runs need one of these tags: an upload needs SAT, any other run its operadora's code."""
     query = (select(Cliente.operadora_id).select_from(Execucao)
              .join(Processo, Processo.id == Execucao.processo_id).join(Cliente, Cliente.id == Processo.cliente_id)
              .where(waiting_filter()).group_by(Cliente.operadora_id))
     servicos = (select(Execucao.operadora_id).where(Execucao.processo_id.is_(None), Execucao.operadora_id.is_not(None),
                                                     waiting_filter()).group_by(Execucao.operadora_id))
+    if tags is not None:
+        tags = sorted({t.upper() for t in tags})
+        codigo = select(Operadora.codigo).where(Operadora.id == Cliente.operadora_id).scalar_subquery()
+        needs = [and_(Execucao.tipo != TipoExecucao.ENVIO_SAT, codigo.in_(tags))]
+        if SAT_TAG.upper() in tags:
+            needs.append(Execucao.tipo == TipoExecucao.ENVIO_SAT)
+        query = query.where(or_(*needs))
+        servicos = servicos.where(select(Operadora.codigo).where(Operadora.id == Execucao.operadora_id)
+                                  .scalar_subquery().in_(tags))
     return list(dict.fromkeys([*db.session.scalars(query), *db.session.scalars(servicos)]))
 
 
@@ -136,3 +148,19 @@ def dispatch_all() -> int:
     """Admit what fits for every operadora that has waiting runs (the reconciler calls it)."""
     return (sum(len(dispatch(operadora_id)) for operadora_id in operadoras_with_waiting())
             + sum(len(dispatch_run(execucao)) for execucao in _unlimited_waiting()))
+
+
+def dispatch_freed(operadora_id, robo) -> int:
+    """A run of `operadora_id` that held a place on `robo` ended: admit what may take either place. Its
+    operadora first (its slot is free), then only the operadoras whose waiting runs this robot can serve
+    (a robot serving `*` may serve any: every operadora then), and the portal tasks without an operadora
+    when it serves them. Not every operadora at each end of a run."""
+    admitted = len(dispatch(operadora_id)) if operadora_id is not None else 0
+    tags = robo.tag_list if robo is not None else [ALL_TAGS]
+    if ALL_TAGS in tags:
+        return admitted + dispatch_all()
+    tags = [t.upper() for t in tags]
+    admitted += sum(len(dispatch(other)) for other in operadoras_with_waiting(tags) if other != operadora_id)
+    if robos.TAREFAS_TAG.upper() in tags:
+        admitted += sum(len(dispatch_run(execucao)) for execucao in _unlimited_waiting())
+    return admitted
