@@ -12,7 +12,8 @@ from deploy/nginx.conf (as the cluster lane does) when there is more than one in
      signed-in page (GET /processos) timed while the lines flow; CPU of servers, nginx and clients;
      Redis pub/sub connections; RPA API requests again, and the ratio to run 1 (should be ~1.0).
 The robot's log rate is `--lines` lines over `--duration` seconds per job (default 60 in 30 s: 2
-lines/s per job, what a robot writes). The per-user and per-address stream caps are raised for the
+lines/s per job, what a robot writes), fetched by the worker every RPA_POLL_INTERVAL (production's
+2 s by default). The per-user and per-address stream caps are raised for the
 bench through the environment (SSE_MAX_STREAMS_PER_USER/ADDRESS), their defaults unchanged.
 
 Run: .venv/bin/python bench/bench_sse.py                       # 1 instance, 1,000 viewers, 1 job
@@ -283,6 +284,11 @@ class Bench:
         cap = str(max(args.viewers * 2, 100))
         os.environ.update({"SSE_MAX_STREAMS_PER_USER": cap, "SSE_MAX_STREAMS_PER_ADDRESS": cap})
         self.system = start_system(args.database, web_workers=None, sim_knobs=self.knobs)
+        # The worker polls the RPA API as often as in production (tests/browser/system.py's 0.3 s
+        # is for quick tests): a poll publishes the lines written since the last one.
+        self.system.env["RPA_POLL_INTERVAL"] = str(args.poll_interval)
+        self.system._stop(self.system.procs.pop("worker"))
+        self.system.spawn("worker", [sys.executable, "-m", "apps.worker", "--name", f"bench-sse-{os.getpid()}"])
         self.webs = [self.system.procs["web"]]
         self.ports = [self.system.web_port]
         self.nginx = None
@@ -436,7 +442,8 @@ def report(args, one: dict, many: dict) -> bool:
     print(f"\n=== SSE fan-out: {many['viewers']} viewers, {many['jobs']} jobs, {args.instances} instance(s)"
           f" x {many['workers'] // args.instances} gevent workers (gunicorn-cfg.py){proxy},"
           f" {args.database}, {args.client_procs} client processes ===")
-    print(f"log rate ..................... {args.lines} lines in {args.duration:g} s per job"
+    print(f"log rate ..................... {args.lines} lines in {args.duration:g} s per job, polled every"
+          f" {args.poll_interval:g} s"
           f" = {args.lines / args.duration:.1f} lines/s per job, {args.lines / args.duration * many['jobs']:.0f} lines/s in all,"
           f" {args.lines / args.duration * many['viewers']:.0f} deliveries/s")
     print(f"viewers connected ............ {many['viewers']} in {many['connect_s']:.1f} s"
@@ -479,6 +486,8 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds the simulated robot runs")
     parser.add_argument("--lines", type=int, default=60, help="log lines the robot writes while running")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--poll-interval", type=float, default=2.0,
+                        help="RPA_POLL_INTERVAL of the worker (apps/config.py's default: 2 s)")
     args = parser.parse_args(argv)
     if args.client:
         return client_main(args.client)

@@ -234,7 +234,10 @@ class LimitedBody:
     iterated, released when it ends or is closed.
 
     A class (not a generator) so that `close()` releases the place even when the server closes
-    the response before its first frame was asked for.
+    the response before its first frame was asked for. It yields bytes, so the response can pass
+    it to the server as it is (direct_passthrough: no werkzeug ClosingIterator and encoding
+    generator around each of 10,000 open streams, two interpreter levels fewer in each stream's
+    greenlet stack and per frame).
     """
 
     def __init__(self, body, slot: StreamSlot):
@@ -247,14 +250,15 @@ class LimitedBody:
             self.slot.keep()
         return self
 
-    def __next__(self):
+    def __next__(self) -> bytes:
         if self._iterator is None:
             self.__iter__()
         try:
-            return next(self._iterator)
+            frame = next(self._iterator)
         except StopIteration:
             self.slot.release()
             raise
+        return frame.encode() if isinstance(frame, str) else frame
 
     def close(self) -> None:
         try:
