@@ -3,7 +3,8 @@
 Starts the whole system on 127.0.0.1 (RQ worker, RPA simulator, Redis, SQLite or PostgreSQL; see
 tests/browser/system.py) with `--instances` gunicorn servers (gunicorn-cfg.py's own settings:
 gevent workers, WEB_CONCURRENCY workers each) sharing that Redis and database, behind nginx rendered
-from deploy/nginx.conf (as the cluster lane does) when there is more than one instance. Then:
+from deploy/nginx.conf (as the cluster lane does) with deploy/nginx-main.conf's limits when there is
+more than one instance. Then:
   1. `--jobs` jobs, one viewer each: RPA API requests counted (the simulator's /_sim/stats);
   2. `--jobs` new jobs, `--viewers` viewers spread evenly over them, read by `--client-procs` client
      processes (gevent in each; one Python process cannot read 10,000 streams): every viewer must
@@ -55,9 +56,9 @@ AIMS = {"p95_ms": 250.0, "kb_per_stream": 30.0, "page_ms": 100.0}
 
 
 def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft open-file limit towards `wanted`, up to the hard limit (a container's root may
+    not raise that one); returns the soft limit now."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < wanted and os.geteuid() == 0:
-        hard = wanted  # root may raise the hard limit too
     new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if new > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
@@ -310,17 +311,19 @@ class Bench:
         self.entry = f"http://127.0.0.1:{self.entry_port}"
 
     def _start_nginx(self):
-        """deploy/nginx.conf rendered by the cluster lane's own function, in a main config sized for
-        the bench: each viewer is two connections (client side and upstream side)."""
+        """deploy/nginx.conf rendered by the cluster lane's own function, in a main config with the
+        limits of deploy/nginx-main.conf (docker compose's): each viewer is two connections."""
         from tests.cluster.harness import render_nginx
 
         workdir = self.system.workdir / "nginx"
         workdir.mkdir()
         conf = render_nginx(workdir, self.entry_port, [f"127.0.0.1:{p}" for p in self.ports])
-        per_worker = self.args.viewers * 2 + 1024  # a worker may get every connection (no reuseport)
-        text = conf.read_text().replace("worker_processes 1;", f"worker_processes 2;\nworker_rlimit_nofile {per_worker + 1024};")
-        text = text.replace("worker_connections 4096;", f"worker_connections {per_worker};")
-        text = text.replace("events {", "events { multi_accept on;")
+        deployed = (ROOT / "deploy" / "nginx-main.conf").read_text()
+        limits = {name: re.search(rf"^\s*{name}\s+(\S+);", deployed, re.MULTILINE)[1]
+                  for name in ("worker_processes", "worker_rlimit_nofile", "worker_connections")}
+        text = conf.read_text().replace("worker_processes 1;", f"worker_processes {limits['worker_processes']};\n"
+                                                               f"worker_rlimit_nofile {limits['worker_rlimit_nofile']};")
+        text = text.replace("worker_connections 4096;", f"worker_connections {limits['worker_connections']}; multi_accept on;")
         conf.write_text(text)
         return self.system.spawn("nginx", [shutil.which("nginx"), "-c", str(conf), "-p", str(workdir)])
 
