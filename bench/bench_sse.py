@@ -318,6 +318,10 @@ class Bench:
         workdir = self.system.workdir / "nginx"
         workdir.mkdir()
         conf = render_nginx(workdir, self.entry_port, [f"127.0.0.1:{p}" for p in self.ports])
+        if raise_fd_limit(1 << 30) < self.args.viewers * 2 + 1024:  # this machine: hard limit 20,000 per process
+            site = workdir / "site.conf"  # spread the viewers evenly over nginx's workers, so none runs out
+            site.write_text(site.read_text().replace(f"listen 127.0.0.1:{self.entry_port};",
+                                                     f"listen 127.0.0.1:{self.entry_port} reuseport;"))
         deployed = (ROOT / "deploy" / "nginx-main.conf").read_text()
         limits = {name: re.search(rf"^\s*{name}\s+(\S+);", deployed, re.MULTILINE)[1]
                   for name in ("worker_processes", "worker_rlimit_nofile", "worker_connections")}
