@@ -483,7 +483,8 @@ def test_compose_scales_web_and_worker_behind_nginx():
     for name in ("web", "worker"):
         assert "container_name" not in services[name] and "ports" not in services[name], name
     nginx = services["nginx"]
-    assert nginx["volumes"] == ["./deploy/nginx.conf:/etc/nginx/templates/default.conf.template:ro"]
+    assert nginx["volumes"][0] == "./deploy/nginx.conf:/etc/nginx/templates/default.conf.template:ro"
+    assert nginx["volumes"][1] == "./deploy/nginx-main.conf:/etc/nginx/nginx.conf:ro"
     assert nginx["environment"]["WEB_UPSTREAM"] == f"web:{services['web']['environment']['PORT']}"
     assert nginx["ports"] and nginx["depends_on"]["web"]["condition"] == "service_healthy"
     template = (repo_root() / "deploy" / "nginx.conf").read_text()
@@ -491,6 +492,19 @@ def test_compose_scales_web_and_worker_behind_nginx():
     assert "proxy_buffering off" in template and "Last-Event-ID" in template
     assert services["web"]["environment"]["PROXY_FIX"] == "1"
     assert "--appendonly" in services["redis"]["command"]
+
+
+def test_compose_nginx_holds_ten_thousand_live_log_viewers():
+    """Each open SSE viewer is two nginx connections (browser and upstream), held for minutes: the
+    image's worker_connections 1024 (and 1024 file descriptors) stop a worker at ~500 viewers."""
+    services = _compose()["services"]
+    main = (repo_root() / "deploy" / "nginx-main.conf").read_text()
+    connections = int(re.search(r"^\s*worker_connections\s+(\d+);", main, re.MULTILINE)[1])
+    files = int(re.search(r"^\s*worker_rlimit_nofile\s+(\d+);", main, re.MULTILINE)[1])
+    assert connections >= 2 * 10_000
+    assert files > connections
+    assert services["nginx"]["ulimits"]["nofile"]["hard"] >= files
+    assert "include /etc/nginx/conf.d/*.conf;" in main  # where the image renders deploy/nginx.conf
 
 
 def test_compose_healthchecks_use_routes_that_exist(app):

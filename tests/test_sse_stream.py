@@ -393,3 +393,35 @@ def test_detail_page_includes_the_live_panel_without_inline_script(app, viewer):
     assert f'data-fragment-url="/processos/{processo_id}/fragmento"' in panel
     assert '<script src="/static/js/live_logs.js"></script>' in html
     assert "<script>" not in html
+
+
+def test_a_viewers_mailbox_keeps_order_wakes_across_threads_and_flags_overflow(monkeypatch):
+    mailbox = hub.Viewer("execucao:x")
+    assert mailbox.next(0.05) is None  # nothing: the wait times out
+    for item in ("a", "b", "c"):
+        mailbox.offer(item)
+    assert mailbox.next(1) == "a"
+    assert mailbox.pending() == ["b", "c"]
+    assert mailbox.pending() == []
+    threading.Timer(0.1, mailbox.offer, args=("late",)).start()
+    started = time.monotonic()
+    assert mailbox.next(5) == "late"  # woken by the other thread, not by the timeout
+    assert time.monotonic() - started < 2
+    monkeypatch.setattr(hub, "QUEUE_SIZE", 2)
+    for item in range(3):
+        mailbox.offer(item)
+    assert mailbox.overflowed
+    assert [mailbox.next(1), mailbox.next(1), mailbox.next(0.01)] == [0, 1, None]
+
+
+def test_a_viewers_mailbox_under_gevent_uses_gevents_event():
+    """Under gunicorn's gevent workers the mailbox must not build threading locks per stream."""
+    import subprocess
+    import sys
+
+    code = ("from gevent import monkey; monkey.patch_all()\n"
+            "import gevent, gevent.event\nfrom apps.realtime import hub\n"
+            "box = hub.Viewer('k')\nassert isinstance(box._ready, gevent.event.Event), type(box._ready)\n"
+            "gevent.spawn_later(0.05, box.offer, 'x')\nassert box.next(2) == 'x'\nprint('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr

@@ -115,6 +115,53 @@ def test_a_refreshed_claim_stays_and_a_swept_one_does_not_come_back(redis_url):
     assert limits.open_count(redis_url, "u2") == 1
 
 
+def test_the_process_refresher_keeps_open_streams_claims_and_lets_the_others_lapse(redis_url, monkeypatch):
+    """One refresher per process keeps every claim a stream body holds; claims no body keeps lapse."""
+    monkeypatch.setattr(limits.Refresher, "TICK", 0.05)
+    kept = [limits.StreamSlot(redis_url, "u4", "5.6.7.8", ttl=1.2) for _ in range(30)]
+    left = [limits.StreamSlot(redis_url, "u4", "5.6.7.8", ttl=1.2) for _ in range(5)]
+    for slot in kept + left:
+        slot.acquire(100, 100)
+    for slot in kept:
+        slot.keep()
+    time.sleep(3.0)  # > 2 ttl
+    assert limits.open_count(redis_url, "u4") == 30
+    for slot in kept:
+        slot.release()
+    assert limits.open_count(redis_url, "u4") == 0
+    assert all(slot not in limits.refresher()._slots for slot in kept)
+
+
+def test_a_refresh_round_sends_only_the_due_claims(redis_url):
+    refresher = limits.Refresher()
+    slots = [limits.StreamSlot(redis_url, "u6", "5.6.7.8", ttl=30) for _ in range(12)]
+    for slot in slots:
+        slot.acquire(100, 100)
+        refresher._slots.add(slot)  # no thread: rounds are driven by hand
+    now = time.monotonic()
+    assert refresher.refresh_due(now) == 0  # just acquired: none due
+    for slot in slots[:5]:
+        slot.refreshed_at -= slot.refresh_every
+    assert refresher.refresh_due(now) == 5
+    assert refresher.refresh_due(now) == 0
+    slots[0].release()
+    assert limits.open_count(redis_url, "u6") == 11
+
+
+def test_a_stream_body_keeps_its_claim_while_open_and_gives_it_back_on_close(redis_url, monkeypatch):
+    """No frame for longer than the ttl (a quiet run): the claim must still hold, and close frees it."""
+    monkeypatch.setattr(limits.Refresher, "TICK", 0.05)
+    slot = limits.StreamSlot(redis_url, "u5", "5.6.7.8", ttl=1.2)
+    slot.acquire(1, 50)
+    body = limits.LimitedBody(iter(["retry: 3000\n\n", ": ping\n\n"]), slot)
+    assert next(iter(body)) == b"retry: 3000\n\n"  # bytes: the server gets it as it is (direct passthrough)
+    time.sleep(3.0)  # > 2 ttl without a frame
+    with pytest.raises(limits.TooManyStreams):
+        limits.StreamSlot(redis_url, "u5", "5.6.7.8", ttl=1.2).acquire(1, 50)
+    body.close()
+    assert limits.open_count(redis_url, "u5") == 0
+
+
 def test_without_redis_streams_are_let_through():
     slot = limits.StreamSlot("redis://127.0.0.1:1/0", "u3", "1.2.3.4", ttl=30)
     slot.acquire(0, 0)  # would refuse everything if it could count

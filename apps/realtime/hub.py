@@ -4,7 +4,7 @@ Why. A pub/sub connection per open stream would cost a Redis client (a socket an
 descriptor here, a client in Redis that copies every line once per viewer). Instead each
 worker process keeps ONE pub/sub connection (`Hub`), subscribed from its start to the pattern
 `execucao:*` and to `execucoes`, and puts each message into small per-viewer queues
-(`queue.Queue`: cooperative under gevent's monkey patching, real threads under the werkzeug
+(a deque and an Event: gevent's under its monkey patching, threading's under the werkzeug
 dev server). Redis cost grows with running jobs and worker processes, never with viewers; a
 message is parsed and its SSE frame built once per process, not once per viewer. Every
 process receives every job's lines, watched or not: a few lines a second per running job,
@@ -13,9 +13,9 @@ nothing next to a socket per viewer. Measurements: apps/realtime/stream.py's doc
 import json
 import logging
 import os
-import queue
 import threading
 import time
+from collections import deque
 
 import redis
 
@@ -43,33 +43,64 @@ class Message:
         self.frame = sse(kind, data, seq).encode() if data is not None else b""
 
 
+def _new_event():
+    """A wake-up flag: gevent's own Event when threading is patched (a few dozen bytes, no lock
+    objects; the hub is then a greenlet of the same thread), else threading's (werkzeug's threads)."""
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return threading.Event()
+    if monkey.is_module_patched("threading"):
+        from gevent.event import Event
+
+        return Event()
+    return threading.Event()
+
+
 class Viewer:
-    """One open stream's mailbox."""
+    """One open stream's mailbox: a deque and a wake-up flag.
+
+    Not a queue.Queue: with 10,000 streams open, its lock and three Conditions (each with its own
+    waiter deque and bound methods) were ~2-3 KB per stream and a Condition round per line. deque's
+    append and popleft are atomic, and the consumer always looks at the deque before it waits, so a
+    flag cleared while an item is queued never loses it.
+    """
+
+    __slots__ = ("_items", "_ready", "key", "overflowed")
 
     def __init__(self, key: str):
         self.key, self.overflowed = key, False
-        self.queue = queue.Queue(maxsize=QUEUE_SIZE)
+        self._items = deque()
+        self._ready = _new_event()
 
     def offer(self, message) -> None:
-        try:
-            self.queue.put_nowait(message)
-        except queue.Full:
+        if len(self._items) >= QUEUE_SIZE:
             self.overflowed = True  # dropped: the viewer reads the database instead
+            return
+        self._items.append(message)
+        self._ready.set()
 
     def next(self, timeout: float):
+        if not self._items:
+            self._ready.wait(max(timeout, 0.01))
         try:
-            return self.queue.get(timeout=max(timeout, 0.01))
-        except queue.Empty:
+            item = self._items.popleft()
+        except IndexError:
             return None
+        finally:
+            if not self._items:
+                self._ready.clear()
+        return item
 
     def pending(self) -> list:
         """Whatever else is already queued (a burst is sent as one write)."""
         items = []
-        while True:
-            try:
-                items.append(self.queue.get_nowait())
-            except queue.Empty:
-                return items
+        while self._items:
+            items.append(self._items.popleft())
+        self._ready.clear()
+        if self._items:  # offered between the last popleft and the clear: keep the flag up
+            self._ready.set()
+        return items
 
 
 class Hub:

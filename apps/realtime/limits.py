@@ -1,10 +1,13 @@
 """How many SSE streams one user and one address may hold open, counted across every process.
 
 Each open stream owns a member of two Redis sorted sets, one per user and one per client
-address, scored by the moment its claim expires (Redis server time, so machines agree). The
-stream refreshes its claim while it runs (apps/realtime/stream.py calls `refresh` at least every
-keep-alive) and removes it when it ends; a stream whose process was killed stops refreshing
-and its member is swept by the next `acquire`, a TTL later. No counter can leak on a crash.
+address, scored by the moment its claim expires (Redis server time, so machines agree). While
+the stream runs its claim is refreshed by its process's refresher (`Refresher`): one thread
+(a greenlet under gevent) that pushes forward, every second, the claims of all the process's
+streams that are due, in one pipelined round trip, instead of one Redis call per stream every
+ttl/4 (with 2,500 streams on a worker, ~170 calls/s and a fifth of the worker's CPU). The stream
+removes its claim when it ends; a stream whose process was killed stops being refreshed and its
+member is swept by the next `acquire`, a TTL later. No counter can leak on a crash.
 
 `acquire` sweeps, counts and adds in one Lua script, so two streams opened at the same moment
 on two machines cannot both take the last place. While Redis is unreachable streams are let
@@ -12,6 +15,8 @@ through (fail open, as the login limiter): the hub has no Redis either, and view
 """
 import logging
 import math
+import os
+import threading
 import time
 import uuid
 
@@ -47,6 +52,21 @@ local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local ttl = tonumber(ARGV[2])
 for i = 1, 2 do
   redis.call('ZADD', KEYS[i], 'XX', now_ms + ttl, ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], ttl * 2)
+end
+return 0
+"""
+
+
+# Many claims of one user and address at once. KEYS: user set, address set. ARGV: ttl ms, members...
+_REFRESH_MANY = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+for i = 1, 2 do
+  for j = 2, #ARGV do
+    redis.call('ZADD', KEYS[i], 'XX', now_ms + ttl, ARGV[j])
+  end
   redis.call('PEXPIRE', KEYS[i], ttl * 2)
 end
 return 0
@@ -112,10 +132,16 @@ class StreamSlot:
         except redis.RedisError:
             log.debug("SSE stream limits: refresh failed", exc_info=True)
 
+    def keep(self) -> None:
+        """Let this process's refresher keep the claim alive until `release`."""
+        if not self.released:
+            refresher().add(self)
+
     def release(self) -> None:
         if self.released:
             return
         self.released = True
+        refresher().discard(self)
         try:
             pipe = self._client().pipeline(transaction=False)
             for key in self.keys:
@@ -123,6 +149,77 @@ class StreamSlot:
             pipe.execute()
         except redis.RedisError:
             log.debug("SSE stream limits: release failed (the claim expires by itself)", exc_info=True)
+
+
+class Refresher:
+    """Refreshes the claims of this process's open streams, the due ones of each tick in one round trip."""
+
+    TICK = 1.0  # seconds; a claim is refreshed at most refresh_every + TICK after the last time (ttl >= 4 s)
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self._slots: set = set()
+        self._lock = threading.Lock()
+        self._thread = None
+
+    def add(self, slot: StreamSlot) -> None:
+        with self._lock:
+            self._slots.add(slot)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sse-claims", daemon=True)
+                self._thread.start()
+
+    def discard(self, slot: StreamSlot) -> None:
+        with self._lock:
+            self._slots.discard(slot)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._slots)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.TICK)
+            try:
+                self.refresh_due()
+            except Exception:  # the thread must outlive any one failure
+                log.warning("SSE stream limits: refresh round failed", exc_info=True)
+
+    def refresh_due(self, now: float | None = None) -> int:
+        """Refresh every claim due by `now`; returns how many were sent to Redis."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            due = [slot for slot in self._slots
+                   if not slot.released and now - slot.refreshed_at >= slot.refresh_every]
+        groups: dict = {}
+        for slot in due:
+            slot.refreshed_at = now
+            groups.setdefault((slot.url, tuple(slot.keys), int(slot.ttl * 1000)), []).append(slot.member)
+        by_url: dict = {}
+        for (url, keys, ttl_ms), members in groups.items():
+            by_url.setdefault(url, []).append((keys, ttl_ms, members))
+        for url, calls in by_url.items():
+            try:
+                pipe = get_redis(url).pipeline(transaction=False)
+                for keys, ttl_ms, members in calls:
+                    pipe.eval(_REFRESH_MANY, 2, *keys, ttl_ms, *members)
+                pipe.execute()
+            except redis.RedisError:
+                log.debug("SSE stream limits: refresh failed", exc_info=True)
+        return len(due)
+
+
+_refresher: Refresher | None = None
+_refresher_lock = threading.Lock()
+
+
+def refresher() -> Refresher:
+    """This process's refresher (a forked worker builds its own)."""
+    global _refresher
+    with _refresher_lock:
+        if _refresher is None or _refresher.pid != os.getpid():
+            _refresher = Refresher()
+        return _refresher
 
 
 def open_count(url: str, user_id: str) -> int:
@@ -133,10 +230,14 @@ def open_count(url: str, user_id: str) -> int:
 
 
 class LimitedBody:
-    """A WSGI body that holds a StreamSlot: refreshed as frames go out, released on close.
+    """A WSGI body that holds a StreamSlot: kept alive by the process's refresher while it is
+    iterated, released when it ends or is closed.
 
     A class (not a generator) so that `close()` releases the place even when the server closes
-    the response before its first frame was asked for.
+    the response before its first frame was asked for. It yields bytes, so the response can pass
+    it to the server as it is (direct_passthrough: no werkzeug ClosingIterator and encoding
+    generator around each of 10,000 open streams, two interpreter levels fewer in each stream's
+    greenlet stack and per frame).
     """
 
     def __init__(self, body, slot: StreamSlot):
@@ -144,19 +245,20 @@ class LimitedBody:
         self._iterator = None
 
     def __iter__(self):
-        self._iterator = iter(self.body)
-        return self
-
-    def __next__(self):
         if self._iterator is None:
             self._iterator = iter(self.body)
+            self.slot.keep()
+        return self
+
+    def __next__(self) -> bytes:
+        if self._iterator is None:
+            self.__iter__()
         try:
             frame = next(self._iterator)
         except StopIteration:
             self.slot.release()
             raise
-        self.slot.refresh()
-        return frame
+        return frame.encode() if isinstance(frame, str) else frame
 
     def close(self) -> None:
         try:

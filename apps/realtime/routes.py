@@ -78,7 +78,8 @@ def find_execucao(ref: str):
 
 
 def _event_stream(body, slot: limits.StreamSlot) -> Response:
-    return Response(limits.LimitedBody(body, slot), mimetype="text/event-stream", headers=STREAM_HEADERS)
+    return Response(limits.LimitedBody(body, slot), mimetype="text/event-stream", headers=STREAM_HEADERS,
+                    direct_passthrough=True)
 
 
 @bp.get("/api/v2/logs-tempo-real/stream/<job_id>")
