@@ -1,7 +1,7 @@
 """notificacao_contatos: the webhook signing secret encrypted at rest (webhook_secret_cifrado)
 
 Revision ID: 9c0d1e2f3a63
-Revises: 5e6f7a8b9ca5
+Revises: 9c0d1e2f3a41
 Create Date: 2026-12-02 06:00:00
 
 Existing secrets are encrypted with the running app's key (CREDENTIALS_KEY, else derived from
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '9c0d1e2f3a63'
-down_revision = '5e6f7a8b9ca5'
+down_revision = '9c0d1e2f3a41'
 branch_labels = None
 depends_on = None
 
