@@ -11,14 +11,14 @@ hub (messages lost while it was away) makes the viewer catch up from the databas
 Redis is down, viewers poll it. The RPA API is never called here: the worker is its only
 consumer, however many people watch.
 
-Measured with bench/bench_sse.py (gunicorn-cfg.py: 2 gevent workers; 2 cores busy with other
-work, load average 3.6-4.7): 1,000 viewers of one job connected in 5-8 s and each received all
-63 lines; 2 Redis pub/sub connections in all; 29-30 KB of worker RSS per open stream; 31-34 µs
-of worker CPU per line delivered to one viewer (~16 ms per line for 500 viewers on a worker);
-publish-to-receive p50 115-171 ms, p95 341-731 ms, as seen by a single-process Python client
-that itself spent 1.3 s of CPU parsing the 63,000 frames; GET /login answered in 20-27 ms with
-the 1,000 streams open; the RPA API got 50 requests with 1,000 viewers and 48-51 with one
-(ratio 0.98-1.04: poll timing, not viewers).
+Measured with bench/bench_sse.py --viewers 10000 --instances 2 --jobs 10 (two gunicorn servers with
+gunicorn-cfg.py's settings, 2 gevent workers each, one Redis, SQLite, nginx from deploy/nginx.conf with
+deploy/nginx-main.conf's limits; 4 client processes on the same 2 cores): 10 jobs writing 2 lines/s
+each (20,000 deliveries/s), 10,000 viewers connected in 40 s and every one received all its lines in
+order, then the end event; publish-to-receive p50 39 ms, p95 127 ms, p99 551 ms; 24.9 KB of worker
+RSS per open stream (534.8 -> 778.1 MB over 4 workers); GET /processos signed in, median 14 ms and
+p95 74 ms while the lines flowed; 26 us of worker CPU per delivered line (16.1 s, beside 16.2 s for
+the clients and 3.9 s for nginx); 4 Redis pub/sub connections in all.
 """
 import random
 import time
