@@ -43,9 +43,11 @@ def test_concurrent_dispatchers_never_exceed_the_limit(app, enqueued):
         db.session.add(Execucao(processo_id=processo.id, tipo="DOWNLOAD", status=StatusExecucao.PENDENTE))
     db.session.commit()
 
+    vivo_id = vivo.id  # read here: six threads refreshing the test's expired object at once would share its session
+
     def run():
         with app.app_context():
-            throttle.dispatch(vivo.id)
+            throttle.dispatch(vivo_id)
             db.session.remove()
 
     threads = [threading.Thread(target=run) for _ in range(6)]
