@@ -93,7 +93,7 @@ def test_whole_cycle_through_the_pages(cycle, sim, processo, operador_client):
     assert all(f.numero in html for f in faturas_of(processo.id))
 
     response = operador_client.post(f"{page}/aprovar", data={"comentario": "ok"}, follow_redirects=True)
-    assert "Processo aprovado" in response.get_data(as_text=True)
+    assert "aprovado: as faturas seguem para o envio ao SAT" in response.get_data(as_text=True)
     assert processo_of(processo.id).status == StatusProcesso.AGUARDANDO_ENVIO_SAT
 
     response = operador_client.post(f"{page}/executar", follow_redirects=True)
