@@ -18,6 +18,7 @@ class ExecucaoHora(db.Model):
     """Finished runs (CONCLUIDO, FALHOU) per UTC hour of data_fim and status: the runs per local day."""
 
     __tablename__ = "execucao_horas"
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: rows stored in key order, read by range
 
     hora: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     status: Mapped[str] = mapped_column(String(20), primary_key=True)
@@ -29,6 +30,7 @@ class ExecucaoDuracao(db.Model):
     (the exact mean)."""
 
     __tablename__ = "execucao_duracoes"
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: rows stored in key order, read by range
 
     hora: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     operadora_id: Mapped[uuid.UUID] = mapped_column(
@@ -43,6 +45,7 @@ class ExecucaoDuracaoFaixa(db.Model):
     seconds; see apps.home.services.FAIXAS): the histogram the p95 is read from."""
 
     __tablename__ = "execucao_duracao_faixas"
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: rows stored in key order, read by range
 
     dia: Mapped[date] = mapped_column(Date, primary_key=True)
     operadora_id: Mapped[uuid.UUID] = mapped_column(

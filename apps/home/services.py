@@ -131,10 +131,10 @@ def duration_seconds():
 
 
 # The duration histogram's buckets (execucao_duracao_faixas.faixa is a bucket's lower bound, in seconds):
-# (up to, width). 1 s below 2 min, 5 s below 10 min, 30 s below 2 h, 5 min beyond. The triggers of
+# (up to, width). 1 s below 1 min, 10 s below 10 min, 1 min below 2 h, 10 min beyond. The triggers of
 # migration 9c0d1e2f3a74 use the same bounds.
-FAIXAS = ((120, 1), (600, 5), (7200, 30), (None, 300))
-RESOLUCAO = "1 s até 2 min, 5 s até 10 min, 30 s até 2 h, 5 min acima"
+FAIXAS = ((60, 1), (600, 10), (7200, 60), (None, 600))
+RESOLUCAO = "1 s até 1 min, 10 s até 10 min, 1 min até 2 h, 10 min acima"
 
 
 def faixa_width(faixa: int) -> int:
@@ -151,18 +151,21 @@ def durations(now: datetime | None = None, days: int = DAYS) -> list[dict]:
     width (RESOLUCAO) otherwise.
     """
     _, start = _window(now or utcnow(), days)
-    means = (select(Operadora.codigo, ExecucaoDuracao.tipo, literal(-1).label("faixa"),
-                    func.sum(ExecucaoDuracao.total), func.sum(ExecucaoDuracao.soma))
-             .join(Operadora, Operadora.id == ExecucaoDuracao.operadora_id)
+    # Grouped by operadora_id first (the table's own columns, no lookup per row), then named.
+    means = (select(ExecucaoDuracao.operadora_id.label("operadora_id"), ExecucaoDuracao.tipo.label("tipo"),
+                    literal(-1).label("faixa"), func.sum(ExecucaoDuracao.total).label("n"),
+                    func.sum(ExecucaoDuracao.soma).label("soma"))
              .where(ExecucaoDuracao.hora >= start)
-             .group_by(Operadora.codigo, ExecucaoDuracao.tipo))
-    histogram = (select(Operadora.codigo, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa,
+             .group_by(ExecucaoDuracao.operadora_id, ExecucaoDuracao.tipo))
+    histogram = (select(ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa,
                         func.sum(ExecucaoDuracaoFaixa.total), func.sum(ExecucaoDuracaoFaixa.soma))
-                 .join(Operadora, Operadora.id == ExecucaoDuracaoFaixa.operadora_id)
                  .where(ExecucaoDuracaoFaixa.dia >= start.date())
-                 .group_by(Operadora.codigo, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa))
+                 .group_by(ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa))
+    grouped = union_all(means, histogram).subquery()
+    query = (select(Operadora.codigo, grouped.c.tipo, grouped.c.faixa, grouped.c.n, grouped.c.soma)
+             .join(Operadora, Operadora.id == grouped.c.operadora_id))
     groups: dict[tuple, dict] = defaultdict(lambda: {"n": 0, "soma": 0.0, "faixas": []})
-    for operadora, tipo, faixa, n, soma in db.session.execute(union_all(means, histogram)).all():
+    for operadora, tipo, faixa, n, soma in db.session.execute(query).all():
         if not n:
             continue
         if faixa == -1:
