@@ -4,7 +4,7 @@ the p95 read from the histogram is within its resolution of the exact percentile
 import random
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, insert, select, update
@@ -42,8 +42,9 @@ def direct() -> dict:
         if e.status == E.CONCLUIDO and e.data_inicio is not None and e.processo_id is not None:
             seconds = (e.data_fim - e.data_inicio).total_seconds()
             operadora = operadora_of[e.processo_id]
+            day = (e.data_fim.date() - date(1970, 1, 1)).days
             for table, key in ((duracoes, (hora, operadora, e.tipo)),
-                               (faixas, (e.data_fim.date(), operadora, e.tipo, faixa(seconds)))):
+                               *((faixas, (k, day - day % 2 ** k, operadora, e.tipo, faixa(seconds))) for k in range(5))):
                 table[key][0] += 1
                 table[key][1] += seconds
     return {"horas": dict(horas), "duracoes": {k: tuple(v) for k, v in duracoes.items()},
@@ -57,8 +58,8 @@ def stored() -> dict:
     duracoes = {(h, o, t): (n, s) for h, o, t, n, s in db.session.execute(
         select(ExecucaoDuracao.hora, ExecucaoDuracao.operadora_id, ExecucaoDuracao.tipo, ExecucaoDuracao.total,
                ExecucaoDuracao.soma).where(ExecucaoDuracao.total != 0))}
-    faixas = {(d, o, t, f): (n, s) for d, o, t, f, n, s in db.session.execute(
-        select(ExecucaoDuracaoFaixa.dia, ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo,
+    faixas = {(k, b, o, t, f): (n, s) for k, b, o, t, f, n, s in db.session.execute(
+        select(ExecucaoDuracaoFaixa.nivel, ExecucaoDuracaoFaixa.bloco, ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo,
                ExecucaoDuracaoFaixa.faixa, ExecucaoDuracaoFaixa.total, ExecucaoDuracaoFaixa.soma)
         .where(ExecucaoDuracaoFaixa.total != 0))}
     return {"horas": horas, "duracoes": duracoes, "faixas": faixas}
@@ -215,3 +216,12 @@ def test_the_migration_fills_the_summaries_from_existing_runs_and_goes_back_down
         assert "execucao_horas" not in inspect(db.engine).get_table_names()
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("first, last", [(date(2026, 4, 21), date(2026, 5, 20)), (date(2026, 4, 20), date(2026, 5, 20)),
+                                         (date(2026, 5, 20), date(2026, 5, 20))])
+def test_day_blocks_cover_the_window_once(first, last):
+    blocks = services.day_blocks(first, last)
+    days = [b + i for k, b in blocks for i in range(2 ** k)]
+    assert days == list(range((first - date(1970, 1, 1)).days, (last - date(1970, 1, 1)).days + 1))
+    assert all(b % 2 ** k == 0 for k, b in blocks) and len(blocks) <= 10

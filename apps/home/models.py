@@ -6,9 +6,9 @@ re-dates a run, a DELETE, a processo deleted with its runs). A run counts once i
 CONCLUIDO or FALHOU with data_fim set; its operadora is its cliente's when it finished.
 """
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Integer, String, Uuid
+from sqlalchemy import Float, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from apps.core.types import UTCDateTime, db
@@ -41,13 +41,16 @@ class ExecucaoDuracao(db.Model):
 
 
 class ExecucaoDuracaoFaixa(db.Model):
-    """The same runs per UTC day, operadora, tipo and duration bucket (`faixa`, its lower bound in
-    seconds; see apps.home.services.FAIXAS): the histogram the p95 is read from."""
+    """The same runs per block of UTC days, operadora, tipo and duration bucket (`faixa`, its lower bound in
+    seconds; see apps.home.services.FAIXAS): the histogram the p95 is read from. Every run is counted in the
+    blocks of 1, 2, 4, 8 and 16 days (`nivel` 0-4) that hold its day; `bloco` is the number of the block's
+    first day since 1970-01-01 (a multiple of 2 ** nivel), so a 30-day window is about 8 blocks."""
 
     __tablename__ = "execucao_duracao_faixas"
     __table_args__ = {"sqlite_with_rowid": False}  # SQLite: rows stored in key order, read by range
 
-    dia: Mapped[date] = mapped_column(Date, primary_key=True)
+    nivel: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bloco: Mapped[int] = mapped_column(Integer, primary_key=True)
     operadora_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("operadoras.id", ondelete="CASCADE"), primary_key=True)
     tipo: Mapped[str] = mapped_column(String(20), primary_key=True)

@@ -6,11 +6,11 @@ duration means and p95 per operadora and tipo (execucao_duracoes, execucao_durac
 by database triggers (apps.home.models), so the cost does not grow with the runs of the month.
 """
 from collections import defaultdict
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 
 from flask import current_app
-from sqlalchemy import func, literal, select, type_coerce, union_all
+from sqlalchemy import and_, func, literal, or_, select, type_coerce, union_all
 
 from apps.core.clock import competencia_of, current_competencia, local_tz
 from apps.core.types import UTCDateTime, db, utcnow
@@ -159,7 +159,8 @@ def durations(now: datetime | None = None, days: int = DAYS) -> list[dict]:
              .group_by(ExecucaoDuracao.operadora_id, ExecucaoDuracao.tipo))
     histogram = (select(ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa,
                         func.sum(ExecucaoDuracaoFaixa.total), func.sum(ExecucaoDuracaoFaixa.soma))
-                 .where(ExecucaoDuracaoFaixa.dia >= start.date())
+                 .where(or_(*(and_(ExecucaoDuracaoFaixa.nivel == nivel, ExecucaoDuracaoFaixa.bloco == bloco)
+                              for nivel, bloco in day_blocks(start.date(), (now or utcnow()).astimezone(UTC).date()))))
                  .group_by(ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa))
     grouped = union_all(means, histogram).subquery()
     query = (select(Operadora.codigo, grouped.c.tipo, grouped.c.faixa, grouped.c.n, grouped.c.soma)
@@ -179,6 +180,20 @@ def durations(now: datetime | None = None, days: int = DAYS) -> list[dict]:
         result.append({"operadora": operadora, "tipo": tipo, "n": entry["n"], "media": entry["soma"] / entry["n"],
                        "p95": histogram_percentile(entry["faixas"], PERCENTILE)})
     return result
+
+
+EPOCH = date(1970, 1, 1)
+NIVEIS = 5  # blocks of 1, 2, 4, 8, 16 days
+
+
+def day_blocks(first: date, last: date) -> list[tuple[int, int]]:
+    """(nivel, bloco) of the fewest aligned blocks of execucao_duracao_faixas covering the UTC days first..last."""
+    day, end, blocks = (first - EPOCH).days, (last - EPOCH).days, []
+    while day <= end:
+        nivel = next(k for k in range(NIVEIS - 1, -1, -1) if day % 2 ** k == 0 and day + 2 ** k - 1 <= end)
+        blocks.append((nivel, day))
+        day += 2 ** nivel
+    return blocks
 
 
 def histogram_percentile(faixas: list[tuple[int, int, float]], percentile: int) -> float:

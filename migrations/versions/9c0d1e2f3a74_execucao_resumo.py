@@ -1,5 +1,5 @@
 """execucao_resumo: finished runs per UTC hour (counts, summed durations) and a duration histogram
-per UTC day, kept by triggers on execucoes, so the dashboard reads a few thousand rows, not 30 days of runs
+per blocks of UTC days, kept by triggers on execucoes, so the dashboard reads a few thousand rows, not 30 days of runs
 
 Revision ID: 9c0d1e2f3a74
 Revises: 9c0d1e2f3a63
@@ -23,14 +23,14 @@ depends_on = None
 EXPR = {
     "sqlite": {
         "hora": "strftime('%Y-%m-%d %H:00:00.000000', d.data_fim)",
-        "dia": "date(d.data_fim)",
+        "dia": "CAST(julianday(date(d.data_fim)) - 2440587.5 AS INTEGER)",
         "dur": "((julianday(d.data_fim) - julianday(d.data_inicio)) * 86400.0)",
         "int": "CAST({x} AS INTEGER)",  # truncation, a floor for x >= 0
         "pos": "max(round({x}, 3), 0)",
     },
     "postgresql": {
         "hora": "(date_trunc('hour', d.data_fim AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')",
-        "dia": "((d.data_fim AT TIME ZONE 'UTC')::date)",
+        "dia": "((d.data_fim AT TIME ZONE 'UTC')::date - DATE '1970-01-01')",
         "dur": "(extract(epoch FROM d.data_fim - d.data_inicio)::float8)",
         "int": "floor({x})::int",
         "pos": "greatest(round(extract(epoch FROM d.data_fim - d.data_inicio), 3)::float8, 0)",
@@ -41,6 +41,9 @@ EXPR = {
 # coarse enough that 30 days of an operadora's runs fill at most a few hundred of them a day.
 FAIXA = ("(CASE WHEN {d} < 60 THEN {i1} WHEN {d} < 600 THEN {i10} * 10 WHEN {d} < 7200 THEN {i60} * 60 "
          "ELSE {i600} * 600 END)")
+# The histogram is kept over blocks of 1, 2, 4, 8 and 16 UTC days (nivel 0-4, bloco: the number of the block's
+# first day since 1970-01-01, a multiple of its length), so any 30-day window is read from about 8 blocks.
+NIVEIS = " UNION ALL ".join(f"SELECT {k} AS nivel, {2 ** k} AS dias" for k in range(5))
 FINISHED = "d.status IN ('CONCLUIDO', 'FALHOU') AND d.data_fim IS NOT NULL"
 TIMED = ("d.status = 'CONCLUIDO' AND d.data_fim IS NOT NULL AND d.data_inicio IS NOT NULL "
          "AND d.processo_id IS NOT NULL")
@@ -65,10 +68,11 @@ def apply(dialect: str, deltas: str) -> str:
     GROUP BY 1, 2, 3 {changed} ORDER BY 1, 2, 3
     ON CONFLICT (hora, operadora_id, tipo) DO UPDATE SET total = execucao_duracoes.total + excluded.total,
         soma = execucao_duracoes.soma + excluded.soma;
-    INSERT INTO execucao_duracao_faixas (dia, operadora_id, tipo, faixa, total, soma)
-    SELECT {e['dia']}, clientes.operadora_id, d.tipo, {faixa}, sum(d.delta), sum(d.delta * {e['dur']}) {owner}
-    GROUP BY 1, 2, 3, 4 {changed} ORDER BY 1, 2, 3, 4
-    ON CONFLICT (dia, operadora_id, tipo, faixa) DO UPDATE SET total = execucao_duracao_faixas.total + excluded.total,
+    INSERT INTO execucao_duracao_faixas (nivel, bloco, operadora_id, tipo, faixa, total, soma)
+    SELECT n.nivel, {e['dia']} - {e['dia']} % n.dias, clientes.operadora_id, d.tipo, {faixa}, sum(d.delta),
+        sum(d.delta * {e['dur']}) {owner.replace(" WHERE ", f" CROSS JOIN ({NIVEIS}) AS n WHERE ")}
+    GROUP BY 1, 2, 3, 4, 5 {changed} ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (nivel, bloco, operadora_id, tipo, faixa) DO UPDATE SET total = execucao_duracao_faixas.total + excluded.total,
         soma = execucao_duracao_faixas.soma + excluded.soma;"""
 
 
@@ -148,14 +152,15 @@ def upgrade():
     sqlite_with_rowid=False,  # SQLite: rows stored in key order, the dashboard reads them by range
     )
     op.create_table('execucao_duracao_faixas',
-    sa.Column('dia', sa.Date(), nullable=False),
+    sa.Column('nivel', sa.Integer(), nullable=False),
+    sa.Column('bloco', sa.Integer(), nullable=False),
     sa.Column('operadora_id', sa.Uuid(), nullable=False),
     sa.Column('tipo', sa.String(length=20), nullable=False),
     sa.Column('faixa', sa.Integer(), nullable=False),
     sa.Column('total', sa.Integer(), nullable=False),
     sa.Column('soma', sa.Float(), nullable=False),
     sa.ForeignKeyConstraint(['operadora_id'], ['operadoras.id'], name=op.f('fk_execucao_duracao_faixas_operadora_id_operadoras'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('dia', 'operadora_id', 'tipo', 'faixa', name=op.f('pk_execucao_duracao_faixas')),
+    sa.PrimaryKeyConstraint('nivel', 'bloco', 'operadora_id', 'tipo', 'faixa', name=op.f('pk_execucao_duracao_faixas')),
     sqlite_with_rowid=False,  # SQLite: rows stored in key order, the dashboard reads them by range
     )
     dialect = op.get_bind().dialect.name
