@@ -146,11 +146,12 @@ def durations(now: datetime | None = None, days: int = DAYS) -> list[dict]:
 
     The count and mean are exact, over the window's UTC hours (execucao_duracoes). The p95 is interpolated
     like percentile_cont (linearly, at rank 0.95 * (n - 1)) from the duration histogram of the UTC days
-    the window touches (execucao_duracao_faixas): within a bucket its runs are taken as spread evenly
+    the window touches (execucao_duracao_faixas, read as about 8 aligned blocks): within a bucket its runs are taken as spread evenly
     around their mean, so it is exact when a bucket's runs are equal, and off by less than a bucket's
     width (RESOLUCAO) otherwise.
     """
-    _, start = _window(now or utcnow(), days)
+    now = now or utcnow()
+    _, start = _window(now, days)
     # Grouped by operadora_id first (the table's own columns, no lookup per row), then named.
     means = (select(ExecucaoDuracao.operadora_id.label("operadora_id"), ExecucaoDuracao.tipo.label("tipo"),
                     literal(-1).label("faixa"), func.sum(ExecucaoDuracao.total).label("n"),
@@ -160,7 +161,7 @@ def durations(now: datetime | None = None, days: int = DAYS) -> list[dict]:
     histogram = (select(ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa,
                         func.sum(ExecucaoDuracaoFaixa.total), func.sum(ExecucaoDuracaoFaixa.soma))
                  .where(or_(*(and_(ExecucaoDuracaoFaixa.nivel == nivel, ExecucaoDuracaoFaixa.bloco == bloco)
-                              for nivel, bloco in day_blocks(start.date(), (now or utcnow()).astimezone(UTC).date()))))
+                              for nivel, bloco in day_blocks(start.date(), now.astimezone(UTC).date()))))
                  .group_by(ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa))
     grouped = union_all(means, histogram).subquery()
     query = (select(Operadora.codigo, grouped.c.tipo, grouped.c.faixa, grouped.c.n, grouped.c.soma)
@@ -234,9 +235,9 @@ def dashboard(now: datetime | None = None) -> dict:
 def cached_dashboard() -> dict:
     """dashboard(), reused for DASHBOARD_CACHE_SECONDS (default 30) in this process.
 
-    The month's counts come from processo_totais, but the backlog's age and the run statistics read
-    every waiting processo and every run of 30 days, so at 100,000 processos they cost hundreds of
-    milliseconds: worth computing once per half minute, not once per visit.
+    Every figure is read from rows kept by triggers (processo_totais, the execucao summaries) or an index
+    lookup, so an uncached visit costs a few milliseconds at any volume; the cache still spares a busy
+    page the work.
     """
     ttl = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 30))
     cache = current_app.extensions.setdefault("home_dashboard", {})
