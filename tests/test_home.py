@@ -196,6 +196,7 @@ def test_page_shows_the_figures_and_embeds_chart_data(client, users, login, mont
     assert 'id="backlog-total">3<' in page
     assert "vendor/chartjs/chart.umd.min.js" in page and "js/home.js" in page
     assert "cdn" not in page.lower()
+    assert "O p95 é estimado pelo histograma de durações (faixas de 1 s até 1 min" in page
     raw = re.search(r'<script type="application/json" id="dashboard-data">(.*?)</script>', page, re.S).group(1)
     data = json.loads(raw)
     assert len(data["por_dia"]["dias"]) == 30

@@ -19,7 +19,8 @@ def index():
     """The month at a glance: status by operadora, approval backlog, runs per day, durations."""
     data = services.cached_dashboard()
     return render_template("home/index.html", **data, chart_data=services.chart_data(data),
-                           tipo_labels=TIPO_LABELS, robos_disponiveis=robos.available_count())
+                           tipo_labels=TIPO_LABELS, robos_disponiveis=robos.available_count(),
+                           p95_resolucao=services.RESOLUCAO)
 
 
 @bp.route("/dashboard.json", endpoint="dados")

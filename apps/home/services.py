@@ -1,19 +1,20 @@
 """Figures for the home dashboard: a fixed number of set-based queries (GROUP BY), whatever the volume.
 
 `dashboard()` runs four queries: processos of the competência by operadora and status (read from
-processo_totais, a few rows), the approval backlog, finished execucoes per hour, and duration
-percentiles per operadora and tipo.
+processo_totais, a few rows), the approval backlog, finished execucoes per hour (execucao_horas) and
+duration means and p95 per operadora and tipo (execucao_duracoes, execucao_duracao_faixas): summaries kept
+by database triggers (apps.home.models), so the cost does not grow with the runs of the month.
 """
 from collections import defaultdict
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 
 from flask import current_app
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import and_, func, literal, or_, select, type_coerce, union_all
 
-from apps.clientes.models import Cliente
 from apps.core.clock import competencia_of, current_competencia, local_tz
 from apps.core.types import UTCDateTime, db, utcnow
+from apps.home.models import ExecucaoDuracao, ExecucaoDuracaoFaixa, ExecucaoHora
 from apps.operadoras.models import Operadora
 from apps.processos import totais
 from apps.processos.models import Execucao, Processo, ProcessoTotal, StatusExecucao, StatusProcesso
@@ -96,29 +97,21 @@ def _window(now: datetime, days: int) -> tuple[list, datetime]:
     return dates, start
 
 
-def _hour_bucket(column):
-    """The UTC hour a timestamp falls in; folded into local days in Python (SQLite has no time zones)."""
-    if _dialect() == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
-    return func.strftime("%Y-%m-%d %H", column)
-
-
 def executions_per_day(now: datetime | None = None, days: int = DAYS) -> dict:
-    """Finished execucoes (CONCLUIDO, FALHOU) per local day by data_fim, and the failure rate."""
+    """Finished execucoes (CONCLUIDO, FALHOU) per local day by data_fim, and the failure rate.
+
+    Read from execucao_horas (per UTC hour, kept by triggers), folded into local days here: exact counts,
+    about 24 rows a day whatever the volume.
+    """
     dates, start = _window(now or utcnow(), days)
-    bucket = _hour_bucket(Execucao.data_fim)
     rows = db.session.execute(
-        select(bucket, Execucao.status, func.count())
-        .where(Execucao.status.in_((StatusExecucao.CONCLUIDO, StatusExecucao.FALHOU)),
-               Execucao.data_fim >= start,
-               # runs end within EXECUCAO_MAX_HORAS of their creation: lets the (status, created_at) index work
-               Execucao.created_at >= start - timedelta(days=2))
-        .group_by(bucket, Execucao.status)
+        select(ExecucaoHora.hora, ExecucaoHora.status, ExecucaoHora.total)
+        .where(ExecucaoHora.hora >= start, ExecucaoHora.total != 0)
     ).all()
     per_day = {d: {StatusExecucao.CONCLUIDO: 0, StatusExecucao.FALHOU: 0} for d in dates}
     for hour, status, n in rows:
-        day = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(local_tz()).date()
-        if day in per_day:
+        day = hour.astimezone(local_tz()).date()
+        if day in per_day and status in per_day[day]:
             per_day[day][status] += n
     concluidas = sum(v[StatusExecucao.CONCLUIDO] for v in per_day.values())
     falhas = sum(v[StatusExecucao.FALHOU] for v in per_day.values())
@@ -131,69 +124,102 @@ def executions_per_day(now: datetime | None = None, days: int = DAYS) -> dict:
 
 
 def duration_seconds():
-    """Execucao.data_fim - data_inicio in seconds, as SQL (PostgreSQL or SQLite)."""
+    """Execucao.data_fim - data_inicio in seconds, as SQL (PostgreSQL or SQLite); apps.core.metrics uses it."""
     if _dialect() == "postgresql":
         return func.extract("epoch", Execucao.data_fim - Execucao.data_inicio)
     return (func.julianday(Execucao.data_fim) - func.julianday(Execucao.data_inicio)) * 86400.0
 
 
-def _finished_runs(start: datetime):
-    """CONCLUIDO runs that ended since `start`, with operadora, tipo and duration (a subquery)."""
-    return (
-        select(Operadora.codigo.label("operadora"), Execucao.tipo.label("tipo"), duration_seconds().label("d"))
-        .select_from(Execucao).join(Processo, Execucao.processo_id == Processo.id)
-        .join(Cliente, Processo.cliente_id == Cliente.id).join(Operadora, Cliente.operadora_id == Operadora.id)
-        .where(Execucao.status == StatusExecucao.CONCLUIDO, Execucao.data_inicio.is_not(None),
-               Execucao.data_fim >= start, Execucao.created_at >= start - timedelta(days=2))
-    ).subquery()
+# The duration histogram's buckets (execucao_duracao_faixas.faixa is a bucket's lower bound, in seconds):
+# (up to, width). 1 s below 1 min, 10 s below 10 min, 1 min below 2 h, 10 min beyond. The triggers of
+# migration 9c0d1e2f3a74 use the same bounds.
+FAIXAS = ((60, 1), (600, 10), (7200, 60), (None, 600))
+RESOLUCAO = "1 s até 1 min, 10 s até 10 min, 1 min até 2 h, 10 min acima"
+
+
+def faixa_width(faixa: int) -> int:
+    return next(width for limit, width in FAIXAS if limit is None or faixa < limit)
 
 
 def durations(now: datetime | None = None, days: int = DAYS) -> list[dict]:
-    """Mean and p95 duration of CONCLUIDO runs per operadora and tipo (one query).
+    """Mean and p95 duration of CONCLUIDO runs per operadora and tipo (one query over the summaries).
 
-    PostgreSQL computes percentile_cont itself. SQLite has none, so window functions rank each
-    group and only the (at most two) rows around the p95 rank come back; Python interpolates
-    between them exactly as percentile_cont does (linearly, at rank 0.95 * (n - 1)).
+    The count and mean are exact, over the window's UTC hours (execucao_duracoes). The p95 is interpolated
+    like percentile_cont (linearly, at rank 0.95 * (n - 1)) from the duration histogram of the UTC days
+    the window touches (execucao_duracao_faixas, read as about 8 aligned blocks): within a bucket its runs are taken as spread evenly
+    around their mean, so it is exact when a bucket's runs are equal, and off by less than a bucket's
+    width (RESOLUCAO) otherwise.
     """
-    _, start = _window(now or utcnow(), days)
-    runs = _finished_runs(start)
-    group = (runs.c.operadora, runs.c.tipo)
-    if _dialect() == "postgresql":
-        rows = db.session.execute(
-            select(*group, func.count(), func.avg(runs.c.d),
-                   func.percentile_cont(PERCENTILE / 100).within_group(runs.c.d))
-            .group_by(*group).order_by(*group)
-        ).all()
-        return [{"operadora": operadora, "tipo": tipo, "n": n, "media": float(media), "p95": float(p95)}
-                for operadora, tipo, n, media, p95 in rows]
-    ranked = select(*group, runs.c.d, func.row_number().over(partition_by=group, order_by=runs.c.d).label("rn"),
-                    func.count().over(partition_by=group).label("n"),
-                    func.avg(runs.c.d).over(partition_by=group).label("media")).subquery()
-    low_rank = (ranked.c.n - 1) * PERCENTILE // 100 + 1  # 1-based rank at or below the percentile
-    rows = db.session.execute(
-        select(ranked.c.operadora, ranked.c.tipo, ranked.c.n, ranked.c.media, ranked.c.rn, ranked.c.d)
-        .where(ranked.c.rn >= low_rank, ranked.c.rn <= low_rank + 1)
-        .order_by(ranked.c.operadora, ranked.c.tipo, ranked.c.rn)
-    ).all()
-    return _interpolate(rows)
-
-
-def _interpolate(rows) -> list[dict]:
-    groups: dict[tuple, dict] = defaultdict(dict)
-    for operadora, tipo, n, media, rn, d in rows:
-        entry = groups[(operadora, tipo)]
-        entry.update(operadora=operadora, tipo=tipo, n=int(n), media=float(media))
-        entry.setdefault("ranks", {})[int(rn)] = float(d)
+    now = now or utcnow()
+    _, start = _window(now, days)
+    # Grouped by operadora_id first (the table's own columns, no lookup per row), then named.
+    means = (select(ExecucaoDuracao.operadora_id.label("operadora_id"), ExecucaoDuracao.tipo.label("tipo"),
+                    literal(-1).label("faixa"), func.sum(ExecucaoDuracao.total).label("n"),
+                    func.sum(ExecucaoDuracao.soma).label("soma"))
+             .where(ExecucaoDuracao.hora >= start)
+             .group_by(ExecucaoDuracao.operadora_id, ExecucaoDuracao.tipo))
+    histogram = (select(ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa,
+                        func.sum(ExecucaoDuracaoFaixa.total), func.sum(ExecucaoDuracaoFaixa.soma))
+                 .where(or_(*(and_(ExecucaoDuracaoFaixa.nivel == nivel, ExecucaoDuracaoFaixa.bloco == bloco)
+                              for nivel, bloco in day_blocks(start.date(), now.astimezone(UTC).date()))))
+                 .group_by(ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa))
+    grouped = union_all(means, histogram).subquery()
+    query = (select(Operadora.codigo, grouped.c.tipo, grouped.c.faixa, grouped.c.n, grouped.c.soma)
+             .join(Operadora, Operadora.id == grouped.c.operadora_id))
+    groups: dict[tuple, dict] = defaultdict(lambda: {"n": 0, "soma": 0.0, "faixas": []})
+    for operadora, tipo, faixa, n, soma in db.session.execute(query).all():
+        if not n:
+            continue
+        if faixa == -1:
+            groups[(operadora, tipo)].update(n=int(n), soma=float(soma))
+        else:
+            groups[(operadora, tipo)]["faixas"].append((int(faixa), int(n), float(soma)))
     result = []
-    for key in sorted(groups):
-        entry = groups[key]
-        ranks, n = entry.pop("ranks"), entry["n"]
-        low, fraction = divmod((n - 1) * PERCENTILE, 100)
-        lower = ranks[low + 1]
-        upper = ranks.get(low + 2, lower)
-        entry["p95"] = lower + (upper - lower) * fraction / 100
-        result.append(entry)
+    for (operadora, tipo), entry in sorted(groups.items()):
+        if entry["n"] <= 0 or not entry["faixas"]:
+            continue
+        result.append({"operadora": operadora, "tipo": tipo, "n": entry["n"], "media": entry["soma"] / entry["n"],
+                       "p95": histogram_percentile(entry["faixas"], PERCENTILE)})
     return result
+
+
+EPOCH = date(1970, 1, 1)
+NIVEIS = 5  # blocks of 1, 2, 4, 8, 16 days
+
+
+def day_blocks(first: date, last: date) -> list[tuple[int, int]]:
+    """(nivel, bloco) of the fewest aligned blocks of execucao_duracao_faixas covering the UTC days first..last."""
+    day, end, blocks = (first - EPOCH).days, (last - EPOCH).days, []
+    while day <= end:
+        nivel = next(k for k in range(NIVEIS - 1, -1, -1) if day % 2 ** k == 0 and day + 2 ** k - 1 <= end)
+        blocks.append((nivel, day))
+        day += 2 ** nivel
+    return blocks
+
+
+def histogram_percentile(faixas: list[tuple[int, int, float]], percentile: int) -> float:
+    """percentile_cont over a histogram of (lower bound, count, summed seconds) buckets.
+
+    The k-th of a bucket's c runs is taken at m - h + 2h (k + 0.5) / c: spread evenly over [m - h, m + h]
+    around their mean m, h as wide as the bucket allows (one run, or equal runs: exactly m).
+    """
+    faixas = sorted(faixas)
+    n = sum(c for _, c, _ in faixas)
+    low, fraction = divmod((n - 1) * percentile, 100)
+
+    def value(index: int) -> float:
+        before = 0
+        for lower, count, soma in faixas:
+            if index < before + count:
+                mean = soma / count
+                half = max(0.0, min(mean - lower, lower + faixa_width(lower) - mean))
+                return mean - half + 2 * half * (index - before + 0.5) / count
+            before += count
+        return value(n - 1)
+
+    lower = value(low)
+    upper = value(low + 1) if low + 1 < n else lower
+    return lower + (upper - lower) * fraction / 100
 
 
 def dashboard(now: datetime | None = None) -> dict:
@@ -209,9 +235,9 @@ def dashboard(now: datetime | None = None) -> dict:
 def cached_dashboard() -> dict:
     """dashboard(), reused for DASHBOARD_CACHE_SECONDS (default 30) in this process.
 
-    The month's counts come from processo_totais, but the backlog's age and the run statistics read
-    every waiting processo and every run of 30 days, so at 100,000 processos they cost hundreds of
-    milliseconds: worth computing once per half minute, not once per visit.
+    Every figure is read from rows kept by triggers (processo_totais, the execucao summaries) or an index
+    lookup, so an uncached visit costs a few milliseconds at any volume; the cache still spares a busy
+    page the work.
     """
     ttl = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 30))
     cache = current_app.extensions.setdefault("home_dashboard", {})
