@@ -45,20 +45,8 @@ redis.call('PEXPIRE', KEYS[2], ttl * 2)
 return 0
 """
 
-# Refresh only members still present (XX): a swept stream must not come back from the dead.
-_REFRESH = """
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local ttl = tonumber(ARGV[2])
-for i = 1, 2 do
-  redis.call('ZADD', KEYS[i], 'XX', now_ms + ttl, ARGV[1])
-  redis.call('PEXPIRE', KEYS[i], ttl * 2)
-end
-return 0
-"""
-
-
-# Many claims of one user and address at once. KEYS: user set, address set. ARGV: ttl ms, members...
+# Refresh claims of one user and address at once, only members still present (XX): a swept stream must
+# not come back from the dead. KEYS: user set, address set. ARGV: ttl ms, members...
 _REFRESH_MANY = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -126,11 +114,7 @@ class StreamSlot:
         """Push the claim's expiry forward (cheap to call often: it writes at most every ttl/4)."""
         if self.released or (not force and time.monotonic() - self.refreshed_at < self.refresh_every):
             return
-        self.refreshed_at = time.monotonic()
-        try:
-            self._client().eval(_REFRESH, 2, *self.keys, self.member, int(self.ttl * 1000))
-        except redis.RedisError:
-            log.debug("SSE stream limits: refresh failed", exc_info=True)
+        _send([self], time.monotonic())
 
     def keep(self) -> None:
         """Let this process's refresher keep the claim alive until `release`."""
@@ -191,22 +175,27 @@ class Refresher:
         with self._lock:
             due = [slot for slot in self._slots
                    if not slot.released and now - slot.refreshed_at >= slot.refresh_every]
-        groups: dict = {}
-        for slot in due:
-            slot.refreshed_at = now
-            groups.setdefault((slot.url, tuple(slot.keys), int(slot.ttl * 1000)), []).append(slot.member)
-        by_url: dict = {}
-        for (url, keys, ttl_ms), members in groups.items():
-            by_url.setdefault(url, []).append((keys, ttl_ms, members))
-        for url, calls in by_url.items():
-            try:
-                pipe = get_redis(url).pipeline(transaction=False)
-                for keys, ttl_ms, members in calls:
-                    pipe.eval(_REFRESH_MANY, 2, *keys, ttl_ms, *members)
-                pipe.execute()
-            except redis.RedisError:
-                log.debug("SSE stream limits: refresh failed", exc_info=True)
+        _send(due, now)
         return len(due)
+
+
+def _send(slots, now: float) -> None:
+    """Push the claims of `slots` forward: one script per user and address, one round trip per Redis."""
+    groups: dict = {}
+    for slot in slots:
+        slot.refreshed_at = now
+        groups.setdefault((slot.url, tuple(slot.keys), int(slot.ttl * 1000)), []).append(slot.member)
+    by_url: dict = {}
+    for (url, keys, ttl_ms), members in groups.items():
+        by_url.setdefault(url, []).append((keys, ttl_ms, members))
+    for url, calls in by_url.items():
+        try:
+            pipe = get_redis(url).pipeline(transaction=False)
+            for keys, ttl_ms, members in calls:
+                pipe.eval(_REFRESH_MANY, 2, *keys, ttl_ms, *members)
+            pipe.execute()
+        except redis.RedisError:
+            log.debug("SSE stream limits: refresh failed", exc_info=True)
 
 
 _refresher: Refresher | None = None
