@@ -144,23 +144,21 @@ def _unlimited_waiting() -> list:
                                                           Execucao.operadora_id.is_(None), waiting_filter())))
 
 
-def dispatch_all() -> int:
-    """Admit what fits for every operadora that has waiting runs (the reconciler calls it)."""
-    return (sum(len(dispatch(operadora_id)) for operadora_id in operadoras_with_waiting())
-            + sum(len(dispatch_run(execucao)) for execucao in _unlimited_waiting()))
+def dispatch_all(tags=None, skip=None) -> int:
+    """Admit what fits for every operadora that has waiting runs (the reconciler calls it), but `skip`. With
+    `tags` (what a robot serves, upper case, no `*`) only the operadoras whose waiting runs it can serve, and
+    the portal tasks without an operadora only when it serves those."""
+    admitted = sum(len(dispatch(operadora_id)) for operadora_id in operadoras_with_waiting(tags)
+                   if operadora_id != skip)
+    if tags is None or robos.TAREFAS_TAG.upper() in tags:
+        admitted += sum(len(dispatch_run(execucao)) for execucao in _unlimited_waiting())
+    return admitted
 
 
 def dispatch_freed(operadora_id, robo) -> int:
     """A run of `operadora_id` that held a place on `robo` ended: admit what may take either place. Its
-    operadora first (its slot is free), then only the operadoras whose waiting runs this robot can serve
-    (a robot serving `*` may serve any: every operadora then), and the portal tasks without an operadora
-    when it serves them. Not every operadora at each end of a run."""
+    operadora first (its slot is free), then only what this robot can serve (a robot serving `*`, or one
+    deleted meanwhile: everything). Not every operadora at each end of a run."""
     admitted = len(dispatch(operadora_id)) if operadora_id is not None else 0
     tags = robo.tag_list if robo is not None else [ALL_TAGS]
-    if ALL_TAGS in tags:
-        return admitted + dispatch_all()
-    tags = [t.upper() for t in tags]
-    admitted += sum(len(dispatch(other)) for other in operadoras_with_waiting(tags) if other != operadora_id)
-    if robos.TAREFAS_TAG.upper() in tags:
-        admitted += sum(len(dispatch_run(execucao)) for execucao in _unlimited_waiting())
-    return admitted
+    return admitted + dispatch_all(None if ALL_TAGS in tags else [t.upper() for t in tags], skip=operadora_id)
