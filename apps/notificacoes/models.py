@@ -26,6 +26,17 @@ class StatusMensagem:
     LABELS = {PENDENTE: "Pendente", ENVIADA: "Enviada", FALHOU: "Falhou", RECEBIDA: "Recebida"}
 
 
+def webhook_secret_of(stored: str | None, usuario_id) -> str | None:
+    """A stored webhook secret in plaintext; None when there is none or it no longer decrypts (the key changed:
+    a warning is logged, and the webhook channel is off for that user until they ask for a new secret)."""
+    try:
+        return crypto.unseal(stored, WEBHOOK_SECRET_INFO)
+    except (crypto.InvalidToken, UnicodeError, ValueError) as exc:
+        log.warning("the webhook secret of user %s cannot be decrypted (%s): did CREDENTIALS_KEY or SECRET_KEY "
+                    "change? The user must ask for a new one on /perfil.", usuario_id, type(exc).__name__)
+        return None
+
+
 class Contato(Timestamps, db.Model):
     """A user's addresses on the channels (the e-mail is the user's own), and their webhook subscription."""
 
@@ -47,14 +58,8 @@ class Contato(Timestamps, db.Model):
 
     @property
     def webhook_secret(self) -> str | None:
-        """The plaintext secret; None when there is none or it no longer decrypts (the key changed: a
-        warning is logged, the webhook channel is off until the user asks for a new secret)."""
-        try:
-            return crypto.unseal(self.webhook_secret_cifrado, WEBHOOK_SECRET_INFO)
-        except (crypto.InvalidToken, UnicodeError, ValueError) as exc:
-            log.warning("the webhook secret of user %s cannot be decrypted (%s): did CREDENTIALS_KEY or SECRET_KEY "
-                        "change? The user must ask for a new one on /perfil.", self.usuario_id, type(exc).__name__)
-            return None
+        """The plaintext secret; None when there is none or it no longer decrypts (webhook_secret_of)."""
+        return webhook_secret_of(self.webhook_secret_cifrado, self.usuario_id)
 
     @webhook_secret.setter
     def webhook_secret(self, plaintext: str | None) -> None:

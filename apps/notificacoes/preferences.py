@@ -15,7 +15,7 @@ from apps.core.types import db, utcnow
 from apps.notificacoes import kinds as events
 from apps.notificacoes.channels import registry
 from apps.notificacoes.channels.webhook import check_url
-from apps.notificacoes.models import CANAIS, Contato, Preferencia
+from apps.notificacoes.models import CANAIS, Contato, Preferencia, webhook_secret_of
 
 EVENT_LABELS = {
     events.APROVACAO_ATRIBUIDA: "Aprovação atribuída a mim",
@@ -130,9 +130,11 @@ def _resolve(event: str, user_ids) -> list[tuple]:
     pairs = []
     for row in rows:
         addresses = {"email": row.email, "mock": row.username, "telegram": row.telegram_chat_id,
-                     "whatsapp": row.whatsapp, "webhook": row.webhook_url if row.webhook_secret_cifrado else None}
+                     "whatsapp": row.whatsapp, "webhook": row.webhook_url}
         for canal in (chosen.get(row.id, []) if row.preferencias_definidas else defaults):
             if canal in on and addresses.get(canal):
+                if canal == "webhook" and not webhook_secret_of(row.webhook_secret_cifrado, row.id):
+                    continue  # no secret to sign with (none, or it no longer decrypts): the channel is off
                 pairs.append((row.id, canal))
     return pairs
 
