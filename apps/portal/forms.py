@@ -104,14 +104,14 @@ class Lists:
     0.3 ms per option, and the portal lists the clientes once per form that has a cliente field)."""
 
     def __init__(self):
-        self.choices, self.options = {}, {}
+        self.choices, self.options, self.many = {}, {}, None
 
     def many_clientes(self) -> bool:
         """More active clientes than a select should hold: the cliente field is then a search (ClienteBusca)."""
-        if "many_clientes" not in self.choices:
-            self.choices["many_clientes"] = db.session.scalar(
+        if self.many is None:
+            self.many = db.session.scalar(
                 select(Cliente.id).where(Cliente.ativo.is_(True)).offset(MAX_CLIENTES_CHOICES).limit(1)) is not None
-        return self.choices["many_clientes"]
+        return self.many
 
     def get(self, kind) -> list:
         if kind not in self.choices:
