@@ -63,6 +63,9 @@ class Config:
     RPA_CALL_DEADLINE = float(os.environ.get("RPA_CALL_DEADLINE", "30"))  # whole exchange, body included
     RPA_RETRY_AFTER_CAP = float(os.environ.get("RPA_RETRY_AFTER_CAP", "60"))
     RPA_LOG_GRACE_SECONDS = float(os.environ.get("RPA_LOG_GRACE_SECONDS", "30"))
+    # How long a process reuses the global token it read (every job needs it; a changed token is seen at once
+    # after the API refuses the old one: a 401 reads it again from the database). 0 reads it at every client.
+    RPA_TOKEN_CACHE_SECONDS = float(os.environ.get("RPA_TOKEN_CACHE_SECONDS", "15"))
     RPA_MAX_BAD_ANSWERS = _int("RPA_MAX_BAD_ANSWERS", 3)
     RPA_LOG_PAGE_MAX_LINES = _int("RPA_LOG_PAGE_MAX_LINES", 5000)
     RPA_LOG_LINE_MAX_CHARS = _int("RPA_LOG_LINE_MAX_CHARS", 4000)
@@ -219,6 +222,7 @@ class TestConfig(Config):
     RPA_READ_TIMEOUT = 3
     RPA_CALL_DEADLINE = float(os.environ.get("RPA_CALL_DEADLINE", "5"))  # a test's worker may be given less
     RPA_LOG_GRACE_SECONDS = float(os.environ.get("RPA_LOG_GRACE_SECONDS", "3"))
+    RPA_TOKEN_CACHE_SECONDS = float(os.environ.get("RPA_TOKEN_CACHE_SECONDS", "0"))  # tests change tokens in place
     FOLLOW_LEASE_SECONDS = 5
     NOTIFICACOES_MOCK = True
     NOTIFICACOES_BACKOFF_BASE = 0.2

@@ -12,6 +12,7 @@ lock its holder stopped refreshing, then RQ's own maintenance starts a scheduler
 """
 import argparse
 import logging
+from datetime import date
 
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
@@ -21,6 +22,7 @@ from apps import create_app
 from apps.core.logs import reset_job_request_id, set_job_request_id
 from apps.core.queues import get_queue, get_redis
 from apps.core.types import db
+from apps.processos import schedule
 
 log = logging.getLogger("apps.worker")
 SCHEDULER_LOCK_TTL = 61        # RQScheduler: interval (1 s) + 60, refreshed at every heartbeat
@@ -67,6 +69,12 @@ class AppWorker(SimpleWorker):
         super().run_maintenance_tasks()  # starts our scheduler when the lock is free
 
 
+def warm_up() -> None:
+    """Load at start what the first job would otherwise load while it works: the holiday calendar (approval
+    deadlines count business days; the holidays package imports its countries' modules on first use)."""
+    schedule.is_business_day(date.today())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="RPA Dashboard RQ worker")
     parser.add_argument("--burst", action="store_true", help="sair quando a fila esvaziar")
@@ -75,6 +83,7 @@ def main(argv=None):
     app = create_app()
     with app.app_context():
         configure_session()
+        warm_up()
         queue = get_queue()
         release_dead_scheduler_locks(get_redis(), [queue.name])
         worker = AppWorker([queue], connection=get_redis(), name=args.name,

@@ -223,3 +223,32 @@ def test_a_run_cancelled_while_its_start_is_posted_gets_its_robot_job_cancelled_
     assert ("POST", "/jobs/hostil-1/cancel") in hostile.requests
     row = db.session.get(type(execucao), execucao.id, populate_existing=True)
     assert row.status == "FALHOU" and row.job_id is None
+
+
+def test_once_the_robots_final_line_is_stored_no_further_log_page_is_asked_for(app, hostile, monkeypatch):
+    """The final line is a job's last (contract README): a finished run's look asks for its logs once; pages before
+    it are all read, in order, within the same look."""
+    from apps.core.queues import get_redis
+    from apps.processos import services
+    from apps.processos.models import ExecucaoLog
+    from apps.rpa import follow, jobs
+    from tests.factories import ProcessoFactory
+    from tests.support.hostile import final_line
+
+    class Paged(Script):  # two lines per page, the final one on the third page
+        def logs(self, h, after):
+            lines = [line(1), line(2), line(3), line(4), final_line(5)]
+            page = [x for x in lines if x["seq"] > after][:2]
+            h.json(200, {"logs": page, "next": page[-1]["seq"] if page else after})
+
+    monkeypatch.setitem(app.config, "API_EXTERNA_URL", hostile.url)
+    hostile.script = Paged()
+    execucao = services.executar(ProcessoFactory())
+    assert jobs.start_execucao(str(execucao.id)) == "hostil-1"
+    follower = get_redis().get(follow.lease_key(execucao.id)).decode()  # the poll job the start queued
+    assert jobs.poll_execucao(str(execucao.id), follower) == "COMPLETED"
+    log_requests = [path for method, path in hostile.requests if path.endswith("/logs")]
+    assert len(log_requests) == 3  # after=0, 2, 4: nothing asked after the final line
+    stored = db.session.scalars(db.select(ExecucaoLog.seq).where(ExecucaoLog.execucao_id == execucao.id)
+                                .order_by(ExecucaoLog.seq)).all()
+    assert stored == [1, 2, 3, 4, 5]

@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
-from apps.auth.models import Role
+from apps.auth.models import Role, User
 from apps.core.audit import AuditLog
 from apps.core.types import db
+from apps.rpa import connect
 from apps.rpa import token as global_token
-from apps.rpa.client import RpaAuthError, RpaError
+from apps.rpa.client import RpaAuthError, RpaError, RpaRejected
 from apps.rpa.routes import time_left
 from tests.conftest import make_user
 
@@ -393,3 +394,60 @@ def test_slow_api_test_is_bounded(admin_client, sim, users, app, monkeypatch):
 def test_a_token_an_authorization_header_cannot_carry_is_refused_in_portuguese(token):
     with pytest.raises(global_token.TokenError, match="caracteres que um token Bearer não tem"):
         global_token.check_token(token)
+
+
+# -- the process's short cache of the token -------------------------------------------------------
+def _statements_during(action):
+    seen = []
+
+    def count(*_args):
+        seen.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        return action(), len(seen)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_a_worker_reuses_the_token_it_read_and_a_401_reads_the_one_pasted_elsewhere(app, sim, users, monkeypatch):
+    """Each job's client needs the token: a process reads it once per RPA_TOKEN_CACHE_SECONDS. A token changed
+    by another process is used as soon as the API refuses the old one, without renewing (no password here)."""
+    monkeypatch.setitem(app.config, "RPA_TOKEN_CACHE_SECONDS", 60)
+    monkeypatch.setitem(app.config, "BRM_TOKEN_PASSWORD", "")
+    old, new = sim.issue_token(ttl_seconds=-60), sim.issue_token(ttl_seconds=3600)
+    admin = users[Role.ADMIN]
+    admin.api_externa_token = old
+    db.session.commit()
+    global_token._cache.forget()
+    assert global_token.TokenProvider().get() == old
+    # Another process (the web app) stores a new token: this process is not told.
+    db.session.execute(update(User).where(User.id == admin.id).values(api_externa_token=new))
+    db.session.commit()
+    token, statements = _statements_during(lambda: global_token.TokenProvider().get())
+    assert (token, statements) == (old, 0)
+    with connect.default_client(max_retries=0) as client:
+        with pytest.raises(RpaRejected) as refused:  # 404: past the 401, with the new token
+            client.get_job("job-que-nao-existe")
+    assert refused.value.status == 404 and not isinstance(refused.value, RpaAuthError)
+    assert global_token.TokenProvider().get() == new and sim.stats()["refreshes"] == 0
+
+
+def test_a_token_saved_in_this_process_is_used_at_once(app, sim, users, monkeypatch):
+    monkeypatch.setitem(app.config, "RPA_TOKEN_CACHE_SECONDS", 60)
+    users[Role.ADMIN].api_externa_token = sim.issue_token(ttl_seconds=3600)
+    db.session.commit()
+    global_token._cache.forget()
+    global_token.TokenProvider().get()
+    pasted = sim.issue_token(ttl_seconds=7200)
+    global_token.save_token(pasted, by_user=users[Role.ADMIN])
+    assert global_token.TokenProvider().get() == pasted
+
+
+def test_without_the_cache_every_client_reads_the_token(app, sim, users, monkeypatch):
+    monkeypatch.setitem(app.config, "RPA_TOKEN_CACHE_SECONDS", 0)
+    users[Role.ADMIN].api_externa_token = sim.issue_token(ttl_seconds=3600)
+    db.session.commit()
+    global_token.TokenProvider().get()
+    _, statements = _statements_during(lambda: global_token.TokenProvider().get())
+    assert statements >= 1

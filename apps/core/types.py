@@ -2,8 +2,9 @@
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, TypeDecorator, Uuid
+from sqlalchemy import ClauseElement, DateTime, TypeDecorator, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from apps.extensions import db
 
@@ -65,4 +66,14 @@ def get_by_id(model, raw_id, **options):
     return db.session.get(model, uid, **options) if uid else None
 
 
-__all__ = ["db", "utcnow", "UTCDateTime", "UUIDPk", "Timestamps", "parse_uuid", "get_by_id"]
+def committed(obj, values: dict) -> None:
+    """After a conditional UPDATE of `obj`'s row that matched: the object holds what was written, as if read
+    back (no SELECT). A value that is an SQL expression is left to be read when next used."""
+    for key, value in values.items():
+        if isinstance(value, ClauseElement):
+            db.session.expire(obj, [key])
+        else:
+            set_committed_value(obj, key, value)
+
+
+__all__ = ["db", "utcnow", "UTCDateTime", "UUIDPk", "Timestamps", "parse_uuid", "get_by_id", "committed"]

@@ -13,7 +13,7 @@ from apps.aprovacoes import tarefas
 from apps.artefatos import services as artefatos
 from apps.core import audit
 from apps.core.errors import ServiceError
-from apps.core.types import db, utcnow
+from apps.core.types import committed, db, utcnow
 from apps.processos import state, storage
 from apps.processos.models import Execucao, ExecucaoLog, Fatura, StatusExecucao, TipoExecucao
 from apps.processos.state import ProcessoError
@@ -25,12 +25,18 @@ class FaturaInvalida(ServiceError, ValueError):
 
 
 def _conditional(execucao, from_statuses, **values) -> bool:
+    """UPDATE the run only while it is in one of `from_statuses`. When it was, the object takes the values
+    written (no SELECT); when it was not, it is read again, so the caller sees what the run is now."""
+    values = {"updated_at": utcnow(), **values}
     result = db.session.execute(
         update(Execucao).where(Execucao.id == execucao.id, Execucao.status.in_(from_statuses))
-        .values(updated_at=utcnow(), **values).execution_options(synchronize_session=False)
+        .values(**values).execution_options(synchronize_session=False)
     )
-    db.session.refresh(execucao)
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        db.session.refresh(execucao)
+        return False
+    committed(execucao, values)
+    return True
 
 
 def marcar_executando(execucao, job_id: str) -> bool:
@@ -80,14 +86,15 @@ def gravar_logs(execucao, lines) -> list:
         inserted = list(db.session.scalars(stmt.returning(ExecucaoLog), rows))  # RETURNING: new rows only
     top = lines[-1]["seq"]
     new_bytes = sum(len(row.message.encode("utf-8", "replace")) for row in inserted)
-    db.session.execute(update(Execucao).where(Execucao.id == execucao.id)
-                       .values(ultimo_seq=case((Execucao.ultimo_seq < top, top), else_=Execucao.ultimo_seq),
-                               log_linhas=Execucao.log_linhas + len(inserted),
-                               log_bytes=Execucao.log_bytes + new_bytes,
-                               log_descartadas=Execucao.log_descartadas + dropped)
-                       .execution_options(synchronize_session=False))
+    counters = (Execucao.ultimo_seq, Execucao.log_linhas, Execucao.log_bytes, Execucao.log_descartadas)
+    now = db.session.execute(update(Execucao).where(Execucao.id == execucao.id)
+                             .values(ultimo_seq=case((Execucao.ultimo_seq < top, top), else_=Execucao.ultimo_seq),
+                                     log_linhas=Execucao.log_linhas + len(inserted),
+                                     log_bytes=Execucao.log_bytes + new_bytes,
+                                     log_descartadas=Execucao.log_descartadas + dropped)
+                             .returning(*counters).execution_options(synchronize_session=False)).one()
     db.session.commit()
-    db.session.refresh(execucao)
+    committed(execucao, {column.key: value for column, value in zip(counters, now, strict=True)})
     return sorted(inserted, key=lambda row: row.seq)
 
 

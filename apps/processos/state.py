@@ -11,7 +11,7 @@ from sqlalchemy import update
 from apps.auth.policy import has_permission
 from apps.core import audit
 from apps.core.errors import ServiceError
-from apps.core.types import db, utcnow
+from apps.core.types import committed, db, utcnow
 from apps.processos.models import Processo
 from apps.processos.models import StatusProcesso as S
 
@@ -67,11 +67,12 @@ def move(processo: Processo, action: str, by=None, comentario: str | None = None
     if processo.status != t.source:
         raise ProcessoError(_wrong_status_message(action, processo.status))
     now = utcnow()
-    entered = {"aprovacao_desde": now} if t.target == S.AGUARDANDO_APROVACAO else {}
+    values = {"status": t.target, "updated_at": now,
+              **({"aprovacao_desde": now} if t.target == S.AGUARDANDO_APROVACAO else {})}
     result = db.session.execute(
         update(Processo)
         .where(Processo.id == processo.id, Processo.status == t.source)
-        .values(status=t.target, updated_at=now, **entered)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -84,7 +85,10 @@ def move(processo: Processo, action: str, by=None, comentario: str | None = None
         )
     detail = f"{t.source} → {t.target}" + (f" · {comentario.strip()}" if comentario and comentario.strip() else "")
     audit.record(f"processo_{action}", entity=processo, detail=detail, user=by)
-    db.session.refresh(processo)
+    # What the UPDATE wrote, without reading the row and its runs and invoices again; those collections are read
+    # when next used (a move often comes with a new invoice or run).
+    committed(processo, values)
+    db.session.expire(processo, ["execucoes", "faturas"])
     return processo
 
 

@@ -100,10 +100,11 @@ def is_followed(execucao_id) -> bool:
 
 
 def enqueue_start(execucao, job_id: str | None = None) -> None:
-    """Queue the job that asks the RPA API to start this run."""
+    """Queue the job that asks the RPA API to start this run (a run admitted by apps.rpa.throttle already names it)."""
     job = enqueue(START, execucao.id, job_id=job_id or f"rpa-start-{execucao.id}")
-    execucao.rq_job_id = job.id
-    db.session.commit()
+    if execucao.rq_job_id != job.id:
+        execucao.rq_job_id = job.id
+        db.session.commit()
 
 
 def enqueue_poll(execucao) -> None:

@@ -175,7 +175,7 @@ class _Poll:
         execucao = self.execucao
         try:
             job = client.get_job(execucao.job_id)
-            _sync_logs(client, execucao)
+            final = _sync_logs(client, execucao)
         except RpaUnavailable as exc:
             log.warning("RPA API unavailable while following execucao %s: %s", execucao.id, exc)
             self.again(_later(exc), bad=self.bad)
@@ -188,7 +188,7 @@ class _Poll:
         if job["status"] not in answers.TERMINAL:
             self.again(_poll_interval())
             return job["status"]
-        note = self._missing_final_line()
+        note = self._missing_final_line(final)
         if note is None:
             return "aguardando a última linha do log"
         if job["status"] == "FAILED":
@@ -196,12 +196,12 @@ class _Poll:
             return "FAILED"
         return _finish(client, execucao, job, note, self)
 
-    def _missing_final_line(self):
+    def _missing_final_line(self, final=False):
         """None while the grace period runs (the next look is scheduled); otherwise the note for the run's
-        message: '' or the log-cut sentence when the final line is stored, plus the sentence saying it
-        never came when the grace period ran out."""
+        message: '' or the log-cut sentence when the final line is stored (`final`: it came in this look),
+        plus the sentence saying it never came when the grace period ran out."""
         execucao = self.execucao
-        if lifecycle.has_final_line(execucao):
+        if final or lifecycle.has_final_line(execucao):
             return lifecycle.cut_note(execucao)
         grace = float(current_app.config["RPA_LOG_GRACE_SECONDS"])
         now = time.time()
@@ -216,15 +216,20 @@ def _joined(*parts) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _sync_logs(client, execucao) -> None:
+def _sync_logs(client, execucao) -> bool:
+    """Store and publish the run's new log lines, page after page; True when the robot's final line came (the
+    contract's last line of a job: nothing follows it, so no page is asked for after it)."""
     for _ in range(MAX_LOG_PAGES):
         answer = client.get_logs(execucao.job_id, after=execucao.ultimo_seq)
         if not answer["logs"]:
-            return
+            return False
         stored = lifecycle.gravar_logs(execucao, answer["logs"])
         publish_logs(execucao, stored)
+        if any(answers.is_final_line(row.level, row.message) for row in stored):
+            return True
         if answer["next"] <= execucao.ultimo_seq and not stored:
-            return  # nothing new (a server ignoring `after`): don't ask again
+            return False  # nothing new (a server ignoring `after`): don't ask again
+    return False
 
 
 def _finish(client, execucao, job, note, poll) -> str:

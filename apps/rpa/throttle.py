@@ -9,7 +9,7 @@ the same last slot). It runs when a run is requested, when a run ends, and on ev
 import logging
 import uuid
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import String, and_, cast, func, literal, or_, select, union_all, update
 
 from apps.clientes.models import Cliente
 from apps.core.queues import QueueUnavailable, get_redis
@@ -45,8 +45,17 @@ def waiting_filter():
 
 
 def occupied(operadora_id) -> int:
-    return sum(db.session.scalar(select(func.count()).select_from(query.where(admitted_filter()).subquery()))
-               for query in (_of_operadora(operadora_id), _servicos_of(operadora_id)))
+    """The operadora's slots taken now: its processos' runs and its SERVICO runs, in one statement."""
+    counts = [select(func.count()).select_from(query.where(admitted_filter()).subquery()).scalar_subquery()
+              for query in (_of_operadora(operadora_id), _servicos_of(operadora_id))]
+    return int(db.session.scalar(select(counts[0] + counts[1])) or 0)
+
+
+def _oldest_waiting(operadora_id, limit):
+    """The ids of the operadora's `limit` oldest waiting runs (its processos' and its SERVICO runs)."""
+    ordered = union_all(*(query.where(waiting_filter()).with_only_columns(Execucao.id, Execucao.created_at)
+                          for query in (_of_operadora(operadora_id), _servicos_of(operadora_id)))).subquery()
+    return select(ordered.c.id).order_by(ordered.c.created_at, ordered.c.id).limit(limit)
 
 
 def dispatch(operadora_id) -> list:
@@ -63,15 +72,16 @@ def dispatch(operadora_id) -> list:
     admitted = []
     try:
         free = max(0, (operadora.limite_concorrencia or 1) - occupied(operadora_id))
-        if free:
-            candidates = sorted((execucao for query in (_of_operadora(operadora_id), _servicos_of(operadora_id))
-                                 for execucao in db.session.scalars(query.where(waiting_filter())
-                                                                    .order_by(Execucao.created_at, Execucao.id)
-                                                                    .limit(free))),
-                                key=lambda e: (e.created_at, str(e.id)))[:free]
+        if free and robos.uses_robots(operadora):
+            candidates = db.session.scalars(select(Execucao).where(Execucao.id.in_(_oldest_waiting(operadora_id, free)))
+                                            .order_by(Execucao.created_at, Execucao.id)).all()
             admitted = _admit_all(operadora, candidates)
-        for execucao in admitted:
-            follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
+            for execucao in admitted:
+                follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
+        elif free:
+            admitted = _admit_oldest(operadora_id, free)
+            for execucao in admitted:  # each row already names its start job (the admission wrote it)
+                follow.enqueue_start(execucao, job_id=execucao.rq_job_id)
     finally:
         try:
             lock.release()
@@ -95,6 +105,19 @@ def _admit_all(operadora, candidates) -> list:
         elif execucao.mensagem == robos.WAITING_MESSAGE and execucao.data_inicio is None:
             no_robot.add(tag)
     return admitted
+
+
+def _admit_oldest(operadora_id, free) -> list:
+    """Admit the operadora's `free` oldest waiting runs in one UPDATE … RETURNING, each naming the start job
+    that is queued for it once this commits; a run admitted meanwhile by someone else is not taken twice."""
+    now, suffix = utcnow(), uuid.uuid4().hex[:8]
+    start_job = literal("rpa-start-") + func.replace(cast(Execucao.id, String), "-", "") + literal(f"-{suffix}")
+    admitted = db.session.scalars(
+        update(Execucao).where(Execucao.id.in_(_oldest_waiting(operadora_id, free)), waiting_filter())
+        .values(data_inicio=now, updated_at=now, rq_job_id=start_job).returning(Execucao)
+        .execution_options(synchronize_session=False, populate_existing=True)).all()
+    db.session.commit()
+    return sorted(admitted, key=lambda e: (e.created_at, str(e.id)))
 
 
 def _admit(execucao) -> bool:

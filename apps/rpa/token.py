@@ -78,6 +78,29 @@ def current_token():
     return current_app.config.get("API_EXTERNA_TOKEN") or None
 
 
+class _TokenCache:
+    """The token this process read last, reused for RPA_TOKEN_CACHE_SECONDS by the clients of its jobs (each job
+    builds one; reading it costs two statements). Saving or renewing a token here forgets it; another process's
+    change is seen when the API refuses the old token (`TokenProvider.refresh` reads again) or the time runs out."""
+
+    def __init__(self):
+        self.value, self.read_at, self.key = None, None, None
+
+    def get(self):
+        seconds = float(current_app.config.get("RPA_TOKEN_CACHE_SECONDS") or 0)
+        key = (id(current_app._get_current_object()), str(db.engine.url))
+        now = time.monotonic()
+        if seconds <= 0 or self.key != key or self.read_at is None or now - self.read_at >= seconds:
+            self.value, self.read_at, self.key = current_token(), now, key
+        return self.value
+
+    def forget(self):
+        self.read_at = None
+
+
+_cache = _TokenCache()
+
+
 def token_source():
     """Where current_token() comes from, in words for the page."""
     row = _holder_row()
@@ -153,6 +176,7 @@ def _commit(action, token, holder, cleared, by_user, reason):
         detail += f"; removido de {', '.join(cleared)}"
     detail += f"; motivo: {reason}" if reason else ""
     audit.record(action, entity=holder, detail=detail[:1000], user=by_user)
+    _cache.forget()
     try:
         db.session.commit()
     except SQLAlchemyError:
@@ -245,8 +269,9 @@ def _refresh_lock():
 class TokenProvider:
     """What RpaClient asks for the token, and to renew it after a 401 (when allowed).
 
-    The token is read from the database once per provider, and a client (one per job) has one
-    provider: a job's polls and downloads do not each ask the database again.
+    The token is read once per provider (a client, one per job, has one), from the process's short cache
+    (`_TokenCache`): a job's polls and downloads, and the next jobs, do not each ask the database again. A 401
+    reads it again from the database: a token pasted or renewed elsewhere is used at once.
     """
 
     _UNREAD = object()
@@ -257,7 +282,7 @@ class TokenProvider:
 
     def get(self):
         if self._token is self._UNREAD:
-            self._token = current_token()
+            self._token = _cache.get()
         return self._token
 
     def refresh(self, rejected_token=None):
@@ -269,7 +294,14 @@ class TokenProvider:
         instead of asking for another (one refresh, one audit entry, and no risk that our
         refresh revokes the token the first worker just got, on a server that does that).
         """
-        if not self.refresh_allowed or not current_app.config.get("BRM_TOKEN_PASSWORD"):
+        if not self.refresh_allowed:
+            return None
+        _cache.forget()
+        stored = _cache.get()
+        if stored and stored != rejected_token:  # changed since this process read it: no renewal needed
+            self._token = stored
+            return stored
+        if not current_app.config.get("BRM_TOKEN_PASSWORD"):
             return None
         with _refresh_lock():
             latest = current_token()
