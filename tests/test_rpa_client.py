@@ -1,6 +1,7 @@
 """The RPA API client: retries, idempotency, 401 handling, secrets, SSRF (simulator + a fake session)."""
 import io
 import logging
+import socket
 import time
 
 import pytest
@@ -363,3 +364,36 @@ def test_non_json_answer_is_a_clear_error():
     client, _ = fake_client(response(200, b"<html>proxy</html>"))
     with pytest.raises(RpaError, match="não é JSON"):
         client.get_job("x")
+
+
+def test_one_connection_serves_job_after_job_and_a_closed_one_is_replaced(monkeypatch):
+    """Each job builds its own client; the thread's session keeps the connection to a keep-alive server open
+    between them, keeps no cookie a server set, and opens a new connection when the old one was closed."""
+    from apps.rpa import client as rpa_client
+    from tests.support.hostile import HostileServer, Script
+
+    class WithCookie(Script):
+        def job(self, h):
+            h.json(200, {"job_id": "x", "status": "RUNNING"}, headers={"Set-Cookie": "sessao=abc; Path=/"})
+
+    opened = []
+    connect = rpa_client._HTTPConnection.connect
+
+    def counted(conn):
+        opened.append(conn)
+        return connect(conn)
+
+    monkeypatch.setattr(rpa_client._HTTPConnection, "connect", counted)
+    server = HostileServer()
+    server.script = WithCookie()
+    try:
+        for _ in range(3):  # three jobs, three clients
+            with make_client(server.url, "segredo") as client:
+                assert client.get_job("x")["status"] == "RUNNING"
+        assert len(opened) == 1 and not rpa_client.shared_session().cookies
+        opened[0].sock.shutdown(socket.SHUT_RDWR)  # the server (or the deadline) closed it meanwhile
+        with make_client(server.url, "segredo") as client:
+            assert client.get_job("x")["status"] == "RUNNING"
+        assert len(opened) == 2
+    finally:
+        server.close()

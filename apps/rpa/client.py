@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import quote
 
 import requests
@@ -228,10 +229,23 @@ class _Session(requests.Session):
 
 def new_session() -> requests.Session:
     session = _Session()
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # bearer only: nothing a server sets is kept
     adapter = _WatchedAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+_shared = threading.local()
+
+
+def shared_session() -> requests.Session:
+    """This thread's session, kept across clients (a job builds one client; a worker runs job after job): the
+    connection to an RPA server stays open from one call and one job to the next (keep-alive; over HTTPS, no
+    handshake per job). A connection the server closed, or the deadline cut, is replaced when next taken."""
+    if getattr(_shared, "pid", None) != os.getpid():  # never a parent's sockets after a fork
+        _shared.session, _shared.pid = new_session(), os.getpid()
+    return _shared.session
 
 
 # -- reading answers -------------------------------------------------------------------------------
@@ -322,7 +336,8 @@ class RpaClient:
         self.retry_after_cap = float(retry_after_cap)
         self.log_page_max_lines, self.log_line_max_chars = int(log_page_max_lines), int(log_line_max_chars)
         self.token_provider = token_provider
-        self.session = session or new_session()
+        self._own_session = session is not None  # a session handed in is this client's to close; the shared one is not
+        self.session = session or shared_session()
         self.sleep = sleep
         self.url_guard = url_guard  # called before each call: SSRF check of an admin-typed URL
 
@@ -333,7 +348,8 @@ class RpaClient:
         return cls(base_url, **{**values, **overrides})
 
     def close(self):
-        self.session.close()
+        if self._own_session:
+            self.session.close()
 
     def __enter__(self):
         return self
