@@ -1,5 +1,6 @@
 """The RPA Dashboard application factory."""
 from flask import Flask
+from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import apps.config  # noqa: F401  (first of the app's modules: it reads .env before any other is imported)
@@ -107,14 +108,28 @@ def register_logging(app):
     logs.init_app(app)
 
 
+def _sqlite_pragmas(connection, _record):
+    """The embedded database is shared by the web app, the worker and the scheduler: in WAL mode readers never
+    wait for the writer, and a commit is one synced append to the log (synchronous stays FULL: a commit survives
+    a power cut); a writer waits its turn for up to 15 s instead of failing with 'database is locked'."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
 def register_extensions(app):
-    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+    sqlite = str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
+    if sqlite:
         # A file has no server that drops connections: the ping before every checkout (a worker checks one
         # out per job) would be a statement for nothing.
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options.pop("pool_pre_ping", None)
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
+    if sqlite:
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
