@@ -6,7 +6,7 @@ from apps.auth.models import Role, User  # noqa: F401
 from apps.clientes.importacao import Importacao, ImportacaoErro  # noqa: F401
 from apps.clientes.models import Cliente  # noqa: F401
 from apps.core.audit import AuditLog  # noqa: F401
-from apps.home.models import ExecucaoDuracao, ExecucaoDuracaoFaixa, ExecucaoHora  # noqa: F401
+from apps.home.models import ExecucaoDia, ExecucaoDuracao, ExecucaoDuracaoFaixa, ExecucaoHora  # noqa: F401
 from apps.lotes.models import Lote, LoteLinha  # noqa: F401
 from apps.notificacoes.models import Contato, Grupo, Mensagem, Preferencia  # noqa: F401
 from apps.operadoras.models import Operadora  # noqa: F401

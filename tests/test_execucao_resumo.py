@@ -1,4 +1,5 @@
-"""The finished-run summaries the dashboard reads (execucao_horas, execucao_duracoes, execucao_duracao_faixas)
+"""The finished-run summaries the dashboard reads (execucao_horas, execucao_dias, execucao_duracoes,
+execucao_duracao_faixas)
 stay equal to a direct aggregation of the execucoes whatever writes them (triggers, on both databases), and
 the p95 read from the histogram is within its resolution of the exact percentile."""
 import random
@@ -7,12 +8,13 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from apps.clientes.models import Cliente
 from apps.core.types import db
 from apps.home import services
-from apps.home.models import ExecucaoDuracao, ExecucaoDuracaoFaixa, ExecucaoHora
+from apps.home.models import ExecucaoDia, ExecucaoDuracao, ExecucaoDuracaoFaixa, ExecucaoHora
+from apps.operadoras.models import Operadora
 from apps.processos.models import Execucao, Processo, StatusExecucao, TipoExecucao
 from tests.factories import ExecucaoFactory, OperadoraFactory
 from tests.test_state_machine import make_processo
@@ -31,7 +33,8 @@ def faixa(seconds: float) -> int:
 
 def direct() -> dict:
     """The summaries computed here from the execucoes themselves."""
-    horas, duracoes, faixas = defaultdict(int), defaultdict(lambda: [0, 0.0]), defaultdict(lambda: [0, 0.0])
+    horas, dias = defaultdict(int), defaultdict(int)
+    duracoes, faixas = defaultdict(lambda: [0, 0.0]), defaultdict(lambda: [0, 0.0])
     operadora_of = dict(db.session.execute(select(Processo.id, Cliente.operadora_id)
                                            .join(Cliente, Cliente.id == Processo.cliente_id)).all())
     for e in db.session.scalars(select(Execucao)):
@@ -39,6 +42,7 @@ def direct() -> dict:
             continue
         hora = e.data_fim.replace(minute=0, second=0, microsecond=0)
         horas[(hora, e.status)] += 1
+        dias[(hora.replace(hour=0), e.status)] += 1
         if e.status == E.CONCLUIDO and e.data_inicio is not None and e.processo_id is not None:
             seconds = (e.data_fim - e.data_inicio).total_seconds()
             operadora = operadora_of[e.processo_id]
@@ -47,7 +51,7 @@ def direct() -> dict:
                                *((faixas, (k, day - day % 2 ** k, operadora, e.tipo, faixa(seconds))) for k in range(5))):
                 table[key][0] += 1
                 table[key][1] += seconds
-    return {"horas": dict(horas), "duracoes": {k: tuple(v) for k, v in duracoes.items()},
+    return {"horas": dict(horas), "dias": dict(dias), "duracoes": {k: tuple(v) for k, v in duracoes.items()},
             "faixas": {k: tuple(v) for k, v in faixas.items()}}
 
 
@@ -55,6 +59,8 @@ def stored() -> dict:
     db.session.expire_all()
     horas = {(h, s): n for h, s, n in db.session.execute(
         select(ExecucaoHora.hora, ExecucaoHora.status, ExecucaoHora.total).where(ExecucaoHora.total != 0))}
+    dias = {(d, s): n for d, s, n in db.session.execute(
+        select(ExecucaoDia.dia, ExecucaoDia.status, ExecucaoDia.total).where(ExecucaoDia.total != 0))}
     duracoes = {(h, o, t): (n, s) for h, o, t, n, s in db.session.execute(
         select(ExecucaoDuracao.hora, ExecucaoDuracao.operadora_id, ExecucaoDuracao.tipo, ExecucaoDuracao.total,
                ExecucaoDuracao.soma).where(ExecucaoDuracao.total != 0))}
@@ -62,12 +68,13 @@ def stored() -> dict:
         select(ExecucaoDuracaoFaixa.nivel, ExecucaoDuracaoFaixa.bloco, ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo,
                ExecucaoDuracaoFaixa.faixa, ExecucaoDuracaoFaixa.total, ExecucaoDuracaoFaixa.soma)
         .where(ExecucaoDuracaoFaixa.total != 0))}
-    return {"horas": horas, "duracoes": duracoes, "faixas": faixas}
+    return {"horas": horas, "dias": dias, "duracoes": duracoes, "faixas": faixas}
 
 
 def assert_in_step():
     have, want = stored(), direct()
     assert have["horas"] == want["horas"]
+    assert have["dias"] == want["dias"]
     for table in ("duracoes", "faixas"):
         assert set(have[table]) == set(want[table]), table
         for key, (n, soma) in want[table].items():
@@ -148,7 +155,7 @@ def test_bulk_inserts_updates_and_deletes_are_counted(app):
     assert_in_step()
     db.session.execute(delete(Execucao))
     db.session.commit()
-    assert stored() == {"horas": {}, "duracoes": {}, "faixas": {}}
+    assert stored() == {"horas": {}, "dias": {}, "duracoes": {}, "faixas": {}}
 
 
 def exact_percentile(values: list[float], percentile: int) -> float:
@@ -172,6 +179,49 @@ def test_the_dashboard_matches_the_runs_the_p95_within_the_histograms_resolution
     assert row["n"] == 300
     assert row["media"] == pytest.approx(sum(values) / 300, abs=1e-3)
     assert abs(row["p95"] - exact) <= services.faixa_width(faixa(exact))
+
+
+@pytest.mark.parametrize("timezone", ["America/Sao_Paulo", "Asia/Kolkata", "America/New_York", "UTC"])
+def test_days_and_means_read_from_day_rows_equal_the_hourly_figures(app, monkeypatch, timezone):
+    """Runs per local day and the mean durations, read from the day rows and the hours a local midnight or the
+    window's start cuts off, are the figures of the hours themselves: each UTC hour in the local day of its
+    first moment (half-hour offsets, daylight saving: New York moves its clocks on 2026-03-08), the means over
+    the hours from the window's start on (runs finished later than now included)."""
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setitem(app.config, "TIMEZONE", timezone)
+    tz = ZoneInfo(timezone)
+    rng = random.Random(11)
+    operadoras = [OperadoraFactory(codigo=c) for c in ("VIVO", "CLARO")]
+    processos = [make_processo(operadora=operadoras[i % 2]) for i in range(4)]
+    now = utc(2026, 3, 20, 1, 30)
+    runs = []
+    for n in range(600):
+        fim = now - timedelta(minutes=rng.randrange(-3 * 24 * 60, 34 * 24 * 60))
+        seconds = rng.uniform(1, 4000)
+        runs.append((fim, seconds, E.FALHOU if n % 7 == 0 else E.CONCLUIDO, rng.choice(processos)))
+        ExecucaoFactory(processo=runs[-1][3], status=runs[-1][2], fim=fim, segundos=seconds)
+    db.session.commit()
+    per_day = services.executions_per_day(now=now)
+    _, start = services._window(now, services.DAYS)
+    expected = defaultdict(int)
+    for fim, _, status, _ in runs:
+        expected[(fim.replace(minute=0, second=0, microsecond=0).astimezone(tz).date().isoformat(), status)] += 1
+    assert per_day["concluido"] == [expected[(d, E.CONCLUIDO)] for d in per_day["dias"]]
+    assert per_day["falhou"] == [expected[(d, E.FALHOU)] for d in per_day["dias"]]
+    means = defaultdict(list)
+    for fim, seconds, status, processo in runs:
+        if status == E.CONCLUIDO and fim.replace(minute=0, second=0, microsecond=0) >= start:
+            means[processo.cliente.operadora.codigo].append(seconds)
+    hourly = {codigo: soma / n for codigo, n, soma in db.session.execute(
+        select(Operadora.codigo, func.sum(ExecucaoDuracao.total), func.sum(ExecucaoDuracao.soma))
+        .join(Operadora, Operadora.id == ExecucaoDuracao.operadora_id).where(ExecucaoDuracao.hora >= start)
+        .group_by(Operadora.codigo))}
+    rows = {row["operadora"]: row for row in services.durations(now=now)}
+    assert {codigo: row["n"] for codigo, row in rows.items()} == {codigo: len(v) for codigo, v in means.items()}
+    for codigo, values in means.items():
+        assert rows[codigo]["media"] == pytest.approx(hourly[codigo], rel=1e-12)  # the hours' own mean
+        assert rows[codigo]["media"] == pytest.approx(sum(values) / len(values), abs=1e-3)  # SQLite's julianday
 
 
 @pytest.mark.parametrize("faixas, expected", [
@@ -213,7 +263,7 @@ def test_the_migration_fills_the_summaries_from_existing_runs_and_goes_back_down
         assert (row["n"], row["p95"]) == (3, pytest.approx(61 + 0.9 * (900 - 61), abs=0.01))
         db.session.remove()
         downgrade(revision="9c0d1e2f3a63")
-        assert "execucao_horas" not in inspect(db.engine).get_table_names()
+        assert not {"execucao_horas", "execucao_dias"} & set(inspect(db.engine).get_table_names())
         db.session.remove()
         db.engine.dispose()
 

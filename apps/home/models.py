@@ -1,6 +1,6 @@
 """Finished-run summaries the home dashboard reads instead of the execucoes of 30 days.
 
-Kept by database triggers on execucoes (migration 9c0d1e2f3a74), like processo_totais: every write
+Kept by database triggers on execucoes (migrations 9c0d1e2f3a74 and 9c0d1e2f3a81), like processo_totais: every write
 counts, whichever code or statement makes it (the worker, a bulk INSERT, an UPDATE that reopens or
 re-dates a run, a DELETE, a processo deleted with its runs). A run counts once it is
 CONCLUIDO or FALHOU with data_fim set; its operadora is its cliente's when it finished.
@@ -21,6 +21,19 @@ class ExecucaoHora(db.Model):
     __table_args__ = {"sqlite_with_rowid": False}  # SQLite: rows stored in key order, read by range
 
     hora: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    total: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class ExecucaoDia(db.Model):
+    """The same runs per UTC day (its midnight) and status (migration 9c0d1e2f3a81): a day's row is the sum of its
+    hours in execucao_horas, so a local day is read from the UTC days it covers and the few hours its midnights
+    cut off."""
+
+    __tablename__ = "execucao_dias"
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: rows stored in key order, read by range
+
+    dia: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     status: Mapped[str] = mapped_column(String(20), primary_key=True)
     total: Mapped[int] = mapped_column(Integer, nullable=False)
 

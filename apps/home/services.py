@@ -1,20 +1,24 @@
 """Figures for the home dashboard: a fixed number of set-based queries (GROUP BY), whatever the volume.
 
 `dashboard()` runs four queries: processos of the competência by operadora and status (read from
-processo_totais, a few rows), the approval backlog, finished execucoes per hour (execucao_horas) and
-duration means and p95 per operadora and tipo (execucao_duracoes, execucao_duracao_faixas): summaries kept
-by database triggers (apps.home.models), so the cost does not grow with the runs of the month.
+processo_totais, a few rows), the approval backlog, finished execucoes per local day (execucao_dias, and the
+hours of execucao_horas a local midnight cuts off) and duration means and p95 per operadora and tipo
+(execucao_duracao_faixas, and the hours of execucao_duracoes where the window's start cuts a UTC day): summaries
+kept by database triggers (apps.home.models), so the cost does not grow with the runs of the month, and each
+reads a few rows per day of the window, not one per hour (a summary row is rewritten by every run that
+finishes, so after a busy month its table is larger than its rows, and a read of all of them costs its size).
 """
+from bisect import bisect_right
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 
 from flask import current_app
-from sqlalchemy import and_, func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import and_, case, func, literal, or_, select, type_coerce, union_all
 
 from apps.core.clock import competencia_of, current_competencia, local_tz
 from apps.core.types import UTCDateTime, db, utcnow
-from apps.home.models import ExecucaoDuracao, ExecucaoDuracaoFaixa, ExecucaoHora
+from apps.home.models import ExecucaoDia, ExecucaoDuracao, ExecucaoDuracaoFaixa, ExecucaoHora
 from apps.operadoras.models import Operadora
 from apps.processos import totais
 from apps.processos.models import Execucao, Processo, ProcessoTotal, StatusExecucao, StatusProcesso
@@ -100,25 +104,53 @@ def _window(now: datetime, days: int) -> tuple[list, datetime]:
 def executions_per_day(now: datetime | None = None, days: int = DAYS) -> dict:
     """Finished execucoes (CONCLUIDO, FALHOU) per local day by data_fim, and the failure rate.
 
-    Read from execucao_horas (per UTC hour, kept by triggers), folded into local days here: exact counts,
-    about 24 rows a day whatever the volume.
+    Exact counts from the summaries kept by triggers: each UTC hour (execucao_horas) belongs to the local day its
+    first moment falls in. A UTC day's row (execucao_dias, the sum of its hours) is given to the local day that
+    holds most of its hours, and only its other hours (those a local midnight cuts off: 3 a day in São Paulo)
+    are read one by one and moved to their own day. About 8 rows a day, whatever the number of runs: the hourly
+    rows of a busy month are rewritten by every run that finishes, and a read of all 720 costs what their
+    table's size does.
     """
-    dates, start = _window(now or utcnow(), days)
-    rows = db.session.execute(
-        select(ExecucaoHora.hora, ExecucaoHora.status, ExecucaoHora.total)
-        .where(ExecucaoHora.hora >= start, ExecucaoHora.total != 0)
-    ).all()
-    per_day = {d: {StatusExecucao.CONCLUIDO: 0, StatusExecucao.FALHOU: 0} for d in dates}
-    for hour, status, n in rows:
-        day = hour.astimezone(local_tz()).date()
-        if day in per_day and status in per_day[day]:
-            per_day[day][status] += n
-    concluidas = sum(v[StatusExecucao.CONCLUIDO] for v in per_day.values())
-    falhas = sum(v[StatusExecucao.FALHOU] for v in per_day.values())
+    now = now or utcnow()
+    dates, _ = _window(now, days)
+    midnights = [datetime.combine(d, time.min, tzinfo=local_tz()).astimezone(UTC)
+                 for d in (*dates, dates[-1] + timedelta(days=1))]
+
+    def local_day(moment: datetime) -> int | None:
+        index = bisect_right(midnights, moment) - 1
+        return index if 0 <= index < len(dates) else None
+
+    day = datetime.combine(midnights[0].date(), time.min, tzinfo=UTC)
+    utc_days, main_day, cut_off = [], {}, []
+    while day < midnights[-1]:
+        hours = [day + timedelta(hours=h) for h in range(24)]
+        owners = [local_day(hour) for hour in hours]
+        main_day[day] = max(set(owners), key=lambda owner: (owners.count(owner), owner is not None))
+        cut_off += [hour for hour, owner in zip(hours, owners, strict=True) if owner != main_day[day]]
+        utc_days.append(day)
+        day += timedelta(days=1)
+    whole = (select(literal(True).label("whole"), ExecucaoDia.dia, ExecucaoDia.status, ExecucaoDia.total)
+             .where(ExecucaoDia.dia >= utc_days[0], ExecucaoDia.dia <= utc_days[-1], ExecucaoDia.total != 0))
+    hourly = (select(literal(False), ExecucaoHora.hora, ExecucaoHora.status, ExecucaoHora.total)
+              .where(ExecucaoHora.hora.in_(cut_off), ExecucaoHora.total != 0))
+    per_day = [{StatusExecucao.CONCLUIDO: 0, StatusExecucao.FALHOU: 0} for _ in dates]
+
+    def add(index: int | None, status: str, n: int) -> None:
+        if index is not None and status in per_day[index]:
+            per_day[index][status] += n
+
+    for is_day, moment, status, n in db.session.execute(union_all(whole, hourly) if cut_off else whole).all():
+        if is_day:
+            add(main_day[moment], status, n)
+        else:  # an hour the day's row gave to another local day: moved to its own
+            add(main_day[datetime.combine(moment.date(), time.min, tzinfo=UTC)], status, -n)
+            add(local_day(moment), status, n)
+    concluidas = sum(v[StatusExecucao.CONCLUIDO] for v in per_day)
+    falhas = sum(v[StatusExecucao.FALHOU] for v in per_day)
     finished = concluidas + falhas
     return {"dias": [d.isoformat() for d in dates],
-            "concluido": [per_day[d][StatusExecucao.CONCLUIDO] for d in dates],
-            "falhou": [per_day[d][StatusExecucao.FALHOU] for d in dates],
+            "concluido": [v[StatusExecucao.CONCLUIDO] for v in per_day],
+            "falhou": [v[StatusExecucao.FALHOU] for v in per_day],
             "concluidas": concluidas, "falhas": falhas,
             "taxa_falha": (100 * falhas / finished) if finished else None}
 
@@ -144,36 +176,48 @@ def faixa_width(faixa: int) -> int:
 def durations(now: datetime | None = None, days: int = DAYS) -> list[dict]:
     """Mean and p95 duration of CONCLUIDO runs per operadora and tipo (one query over the summaries).
 
-    The count and mean are exact, over the window's UTC hours (execucao_duracoes). The p95 is interpolated
-    like percentile_cont (linearly, at rank 0.95 * (n - 1)) from the duration histogram of the UTC days
-    the window touches (execucao_duracao_faixas, read as about 8 aligned blocks): within a bucket its runs are taken as spread evenly
-    around their mean, so it is exact when a bucket's runs are equal, and off by less than a bucket's
-    width (RESOLUCAO) otherwise.
+    The count and mean are exact, over the window's UTC hours (from its start on, as execucao_duracoes holds
+    them). The p95 is interpolated like percentile_cont (linearly, at rank 0.95 * (n - 1)) from the duration
+    histogram of the UTC days the window touches (execucao_duracao_faixas, read as about 8 aligned blocks):
+    within a bucket its runs are taken as spread evenly around their mean, so it is exact when a bucket's runs
+    are equal, and off by less than a bucket's width (RESOLUCAO) otherwise.
+
+    The same blocks give the count and summed seconds of those UTC days (a block's buckets add up to all its
+    runs), so the hourly rows are read only where the window differs from its days: the hours of its first UTC
+    day before it starts (taken out) and any past its last day (put in). A few dozen rows, not one per hour
+    of 30 days: the hourly rows of a busy month are rewritten by every run that finishes, and a read of all
+    of them costs what their table's size does.
     """
     now = now or utcnow()
     _, start = _window(now, days)
+    first, last = start.date(), now.astimezone(UTC).date()
+    first_day = datetime.combine(first, time.min, tzinfo=UTC)
+    after_last = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
+    before = ExecucaoDuracao.hora < start
+    sign = case((before, -1), else_=1)
     # Grouped by operadora_id first (the table's own columns, no lookup per row), then named.
-    means = (select(ExecucaoDuracao.operadora_id.label("operadora_id"), ExecucaoDuracao.tipo.label("tipo"),
-                    literal(-1).label("faixa"), func.sum(ExecucaoDuracao.total).label("n"),
-                    func.sum(ExecucaoDuracao.soma).label("soma"))
-             .where(ExecucaoDuracao.hora >= start)
+    edges = (select(ExecucaoDuracao.operadora_id.label("operadora_id"), ExecucaoDuracao.tipo.label("tipo"),
+                    literal(-1).label("faixa"), func.sum(sign * ExecucaoDuracao.total).label("n"),
+                    func.sum(sign * ExecucaoDuracao.soma).label("soma"))
+             .where(or_(and_(ExecucaoDuracao.hora >= first_day, before), ExecucaoDuracao.hora >= after_last))
              .group_by(ExecucaoDuracao.operadora_id, ExecucaoDuracao.tipo))
     histogram = (select(ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa,
                         func.sum(ExecucaoDuracaoFaixa.total), func.sum(ExecucaoDuracaoFaixa.soma))
                  .where(or_(*(and_(ExecucaoDuracaoFaixa.nivel == nivel, ExecucaoDuracaoFaixa.bloco == bloco)
-                              for nivel, bloco in day_blocks(start.date(), now.astimezone(UTC).date()))))
+                              for nivel, bloco in day_blocks(first, last))))
                  .group_by(ExecucaoDuracaoFaixa.operadora_id, ExecucaoDuracaoFaixa.tipo, ExecucaoDuracaoFaixa.faixa))
-    grouped = union_all(means, histogram).subquery()
+    grouped = union_all(edges, histogram).subquery()
     query = (select(Operadora.codigo, grouped.c.tipo, grouped.c.faixa, grouped.c.n, grouped.c.soma)
              .join(Operadora, Operadora.id == grouped.c.operadora_id))
     groups: dict[tuple, dict] = defaultdict(lambda: {"n": 0, "soma": 0.0, "faixas": []})
     for operadora, tipo, faixa, n, soma in db.session.execute(query).all():
         if not n:
             continue
-        if faixa == -1:
-            groups[(operadora, tipo)].update(n=int(n), soma=float(soma))
-        else:
-            groups[(operadora, tipo)]["faixas"].append((int(faixa), int(n), float(soma)))
+        entry = groups[(operadora, tipo)]
+        entry["n"] += int(n)
+        entry["soma"] += float(soma)
+        if faixa != -1:
+            entry["faixas"].append((int(faixa), int(n), float(soma)))
     result = []
     for (operadora, tipo), entry in sorted(groups.items()):
         if entry["n"] <= 0 or not entry["faixas"]:
