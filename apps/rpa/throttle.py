@@ -75,7 +75,7 @@ def dispatch(operadora_id) -> list:
         if free and robos.uses_robots(operadora):
             candidates = db.session.scalars(select(Execucao).where(Execucao.id.in_(_oldest_waiting(operadora_id, free)))
                                             .order_by(Execucao.created_at, Execucao.id)).all()
-            admitted = _admit_all(operadora, candidates)
+            admitted = _admit_on_robots(operadora, candidates)
             for execucao in admitted:
                 follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
         elif free:
@@ -90,11 +90,9 @@ def dispatch(operadora_id) -> list:
     return admitted
 
 
-def _admit_all(operadora, candidates) -> list:
-    """Admit the candidates: on a robot picked by apps.robos.dispatch once any is registered (and the operadora is
-    not outsourced), else as before. A tag no robot had room for is not asked again in this pass."""
-    if not robos.uses_robots(operadora):
-        return [execucao for execucao in candidates if _admit(execucao)]
+def _admit_on_robots(operadora, candidates) -> list:
+    """Admit the candidates, each on a robot picked by apps.robos.dispatch (the operadora uses registered robots).
+    A tag no robot had room for is not asked again in this pass."""
     codigo, admitted, no_robot = operadora.codigo, [], set()
     for execucao in candidates:
         tag = robos.tag_of(execucao, codigo)
