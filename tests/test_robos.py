@@ -291,6 +291,17 @@ def test_flask_robos_registrar_is_an_upsert_by_url_and_probes_at_once(runner, ap
     assert bad.exit_code != 0 and "http://" in bad.output
 
 
+def test_flask_robos_registrar_moves_a_robot_of_the_same_name_to_its_new_url(runner, app, sim, monkeypatch):
+    """`make run` again with port 8000 taken: its simulator answers elsewhere, and the robot follows it."""
+    monkeypatch.setitem(app.config, "RPA_ALLOW_PRIVATE_TARGETS", True)
+    old_url = "http://127.0.0.1:9/"
+    assert runner.invoke(args=["robos", "registrar", "--url", old_url, "--nome", "simulador-1"]).exit_code == 0
+    result = runner.invoke(args=["robos", "registrar", "--url", sim.url, "--nome", "simulador-1"])
+    assert result.exit_code == 0, result.output
+    (robo,) = db.session.scalars(select(Robo)).all()
+    assert (robo.nome, robo.url, robo.status) == ("simulador-1", sim.url, StatusRobo.DISPONIVEL)
+
+
 def test_simulator_version_and_capacity_flags_and_env_reach_its_health(monkeypatch):
     import requests
 

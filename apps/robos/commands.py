@@ -17,9 +17,13 @@ robos_cli = AppGroup("robos", help="Robôs (servidores da API RPA).")
 @click.option("--tags", default="*", show_default=True, help="Códigos de operadora, SAT ou *, separados por vírgula.")
 @click.option("--capacidade", default=1, show_default=True, type=int)
 def registrar(url, nome, tags, capacidade):
-    """Create the robot of this URL, or update the one already registered (idempotent), then probe it once."""
-    robo = db.session.scalar(select(Robo).where(Robo.url == url.strip().rstrip("/")))
-    values = {"nome": nome, "url": url.strip().rstrip("/"), "tags": tags, "capacidade": capacidade}
+    """Create the robot of this URL, or update the one already registered (idempotent), then probe it once. A robot
+    of this name at another URL has moved (`make run`'s simulator on another port when 8000 is taken): it is
+    updated to the new URL, not refused as a second robot of the same name."""
+    url = url.strip().rstrip("/")
+    robo = (db.session.scalar(select(Robo).where(Robo.url == url))
+            or db.session.scalar(select(Robo).where(Robo.nome == nome)))
+    values = {"nome": nome, "url": url, "tags": tags, "capacidade": capacidade}
     try:
         if robo is None:
             robo = services.create_robo(values, by=None)
