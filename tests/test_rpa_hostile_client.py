@@ -244,9 +244,10 @@ def test_once_the_robots_final_line_is_stored_no_further_log_page_is_asked_for(a
     monkeypatch.setitem(app.config, "API_EXTERNA_URL", hostile.url)
     hostile.script = Paged()
     execucao = services.executar(ProcessoFactory())
-    assert jobs.start_execucao(str(execucao.id)) == "hostil-1"
-    follower = get_redis().get(follow.lease_key(execucao.id)).decode()  # the poll job the start queued
-    assert jobs.poll_execucao(str(execucao.id), follower) == "COMPLETED"
+    assert jobs.start_execucao(str(execucao.id)) == "hostil-1"  # its first look, in the same job, finds it done
+    db.session.refresh(execucao)
+    assert execucao.status == "CONCLUIDO"
+    assert get_redis().get(follow.lease_key(execucao.id)) is None  # ended: no follower, no poll queued
     log_requests = [path for method, path in hostile.requests if path.endswith("/logs")]
     assert len(log_requests) == 3  # after=0, 2, 4: nothing asked after the final line
     stored = db.session.scalars(db.select(ExecucaoLog.seq).where(ExecucaoLog.execucao_id == execucao.id)

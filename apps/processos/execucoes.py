@@ -174,8 +174,8 @@ def concluir_sat(execucao, protocolo: str, note: str | None = None) -> bool:
                         data_fim=utcnow(), mensagem=_with_note(f"Protocolo SAT {protocolo}", note)[:4000]):
         db.session.rollback()
         return False
-    execucao.processo.protocolo_sat = str(protocolo)[:120]
-    state.move(execucao.processo, "envio_sat_concluido", comentario=f"protocolo {protocolo}")
+    state.move(execucao.processo, "envio_sat_concluido", comentario=f"protocolo {protocolo}",
+               also={"protocolo_sat": str(protocolo)[:120]})
     db.session.commit()
     return True
 

@@ -57,8 +57,9 @@ def allowed_actions(processo, user) -> list[str]:
             if t.actor != SYSTEM and t.source == processo.status and has_permission(user, t.actor)]
 
 
-def move(processo: Processo, action: str, by=None, comentario: str | None = None) -> Processo:
-    """Apply `action` to `processo` (not committed); ProcessoError when the rules refuse it."""
+def move(processo: Processo, action: str, by=None, comentario: str | None = None, also: dict | None = None) -> Processo:
+    """Apply `action` to `processo` (not committed); ProcessoError when the rules refuse it. `also`: other
+    columns written by the same UPDATE (the SAT protocol that comes with the upload's end)."""
     t = TRANSITIONS[action]
     if t.actor != SYSTEM and not has_permission(by, t.actor):
         raise ProcessoError("Você não tem permissão para esta ação.", 403)
@@ -67,7 +68,7 @@ def move(processo: Processo, action: str, by=None, comentario: str | None = None
     if processo.status != t.source:
         raise ProcessoError(_wrong_status_message(action, processo.status))
     now = utcnow()
-    values = {"status": t.target, "updated_at": now,
+    values = {**(also or {}), "status": t.target, "updated_at": now,
               **({"aprovacao_desde": now} if t.target == S.AGUARDANDO_APROVACAO else {})}
     result = db.session.execute(
         update(Processo)

@@ -69,10 +69,12 @@ def claim(execucao_id, follower: str | None) -> bool:
     return bool(get_redis().eval(CLAIM_SCRIPT, 1, lease_key(execucao_id), token, lease_seconds()))
 
 
-def hold(execucao_id, follower: str | None) -> None:
+def hold(execucao_id, follower: str | None) -> str:
     """The start job is talking to the robots: nobody else may start or follow the run meanwhile
-    (for one lease, or one whole RPA call when that is longer)."""
-    get_redis().set(lease_key(execucao_id), follower or uuid.uuid4().hex, ex=_busy_seconds())
+    (for one lease, or one whole RPA call when that is longer). Returns the token the lease names."""
+    token = follower or uuid.uuid4().hex
+    get_redis().set(lease_key(execucao_id), token, ex=_busy_seconds())
+    return token
 
 
 def renew(execucao_id, follower: str | None) -> None:

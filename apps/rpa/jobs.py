@@ -77,7 +77,7 @@ def start_execucao(execucao_id: str, follower: str | None = None, attempt: int =
     if execucao.data_inicio is None:
         return "aguardando vaga"  # not admitted by apps.rpa.throttle: the operadora is at its limit
     # Running now: the reconciler must not queue a second start while this one POSTs.
-    follow.hold(execucao.id, follower)
+    follower = follow.hold(execucao.id, follower)
     try:
         with _client(execucao) as client:
             answer = _post_start(client, execucao)
@@ -97,7 +97,9 @@ def start_execucao(execucao_id: str, follower: str | None = None, attempt: int =
             return "cancelada durante o início"
         return "já iniciada por outro job"  # a duplicated start: the one that won follows the run
     publish_status(execucao)
-    follow.enqueue(follow.POLL, execucao.id)
+    # The first look in this job, not in one queued for it: a robot that is done already ends here; one still
+    # working gets its next look scheduled, as every look does.
+    _look(execucao, follower)
     return str(answer["job_id"])
 
 
@@ -130,6 +132,11 @@ def poll_execucao(execucao_id: str, follower: str | None = None, bad: int = 0,
     execucao = _load(execucao_id)
     if execucao is None or execucao.status != StatusExecucao.EXECUTANDO:
         return "nada a fazer"
+    return _look(execucao, follower, bad, terminal_since)
+
+
+def _look(execucao, follower, bad=0, terminal_since=None) -> str:
+    """One look at a run in EXECUTANDO, by the follower the lease names (else nothing is done)."""
     if not follow.claim(execucao.id, follower):
         return "outro seguidor ativo"
     poll = _Poll(execucao, bad, terminal_since, follower)
@@ -142,7 +149,7 @@ def poll_execucao(execucao_id: str, follower: str | None = None, bad: int = 0,
         raise  # our own database or Redis is down: RQ's retry and the reconciler resume the run, unharmed
     except Exception as exc:  # our own bug or an answer nobody foresaw: counted, never retried forever
         db.session.rollback()
-        log.exception("unexpected error following execucao %s", execucao_id)
+        log.exception("unexpected error following execucao %s", execucao.id)
         return poll.bad_answer(f"Erro inesperado ao seguir a execução ({type(exc).__name__}).")
 
 

@@ -6,10 +6,11 @@ Runs waiting for a slot stay PENDENTE in the database with no job in Redis, so a
 operadora, up to its free slots, under a short Redis lock per operadora (two workers cannot take
 the same last slot). It runs when a run is requested, when a run ends, and on every reconcile.
 """
+import functools
 import logging
 import uuid
 
-from sqlalchemy import String, and_, cast, func, literal, or_, select, union_all, update
+from sqlalchemy import Integer, String, Uuid, and_, bindparam, case, cast, exists, func, literal, or_, select, union_all, update
 
 from apps.clientes.models import Cliente
 from apps.core.queues import QueueUnavailable, get_redis
@@ -17,7 +18,7 @@ from apps.core.types import db, utcnow
 from apps.operadoras.models import Operadora
 from apps.processos.models import Execucao, Processo, StatusExecucao, TipoExecucao
 from apps.robos import dispatch as robos
-from apps.robos.models import ALL_TAGS, SAT_TAG
+from apps.robos.models import ALL_TAGS, SAT_TAG, Robo
 from apps.rpa import follow
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,16 @@ def waiting_filter():
     return and_(Execucao.status == StatusExecucao.PENDENTE, Execucao.data_inicio.is_(None))
 
 
-def occupied(operadora_id) -> int:
-    """The operadora's slots taken now: its processos' runs and its SERVICO runs, in one statement."""
+def _occupied_expression(operadora_id):
+    """The operadora's slots taken now (its processos' runs and its SERVICO runs), as one SQL expression."""
     counts = [select(func.count()).select_from(query.where(admitted_filter()).subquery()).scalar_subquery()
               for query in (_of_operadora(operadora_id), _servicos_of(operadora_id))]
-    return int(db.session.scalar(select(counts[0] + counts[1])) or 0)
+    return counts[0] + counts[1]
+
+
+def occupied(operadora_id) -> int:
+    """The operadora's slots taken now, in one statement."""
+    return int(db.session.scalar(select(_occupied_expression(operadora_id))) or 0)
 
 
 def _oldest_waiting(operadora_id, limit):
@@ -69,19 +75,19 @@ def dispatch(operadora_id) -> list:
             return []  # another dispatcher holds it and will admit what fits
     except Exception as exc:  # redis errors: nothing was admitted, nothing changed
         raise QueueUnavailable() from exc
-    admitted = []
     try:
-        free = max(0, (operadora.limite_concorrencia or 1) - occupied(operadora_id))
-        if free and robos.uses_robots(operadora):
+        # Without registered robots (the usual case) the whole admission is one UPDATE; it admits nothing when
+        # robots exist for this operadora, and only then are its slots counted and robots picked.
+        admitted = _admit_oldest(operadora, without_robots=not operadora.rpa_terceirizado)
+        for execucao in admitted:  # each row already names its start job (the admission wrote it)
+            follow.enqueue_start(execucao, job_id=execucao.rq_job_id)
+        if not admitted and robos.uses_robots(operadora):
+            free = max(0, (operadora.limite_concorrencia or 1) - occupied(operadora_id))
             candidates = db.session.scalars(select(Execucao).where(Execucao.id.in_(_oldest_waiting(operadora_id, free)))
-                                            .order_by(Execucao.created_at, Execucao.id)).all()
+                                            .order_by(Execucao.created_at, Execucao.id)).all() if free else []
             admitted = _admit_on_robots(operadora, candidates)
             for execucao in admitted:
                 follow.enqueue_start(execucao, job_id=f"rpa-start-{execucao.id}-{uuid.uuid4().hex[:8]}")
-        elif free:
-            admitted = _admit_oldest(operadora_id, free)
-            for execucao in admitted:  # each row already names its start job (the admission wrote it)
-                follow.enqueue_start(execucao, job_id=execucao.rq_job_id)
     finally:
         try:
             lock.release()
@@ -105,17 +111,33 @@ def _admit_on_robots(operadora, candidates) -> list:
     return admitted
 
 
-def _admit_oldest(operadora_id, free) -> list:
-    """Admit the operadora's `free` oldest waiting runs in one UPDATE … RETURNING, each naming the start job
-    that is queued for it once this commits; a run admitted meanwhile by someone else is not taken twice."""
-    now, suffix = utcnow(), uuid.uuid4().hex[:8]
-    start_job = literal("rpa-start-") + func.replace(cast(Execucao.id, String), "-", "") + literal(f"-{suffix}")
-    admitted = db.session.scalars(
-        update(Execucao).where(Execucao.id.in_(_oldest_waiting(operadora_id, free)), waiting_filter())
-        .values(data_inicio=now, updated_at=now, rq_job_id=start_job).returning(Execucao)
-        .execution_options(synchronize_session=False, populate_existing=True)).all()
+def _admit_oldest(operadora, without_robots=False) -> list:
+    """Admit the operadora's oldest waiting runs, as many as its free slots, in one UPDATE … RETURNING (the
+    slots are counted in it), each naming the start job that is queued for it once this commits; a run
+    admitted meanwhile by someone else is not taken twice. `without_robots`: only while no robot is
+    registered (else apps.robos.dispatch picks a robot for each)."""
+    now = utcnow()
+    admitted = db.session.scalars(_admission(without_robots), {
+        "b_operadora": operadora.id, "limite": operadora.limite_concorrencia or 1, "b_now": now,
+        "start_job_suffix": f"-{uuid.uuid4().hex[:8]}"}).all()
     db.session.commit()
     return sorted(admitted, key=lambda e: (e.created_at, str(e.id)))
+
+
+@functools.cache
+def _admission(without_robots: bool):
+    """The admission's UPDATE, built once per process (it runs at every end of a run): its values are bound
+    parameters, so each run costs neither building the statement nor computing its cache key."""
+    operadora_id = bindparam("b_operadora", type_=Uuid)
+    free = bindparam("limite", type_=Integer) - _occupied_expression(operadora_id)
+    start_job = (literal("rpa-start-") + func.replace(cast(Execucao.id, String), "-", "")
+                 + bindparam("start_job_suffix", type_=String))
+    now = bindparam("b_now", type_=Execucao.__table__.c.data_inicio.type)
+    conditions = [Execucao.id.in_(_oldest_waiting(operadora_id, case((free > 0, free), else_=0))), waiting_filter()]
+    if without_robots:
+        conditions.append(~exists().where(Robo.id.is_not(None)))
+    return (update(Execucao).where(*conditions).values(data_inicio=now, updated_at=now, rq_job_id=start_job)
+            .returning(Execucao).execution_options(synchronize_session=False, populate_existing=True))
 
 
 def _admit(execucao) -> bool:
