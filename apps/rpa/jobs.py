@@ -1,8 +1,8 @@
 """RQ jobs that drive a robot run on the RPA API. Jobs are thin: load by id, call services.
 
-Following a run does not keep a worker busy, and nothing here sleeps: each `poll_execucao` looks
-once (the job's status, then new log lines) and, while the robot is still working, schedules itself
-again (RQ's scheduler, `enqueue_in`); a server that is down or asks us to wait (429 Retry-After,
+Following a run does not keep a worker busy, and nothing here sleeps: the start job takes the first
+look right after the POST, and each `poll_execucao` one more (the job's status, then new log lines);
+while the robot is still working, the next look is scheduled (RQ's scheduler, `enqueue_in`); a server that is down or asks us to wait (429 Retry-After,
 capped) gets the next look scheduled later, not a worker held in a sleep. `apps.rpa.follow` holds
 the lease that names the one live follower.
 
