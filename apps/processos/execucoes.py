@@ -82,8 +82,10 @@ def gravar_logs(execucao, lines) -> list:
     inserted = []
     if rows:
         dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(ExecucaoLog).on_conflict_do_nothing(index_elements=["execucao_id", "seq"])
-        inserted = list(db.session.scalars(stmt.returning(ExecucaoLog), rows))  # RETURNING: new rows only
+        table = ExecucaoLog.__table__  # rows, not ORM objects: nothing here changes them, and they cost less
+        stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=["execucao_id", "seq"])
+        returned = (table.c.seq, table.c.level, table.c.message, table.c.timestamp, table.c.service, table.c.logger)
+        inserted = db.session.execute(stmt.returning(*returned), rows).all()  # RETURNING: new rows only
     top = lines[-1]["seq"]
     new_bytes = sum(len(row.message.encode("utf-8", "replace")) for row in inserted)
     counters = (Execucao.ultimo_seq, Execucao.log_linhas, Execucao.log_bytes, Execucao.log_descartadas)
