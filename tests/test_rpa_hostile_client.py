@@ -253,3 +253,45 @@ def test_once_the_robots_final_line_is_stored_no_further_log_page_is_asked_for(a
     stored = db.session.scalars(db.select(ExecucaoLog.seq).where(ExecucaoLog.execucao_id == execucao.id)
                                 .order_by(ExecucaoLog.seq)).all()
     assert stored == [1, 2, 3, 4, 5]
+
+
+def test_a_start_whose_first_look_fails_on_our_database_is_followed_by_its_retry(app, hostile, monkeypatch):
+    """The start job takes the run's first look itself. When that look breaks on our own database (RQ retries
+    the job), the retry finds the run started and looks again, as a poll would: the run ends once, at once,
+    without waiting for its lease to expire and the reconciler to notice."""
+    from sqlalchemy.exc import OperationalError
+
+    from apps.core.queues import get_redis
+    from apps.processos import services
+    from apps.processos.models import Execucao
+    from apps.rpa import follow, jobs
+    from tests.factories import ProcessoFactory
+    from tests.support.hostile import final_line
+
+    class Done(Script):
+        def logs(self, h, after):
+            h.json(200, {"logs": [x for x in (line(1), final_line(2)) if x["seq"] > after], "next": 2})
+
+    monkeypatch.setitem(app.config, "API_EXTERNA_URL", hostile.url)
+    hostile.script = Done()
+    execucao = services.executar(ProcessoFactory())
+    execucao_id = str(execucao.id)
+    looked = jobs._Poll.run
+
+    def database_down(self, client):
+        raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(jobs._Poll, "run", database_down)
+    with pytest.raises(OperationalError):
+        jobs.start_execucao(execucao_id, "seguidor-1")
+    db.session.rollback()
+    row = db.session.get(Execucao, execucao.id, populate_existing=True)
+    assert row.status == "EXECUTANDO" and row.job_id == "hostil-1"
+    assert get_redis().get(follow.lease_key(execucao_id)) == b"seguidor-1"  # still this job's
+
+    monkeypatch.setattr(jobs._Poll, "run", looked)
+    assert jobs.start_execucao(execucao_id, "seguidor-2") == "outro seguidor ativo"  # another start: not its run
+    assert jobs.start_execucao(execucao_id, "seguidor-1") == "COMPLETED"  # RQ's retry, same arguments
+    row = db.session.get(Execucao, execucao.id, populate_existing=True)
+    assert row.status == "CONCLUIDO"
+    assert [path for method, path in hostile.requests if method == "POST"] == ["/executar/VIVO"]  # started once

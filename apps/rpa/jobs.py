@@ -2,9 +2,9 @@
 
 Following a run does not keep a worker busy, and nothing here sleeps: the start job takes the first
 look right after the POST, and each `poll_execucao` one more (the job's status, then new log lines);
-while the robot is still working, the next look is scheduled (RQ's scheduler, `enqueue_in`); a server that is down or asks us to wait (429 Retry-After,
-capped) gets the next look scheduled later, not a worker held in a sleep. `apps.rpa.follow` holds
-the lease that names the one live follower.
+while the robot is still working, the next look is scheduled (RQ's scheduler, `enqueue_in`); a server
+that is down or asks us to wait (429 Retry-After, capped) gets the next look scheduled later, not a
+worker held in a sleep. `apps.rpa.follow` holds the lease that names the one live follower.
 
 A run ends right against any server that honours the contract:
 - the status may lead the logs: after COMPLETED/FAILED the follower keeps reading logs until the
@@ -72,6 +72,10 @@ def _later(exc: RpaUnavailable) -> float:
 def start_execucao(execucao_id: str, follower: str | None = None, attempt: int = 0) -> str:
     """POST the run to the RPA API (idempotent by key), then start following it."""
     execucao = _load(execucao_id)
+    if execucao is not None and execucao.status == StatusExecucao.EXECUTANDO and follower:
+        # RQ's retry of this job after its first look failed on our database or Redis: look again, as a
+        # poll would (a start that lost the race to another follower finds the lease taken and stops).
+        return _look(execucao, follower)
     if execucao is None or execucao.status != StatusExecucao.PENDENTE:
         return "nada a fazer"
     if execucao.data_inicio is None:
