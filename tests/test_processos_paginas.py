@@ -118,8 +118,22 @@ def test_a_page_reached_by_its_link_costs_the_same_statements(lister, listed):
     assert len(linked) == len(typed)
 
 
-def test_the_api_list_pages_as_before(api_headers, client, listed):
-    # The JSON API keeps its OFFSET pages (same order, same totals).
-    everything = expected(competencia="2026-05")
-    body = client.get("/api/v1/processos?competencia=2026-05&per_page=4&page=2", headers=api_headers()).get_json()
-    assert [item["id"] for item in body["items"]] == everything[4:8] and body["total"] == len(everything)
+API_FILTERS = [("", {}), ("competencia=2026-05", {"competencia": "2026-05"}),
+               ("status=AGUARDANDO_APROVACAO", {"status": S.AGUARDANDO_APROVACAO})]
+
+
+@pytest.mark.parametrize("args,filters", API_FILTERS)
+def test_every_api_page_holds_the_offset_rows_at_the_same_statement_cost(api_headers, client, listed, args, filters):
+    """The JSON API finds a page as the list does (over the covering index, from the nearer end): the same rows
+    as OFFSET, in the same order, with the same totals, and page N costs the statements page 1 costs."""
+    everything, headers, per_page = expected(**filters), api_headers(), 4
+    pages = -(-len(everything) // per_page)
+    assert pages >= 3
+    costs = []
+    for p in range(1, pages + 2):  # and one page past the end: empty, as OFFSET gives
+        with count_queries() as statements:
+            body = client.get(f"/api/v1/processos?{args}&per_page={per_page}&page={p}", headers=headers).get_json()
+        costs.append(len(statements))
+        assert [item["id"] for item in body["items"]] == everything[(p - 1) * per_page:p * per_page], p
+        assert (body["total"], body["page"], body["pages"]) == (len(everything), p, pages)
+    assert len(set(costs[:-1])) == 1, costs

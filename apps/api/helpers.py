@@ -5,7 +5,7 @@ import re
 from flask import jsonify, request
 
 from apps.core.errors import ApiError
-from apps.core.pagination import MAX_PAGE, paginate
+from apps.core.pagination import MAX_PAGE, paginate, paginate_seek
 from apps.core.types import get_by_id, parse_uuid
 
 MAX_JSON_DEPTH = 32        # far beyond any body of this API; json.loads recurses once per level
@@ -131,6 +131,15 @@ def list_envelope(query, serialize, total: int | None = None):
     int_arg("page", 1, minimum=1, maximum=MAX_PAGE)  # refused here; paginate reads it again
     per_page = int_arg("per_page", None, minimum=1, maximum=MAX_PER_PAGE)
     page = paginate(query, per_page=per_page, total=total)
+    return {"items": [serialize(x) for x in page.items], "total": page.total, "page": page.page, "pages": page.pages}
+
+
+def seek_envelope(fetch, serialize, total: int):
+    """list_envelope for a list module's `fetch(start, per_page, ref)` (apps.core.pagination.paginate_seek): a
+    deep page is found over the list's covering index from the nearer end, not by an OFFSET over its joins."""
+    int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
+    per_page = int_arg("per_page", None, minimum=1, maximum=MAX_PER_PAGE)
+    page = paginate_seek(fetch, total, per_page=per_page, with_ref=False)
     return {"items": [serialize(x) for x in page.items], "total": page.total, "page": page.page, "pages": page.pages}
 
 

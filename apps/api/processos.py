@@ -2,7 +2,7 @@
 from flask import g, jsonify, request
 
 from apps.api.blueprint import bp
-from apps.api.helpers import bool_arg, get_or_404, int_arg, json_body, list_envelope, optional_json_body, uuid_arg
+from apps.api.helpers import bool_arg, get_or_404, int_arg, json_body, optional_json_body, seek_envelope, uuid_arg
 from apps.auth.policy import requires
 from apps.core.errors import ApiError
 from apps.core.queues import QueueUnavailable
@@ -67,7 +67,8 @@ def api_processos_list():
             raise ApiError(400, exc.message, {"competencia": "AAAA-MM"}) from exc
     filters = dict(competencia=competencia, status=status, operadora_id=uuid_arg("operadora_id"),
                    cliente_id=uuid_arg("cliente_id"), ultima_falhou=bool(bool_arg("ultima_falhou")))
-    return jsonify(list_envelope(queries.processos_query(**filters), processo_json, total=queries.processos_total(**filters)))
+    total = queries.processos_total(**filters)
+    return jsonify(seek_envelope(queries.processos_page(**filters, total=total), processo_json, total))
 
 
 @bp.get("/v1/processos/<processo_id>")

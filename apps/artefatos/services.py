@@ -140,12 +140,13 @@ def _write_protocolo(execucao):
                    processo_id=processo.id)
 
 
-def after_run(execucao) -> list:
-    """Keep a run's log (and its SAT receipt) once it has ended. Never raises: a storage or database
-    failure here is logged, and the run stays ended as it was."""
+def after_run(execucao, just_ended=False) -> list:
+    """Keep a run's log (and its SAT receipt) once it has ended; `just_ended`: the caller's own UPDATE ended it
+    (apps.rpa.runs.end_run; a run ends once), so nothing is kept yet and there is nothing to look up. Never
+    raises: a storage or database failure here is logged, and the run stays ended as it was."""
     made = []
     try:
-        already = set(db.session.scalars(select(Artefato.kind).where(
+        already = set() if just_ended else set(db.session.scalars(select(Artefato.kind).where(
             Artefato.execucao_id == execucao.id, Artefato.kind.in_((Kind.LOG, Kind.PROTOCOLO)))))
         if Kind.LOG not in already:
             made.append(_write_log(execucao))

@@ -60,11 +60,12 @@ def ref_arg():
     return ref, int(pos)
 
 
-def paginate_seek(fetch, total: int, per_page=None) -> SeekPagination:
-    """A SeekPagination of `total` items, page and the link's reference row taken from the request."""
+def paginate_seek(fetch, total: int, per_page=None, with_ref=True) -> SeekPagination:
+    """A SeekPagination of `total` items, page and (`with_ref`: the pages' links carry it) the link's reference
+    row taken from the request."""
     per_page = per_page or current_app.config["ITEMS_PER_PAGE"]
     return SeekPagination(page=page_arg(), per_page=per_page, max_per_page=200, error_out=False, count=True,
-                          fetch=fetch, total=total, ref=ref_arg())
+                          fetch=fetch, total=total, ref=ref_arg() if with_ref else None)
 
 
 def count(query) -> int:

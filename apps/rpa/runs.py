@@ -38,7 +38,7 @@ def end_run(execucao, *, error: str | None = None, store=None) -> bool:
     """End the run: `error` fails it; else `store()` records its result (True when it ended it)."""
     ended = lifecycle.falhar(execucao, error) if error is not None else store()
     if ended:
-        artefatos.after_run(execucao)  # its log (and SAT receipt) as files; never raises
+        artefatos.after_run(execucao, just_ended=True)  # its log (and SAT receipt) as files; never raises
         publish_status(execucao)
     follow.release(execucao.id)
     free_slot(execucao)
