@@ -126,8 +126,8 @@ def _admit_oldest(operadora, without_robots=False) -> list:
 
 @functools.cache
 def _admission(without_robots: bool):
-    """The admission's UPDATE, built once per process (it runs at every end of a run): its values are bound
-    parameters, so each run costs neither building the statement nor computing its cache key."""
+    """The admission's UPDATE, built once per process (it runs at every end of a run): what changes from one
+    admission to the next is a bound parameter, so no run builds the statement again."""
     operadora_id = bindparam("b_operadora", type_=Uuid)
     free = bindparam("limite", type_=Integer) - _occupied_expression(operadora_id)
     start_job = (literal("rpa-start-") + func.replace(cast(Execucao.id, String), "-", "")
