@@ -128,18 +128,22 @@ def int_arg(name, default=None, minimum=0, maximum=MAX_INT_ARG):
 
 def list_envelope(query, serialize, total: int | None = None):
     """{"items", "total", "page", "pages"} for a select(); ?page (≤ 1,000,000) and ?per_page (≤ 200)."""
-    int_arg("page", 1, minimum=1, maximum=MAX_PAGE)  # refused here; paginate reads it again
-    per_page = int_arg("per_page", None, minimum=1, maximum=MAX_PER_PAGE)
-    page = paginate(query, per_page=per_page, total=total)
-    return {"items": [serialize(x) for x in page.items], "total": page.total, "page": page.page, "pages": page.pages}
+    return _envelope(paginate(query, per_page=_per_page_arg(), total=total), serialize)
 
 
 def seek_envelope(fetch, serialize, total: int):
     """list_envelope for a list module's `fetch(start, per_page, ref)` (apps.core.pagination.paginate_seek): a
     deep page is found over the list's covering index from the nearer end, not by an OFFSET over its joins."""
+    return _envelope(paginate_seek(fetch, total, per_page=_per_page_arg(), with_ref=False), serialize)
+
+
+def _per_page_arg():
+    """?per_page checked (?page too: refused here, the pagination reads it again)."""
     int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
-    per_page = int_arg("per_page", None, minimum=1, maximum=MAX_PER_PAGE)
-    page = paginate_seek(fetch, total, per_page=per_page, with_ref=False)
+    return int_arg("per_page", None, minimum=1, maximum=MAX_PER_PAGE)
+
+
+def _envelope(page, serialize) -> dict:
     return {"items": [serialize(x) for x in page.items], "total": page.total, "page": page.page, "pages": page.pages}
 
 

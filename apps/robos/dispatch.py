@@ -27,9 +27,14 @@ def holding(model=Execucao):
                and_(model.status == StatusExecucao.PENDENTE, model.data_inicio.is_not(None)))
 
 
+def any_robot_registered():
+    """The SQL condition behind registry_in_use, for a statement that decides in the database (the throttle's)."""
+    return exists().where(Robo.id.is_not(None))
+
+
 def registry_in_use() -> bool:
     """True once any robot is registered: from then on runs of our own robots wait for one of them."""
-    return bool(db.session.scalar(select(exists().where(Robo.id.is_not(None)))))
+    return bool(db.session.scalar(select(any_robot_registered())))
 
 
 def tag_of(execucao, codigo: str | None = None) -> str:

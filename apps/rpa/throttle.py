@@ -10,7 +10,7 @@ import functools
 import logging
 import uuid
 
-from sqlalchemy import Integer, String, Uuid, and_, bindparam, case, cast, exists, func, literal, or_, select, union_all, update
+from sqlalchemy import Integer, String, Uuid, and_, bindparam, case, cast, func, literal, or_, select, union_all, update
 
 from apps.clientes.models import Cliente
 from apps.core.queues import QueueUnavailable, get_redis
@@ -18,7 +18,7 @@ from apps.core.types import db, utcnow
 from apps.operadoras.models import Operadora
 from apps.processos.models import Execucao, Processo, StatusExecucao, TipoExecucao
 from apps.robos import dispatch as robos
-from apps.robos.models import ALL_TAGS, SAT_TAG, Robo
+from apps.robos.models import ALL_TAGS, SAT_TAG
 from apps.rpa import follow
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def _admission(without_robots: bool):
     now = bindparam("b_now", type_=Execucao.__table__.c.data_inicio.type)
     conditions = [Execucao.id.in_(_oldest_waiting(operadora_id, case((free > 0, free), else_=0))), waiting_filter()]
     if without_robots:
-        conditions.append(~exists().where(Robo.id.is_not(None)))
+        conditions.append(~robos.any_robot_registered())
     return (update(Execucao).where(*conditions).values(data_inicio=now, updated_at=now, rq_job_id=start_job)
             .returning(Execucao).execution_options(synchronize_session=False, populate_existing=True))
 
