@@ -127,6 +127,8 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None
     ITEMS_PER_PAGE = _int("ITEMS_PER_PAGE", 25)
+    # Every this many rows of a month's processo list, the id is kept (apps.processos.ancoras) for pages typed deep.
+    PROCESSOS_ANCORA_PASSO = _int("PROCESSOS_ANCORA_PASSO", 1000)
     DASHBOARD_CACHE_SECONDS = float(os.environ.get("DASHBOARD_CACHE_SECONDS", "30"))
     TIMEZONE = os.environ.get("TIMEZONE", "America/Sao_Paulo")
     PROXY_FIX = _int("PROXY_FIX", 0)

@@ -37,18 +37,22 @@ from apps.auth.models import Role  # noqa: E402
 from apps.auth.services import create_user  # noqa: E402
 from apps.clientes.models import Cliente  # noqa: E402
 from apps.core.clock import current_competencia  # noqa: E402
+from apps.core.queues import get_redis  # noqa: E402
 from apps.core.types import db, utcnow  # noqa: E402
 from apps.operadoras.models import Operadora  # noqa: E402
+from apps.processos import ancoras  # noqa: E402
 from apps.processos.models import Execucao, Processo, StatusExecucao, StatusProcesso, TipoExecucao  # noqa: E402
 from apps.processos.services import gerar_processos  # noqa: E402
 from bench.seed import add_clientes  # noqa: E402
 from tests.conftest import PASSWORD, CSRFClient  # noqa: E402
+from tests.support.servers import redis_server  # noqa: E402
 
 OPERADORAS = ("VIVO", "CLARO", "TIM", "OI", "EMBRATEL")
 # The last digit of the cliente's codigo decides the processo's status: 40/20/20/20 %.
 STATUS_BY_DIGIT = {StatusProcesso.AGUARDANDO_APROVACAO: "45", StatusProcesso.AGUARDANDO_ENVIO_SAT: "67",
                    StatusProcesso.UPLOAD_REALIZADO: "89"}
 CHUNK = 50_000
+REDIS = {"url": None}  # the bench's own redis-server (the anchors of deep pages are kept there, as in production)
 
 
 def _spread_statuses() -> None:
@@ -148,6 +152,7 @@ def open_site(database_url: str, size: int):
     """A migrated database with `size` processos and a logged-in admin's client."""
     folder = Path(tempfile.mkdtemp(prefix="bench-list-"))
     app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_DIR": folder,
+                      "REDIS_URL": REDIS["url"],
                       "RATELIMIT_STORAGE_URI": "memory://", "DASHBOARD_CACHE_SECONDS": 0})  # the real cost
     app.test_client_class = CSRFClient
     with app.app_context():
@@ -208,6 +213,16 @@ def bench(small_url: str, large_url: str, small: int, large: int, requests: int)
         print(f"  {label:<42} page 1 {t1:7.1f} ms, page 5,000 {t5000:7.1f} ms, ratio {t5000 / t1:5.2f} "
               f"(aim ≤ 1.5), queries {q1} / {len(listed[url])}{flag}")
         pages.append(url)
+    # The first ?page=5000 after the month changed (its anchors dropped before each request): the anchors are
+    # read from the list as far as the page, a seek every 1,000 rows (apps.processos.ancoras).
+    redis = get_redis(REDIS["url"])
+    first_visit = []
+    for _ in range(5):
+        redis.delete(ancoras.KEY.format(scope=competencia))
+        first_visit.append(timed_get(client, "/processos?page=5000"))
+    print(f"  {'page 5,000 typed, anchors not yet read':<42} page 1 {t1:7.1f} ms, page 5,000 "
+          f"{statistics.median(first_visit):7.1f} ms, ratio {statistics.median(first_visit) / t1:5.2f} "
+          f"(once per change of the month's rows)")
     body = client.get(link).get_data(as_text=True)
     first_row = re.search(r"Cliente (\d{8})", body).group(1)
     assert int(first_row) - 10_000_000 == 124_975, first_row  # the 124,976th cliente: the page is right
@@ -240,14 +255,14 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=15)
     parser.add_argument("--postgres", action="store_true", help="also on a throw-away PostgreSQL")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, redis_server() as (REDIS["url"], _proc):
         bench(f"sqlite:///{tmp}/small.db", f"sqlite:///{tmp}/large.db", args.small, args.large, args.requests)
     if args.postgres:
         from sqlalchemy import create_engine
 
         from tests.support.servers import postgres_server
 
-        with postgres_server() as url:
+        with postgres_server() as url, redis_server() as (REDIS["url"], _proc):
             engine = create_engine(url, isolation_level="AUTOCOMMIT")
             with engine.connect() as conn:
                 conn.execute(text("CREATE DATABASE rpa_small"))

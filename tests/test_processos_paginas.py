@@ -4,12 +4,13 @@ import re
 import uuid
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from apps.auth.models import Role
 from apps.core.types import db
-from apps.processos import queries
-from apps.processos.models import Processo
+from apps.processos import ancoras, queries, totais
+from apps.processos.models import Processo, ProcessoLista
 from apps.processos.models import StatusProcesso as S
 from tests.conftest import count_queries
 from tests.factories import ClienteFactory, OperadoraFactory, ProcessoFactory
@@ -137,3 +138,114 @@ def test_every_api_page_holds_the_offset_rows_at_the_same_statement_cost(api_hea
         assert [item["id"] for item in body["items"]] == everything[(p - 1) * per_page:p * per_page], p
         assert (body["total"], body["page"], body["pages"]) == (len(everything), p, pages)
     assert len(set(costs[:-1])) == 1, costs
+
+
+STEP = 4  # an anchor every 4 rows: pages of 3 start on, just after and well past an anchor
+
+
+@pytest.fixture
+def anchored(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PROCESSOS_ANCORA_PASSO", STEP)
+
+
+def versions() -> dict:
+    return dict(db.session.execute(select(ProcessoLista.competencia, ProcessoLista.versao)).all())
+
+
+def kept(competencia) -> list:
+    found = ancoras.cached(competencia)
+    return found.ids if found else []
+
+
+@pytest.mark.parametrize("args,competencia", [("competencia=2026-05", "2026-05")])
+def test_typed_pages_seek_from_the_anchor_before_them_and_hold_the_offset_rows(lister, listed, anchored, args,
+                                                                               competencia):
+    everything = expected(competencia=competencia)
+    pages = -(-len(everything) // PER_PAGE)
+    for p in (*range(pages, 0, -1), *range(1, pages + 1)):  # deepest first: the anchors are read as far as needed
+        assert rows(lister, f"/processos?{args}&page={p}")[0] == everything[(p - 1) * PER_PAGE:p * PER_PAGE], p
+    # the anchors are the rows at positions 3, 7, 11, ... of the list, read at its version
+    assert [str(i) for i in kept(competencia)] == everything[STEP - 1::STEP][:len(kept(competencia))]
+    middle = pages // 2 + 1  # nearer an anchor than either end (the last pages are read from the end)
+    start = (middle - 1) * PER_PAGE
+    assert start % STEP < min(start, len(everything) - start - PER_PAGE) and len(kept(competencia)) > start // STEP - 1
+    with count_queries() as first:
+        rows(lister, f"/processos?{args}&page=1")
+    with count_queries() as deep:
+        assert rows(lister, f"/processos?{args}&page={middle}")[0] == everything[start:start + PER_PAGE]
+    assert len(deep) == len(first)  # a page from an anchor costs what page 1 costs
+
+
+def test_the_list_version_rises_when_a_row_enters_leaves_or_moves_and_not_on_a_status_move(listed):
+    before = versions()
+    assert set(before) == {"2026-04", "2026-05"}
+    processo = db.session.scalar(select(Processo).where(Processo.competencia == "2026-05").limit(1))
+    processo.status = S.AGUARDANDO_ENVIO_SAT
+    db.session.commit()
+    assert versions() == before  # a status move leaves the order alone
+    processo.cliente_nome, processo.cliente_nome_busca = "Zeta", "zeta"
+    db.session.commit()
+    assert versions() == {"2026-04": before["2026-04"], "2026-05": before["2026-05"] + 1}
+    processo.competencia = "2026-03"  # leaves May, enters March (a month without a version yet)
+    db.session.commit()
+    assert versions() == {"2026-03": 1, "2026-04": before["2026-04"], "2026-05": before["2026-05"] + 2}
+    ProcessoFactory(competencia="2026-03")
+    db.session.commit()
+    assert versions()["2026-03"] == 2
+    db.session.delete(processo)
+    db.session.commit()
+    assert versions() == {"2026-03": 3, "2026-04": before["2026-04"], "2026-05": before["2026-05"] + 2}
+
+
+def test_anchors_read_before_the_list_changed_are_never_used(lister, listed, anchored, users):
+    url = "/processos?competencia=2026-05&page={}"
+    assert rows(lister, url.format(4))[0] == expected(competencia="2026-05")[9:12]
+    stale = kept("2026-05")
+    assert stale
+    # A new cliente sorts first: every row moves one place; the anchors kept still name the old rows.
+    ProcessoFactory(cliente=ClienteFactory(nome="Aaa", operadora=listed), competencia="2026-05")
+    db.session.commit()
+    everything = expected(competencia="2026-05")
+    for p in (4, 3, 2):
+        assert rows(lister, url.format(p))[0] == everything[(p - 1) * PER_PAGE:p * PER_PAGE], p
+    assert kept("2026-05") != stale and [str(i) for i in kept("2026-05")] == everything[STEP - 1::STEP][:len(kept("2026-05"))]
+    # A rename moves a row; a delete removes one (an anchor itself here).
+    db.session.get(Processo, uuid.UUID(everything[0])).cliente_nome_busca = "zzz"
+    db.session.commit()
+    db.session.delete(db.session.get(Processo, kept("2026-05")[0]))
+    db.session.commit()
+    everything = expected(competencia="2026-05")
+    for p in (4, 3, 2):
+        assert rows(lister, url.format(p))[0] == everything[(p - 1) * PER_PAGE:p * PER_PAGE], p
+
+
+def test_without_redis_or_with_garbage_kept_a_typed_page_is_still_right(lister, listed, anchored, app, monkeypatch):
+    everything = expected(competencia="2026-05")
+    redis.Redis.from_url(app.config["REDIS_URL"]).set(ancoras.KEY.format(scope="2026-05"), b"7:not-an-id")
+    assert rows(lister, "/processos?competencia=2026-05&page=4")[0] == everything[9:12]
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    for p in (4, 3):
+        assert rows(lister, f"/processos?competencia=2026-05&page={p}")[0] == everything[(p - 1) * PER_PAGE:p * PER_PAGE]
+    with count_queries() as first:
+        rows(lister, "/processos?competencia=2026-05&page=1")
+    with count_queries() as deep:
+        rows(lister, "/processos?competencia=2026-05&page=3")
+    assert len(deep) == len(first)  # no anchors read that could not be kept
+
+
+def test_recounting_drops_the_anchors(lister, listed, anchored):
+    rows(lister, "/processos?competencia=2026-05&page=4")
+    assert kept("2026-05")
+    totais.recount()
+    assert kept("2026-05") == []
+
+
+@pytest.mark.parametrize("args,competencia", [("", None), ("competencia=2026-05", "2026-05")])
+def test_api_pages_from_anchors_hold_the_offset_rows(api_headers, client, listed, anchored, args, competencia):
+    everything, headers, per_page = expected(competencia=competencia), api_headers(), 2
+    pages = -(-len(everything) // per_page)
+    for p in (*range(pages, 0, -1), *range(1, pages + 1)):
+        body = client.get(f"/api/v1/processos?{args}&per_page={per_page}&page={p}", headers=headers).get_json()
+        assert [item["id"] for item in body["items"]] == everything[(p - 1) * per_page:p * per_page], p
+    # a month's list is anchored; every month's is not (its seek would be an OR over the index)
+    assert bool(kept("2026-05")) == bool(competencia)

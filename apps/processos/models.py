@@ -135,6 +135,18 @@ class ProcessoTotal(db.Model):
     total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
+class ProcessoLista(db.Model):
+    """A version per competência of the processo list's order: raised by database triggers (migration
+    9c0d1e2f3a92) whenever a processo enters or leaves the month or its place in the order changes (its
+    competência or its cliente's nome); a status move leaves it alone. Positions read from the list while
+    the version holds are still right (apps.processos.ancoras)."""
+
+    __tablename__ = "processo_listas"
+
+    competencia: Mapped[str] = mapped_column(String(7), primary_key=True)
+    versao: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
 class Execucao(UUIDPk, Timestamps, db.Model):
     """One robot run; at most one active (PENDENTE or EXECUTANDO) per processo, by a partial index."""
 

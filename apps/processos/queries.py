@@ -10,7 +10,7 @@ from apps.core.pagination import count
 from apps.core.records import contains, where_equal
 from apps.core.types import db
 from apps.operadoras.models import Operadora
-from apps.processos import totais
+from apps.processos import ancoras, totais
 from apps.processos.models import Execucao, ExecucaoLog, Processo, StatusExecucao, StatusProcesso, TipoExecucao
 
 LOG_PAGE = 500
@@ -103,9 +103,37 @@ def processos_page(competencia=None, status=None, operadora_id=None, cliente_id=
 
     The page's ids are found first over the covering index, the shortest way: a seek from the row the link
     carried (`ref` = (id, its position): the rows after or before it, skipping those between), or an
-    OFFSET from whichever end of the list is nearer; then only those rows are read with their cliente
-    and operadora. Page 5,000 of a month of 1,000,000 thus reads 25 rows, not 125,000 joined ones."""
+    OFFSET from whichever end of the list is nearer, or (a month's whole list) a seek from the anchor
+    before the page, skipping fewer than PROCESSOS_ANCORA_PASSO rows (apps.processos.ancoras);
+    then only those rows are read with their cliente and operadora. Page 5,000 of a month of 1,000,000 thus
+    reads 25 rows, not 125,000 joined ones, and typed skips 975 index entries, not 125,000."""
     filters = (competencia, status, operadora_id, cliente_id, q, ultima_falhou)
+    # Only a month's whole list is anchored: a filter by status changes its rows with every move, the others
+    # are small or counted anyway, and across months the seek after an anchor is an OR the index cannot range.
+    anchorable = bool(competencia) and not (status or operadora_id or cliente_id or q or ultima_falhou)
+
+    def rows(keys) -> list:
+        return list(db.session.scalars(_with_relations(select(Processo)).where(Processo.id.in_(keys))).unique())
+
+    def anchored(start: int, per_page: int, anchors) -> list:
+        """The page from the anchor before it, in a statement that finds nothing unless the list's version
+        is still the one the anchors were read at."""
+        anchor_id, skip = anchors.before(start)
+        return rows(_keys(*filters).where(_beside(anchor_id, True, competencia),
+                                          ancoras.version(competencia) == anchors.versao)
+                    .order_by(*LIST_ORDER).offset(skip).limit(per_page))
+
+    def from_anchor(start: int, per_page: int) -> list:
+        """The page from the anchors kept; if they are stale or do not reach it, from anchors read now
+        (extending those kept while the list's version holds); [] without Redis or when the list is changing."""
+        try:
+            anchors = ancoras.cached(competencia)
+        except ancoras.Unavailable:
+            return []
+        items = anchored(start, per_page, anchors) if anchors and anchors.covers(start) else []
+        if not items and (anchors := _anchors_to(competencia, start, anchors)):
+            items = anchored(start, per_page, anchors)
+        return items
 
     def fetch(start: int, per_page: int, ref) -> list:
         ways = [(start, "start", None)]
@@ -119,6 +147,8 @@ def processos_page(competencia=None, status=None, operadora_id=None, cliente_id=
             elif start + per_page <= position:
                 ways.append((position - start - per_page, "before", ref_id))
         skip, way, ref_id = min(ways, key=lambda w: w[0])
+        if anchorable and start < total and start % ancoras.step() < skip and (items := from_anchor(start, per_page)):
+            return items
         keys = _keys(*filters)
         if way == "start":
             keys = keys.order_by(*LIST_ORDER).offset(skip).limit(per_page)
@@ -128,12 +158,39 @@ def processos_page(competencia=None, status=None, operadora_id=None, cliente_id=
         else:
             keys = (keys.where(_beside(ref_id, way == "after", competencia))
                     .order_by(*(LIST_ORDER if way == "after" else LIST_ORDER_REVERSED)).offset(skip).limit(per_page))
-        items = list(db.session.scalars(_with_relations(select(Processo)).where(Processo.id.in_(keys))).unique())
+        items = rows(keys)
         if not items and way in ("after", "before"):  # the link's row is gone: count from the start
             return fetch(start, per_page, None)
         return items
 
     return fetch
+
+
+def _anchors_to(competencia, start: int, kept):
+    """The list's anchors as far as row `start`, read now at the list's current version (those `kept` are
+    extended if the version still holds, read again if not), and kept; None when the list changed while
+    they were read, or has no version (no processo was ever in it)."""
+    def current():
+        return db.session.scalar(select(ancoras.version(competencia)))
+
+    versao, step = current(), ancoras.step()
+    if versao is None:
+        return None
+    ids = list(kept.ids) if kept and kept.versao == versao else []
+    keys = _keys(competencia, None, None, None, None, False)
+    # Each anchor is STEP - 1 rows past the one before it, a seek on the list's covering index.
+    while len(ids) <= start // step - 1:
+        after = keys.where(_beside(ids[-1], True, competencia)) if ids else keys
+        found = db.session.scalar(after.order_by(*LIST_ORDER).offset(step - 1).limit(1))
+        if found is None:
+            break
+        ids.append(found)
+    if current() != versao:
+        return None
+    anchors = ancoras.Anchors(int(versao), ids)
+    if kept is None or kept.ids != ids or kept.versao != anchors.versao:
+        ancoras.keep(competencia, anchors)
+    return anchors if anchors.covers(start) else None
 
 
 def _filtered(query, competencia, status, operadora_id, cliente_id, q, ultima_falhou=False):

@@ -5,6 +5,7 @@ from apps.clientes.models import Cliente
 from apps.core.records import where_equal
 from apps.core.types import db
 from apps.operadoras.models import Operadora
+from apps.processos import ancoras
 from apps.processos.models import Processo, ProcessoTotal, StatusProcesso
 
 
@@ -51,8 +52,10 @@ def actual():
 
 
 def recount() -> int:
-    """Rebuild processo_totais from the processos (after a restore, or a load with triggers off)."""
+    """Rebuild processo_totais from the processos (after a restore, or a load with triggers off), and drop
+    the list's anchors."""
     db.session.execute(delete(ProcessoTotal))
     db.session.execute(insert(ProcessoTotal).from_select(["competencia", "status", "operadora_id", "total"], actual()))
     db.session.commit()
+    ancoras.forget()  # a restore may bring back a list version its anchors were read at
     return total()
