@@ -12,8 +12,10 @@ insert) runs after each load. Aims: list pages ≤ 1.5, dashboard ≤ 2.
 
 Page 5,000 (rows 124,976-125,000) against page 1 of the large month, requests interleaved on the same site
 (aim ≤ 1.5, same statement count): reached as a person does, by the link on page 4,999 (which carries its
-last row), and by a bare `?page=5000` (typed, or an old bookmark: located from the nearer end of the list);
-and the JSON API's `?page=5000` against its page 1 (a bearer token; the same rows as the list's page).
+last row), and by a bare `?page=5000` (typed, or an old bookmark: from the anchor before it, and once before
+its anchors are read); and the JSON API's `?page=5000` against its page 1 (a bearer token; the same rows as
+the list's page), of the month (`competencia=`, anchored as the list) and of every month (the API has no
+default month).
 Clientes load in one INSERT … SELECT (bench/seed.py).
 """
 import argparse
@@ -232,15 +234,18 @@ def bench(small_url: str, large_url: str, small: int, large: int, requests: int)
     token = api.post("/api/v1/auth/token", json={"username": "medidor", "password": PASSWORD}).get_json()["access"]
     api.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     api_sites = {large: (app, api)}
-    api1, api5000 = "/api/v1/processos?per_page=25&page=1", "/api/v1/processos?per_page=25&page=5000"
-    t1, t5000 = timed_pair(api_sites, (large, api1), (large, api5000), requests)
-    q1, listed[api5000] = len(statements(app, api, api1)), statements(app, api, api5000)
-    flag = "" if q1 == len(listed[api5000]) else "  <- query count differs"
-    print(f"  {'API page 5,000 (?page=5000&per_page=25)':<42} page 1 {t1:7.1f} ms, page 5,000 {t5000:7.1f} ms, "
-          f"ratio {t5000 / t1:5.2f} (aim ≤ 1.5), queries {q1} / {len(listed[api5000])}{flag}")
-    items = api.get(api5000).get_json()["items"]
-    assert items[0]["cliente_nome"].endswith(first_row), items[0]  # the same rows as the list's page 5,000
-    pages.append(api5000)
+    # The month's list (as the page above, anchored) and every month's (no default month in the API: not
+    # anchored, found from the nearer end), the same rows here since the large site holds one month.
+    for label, query in (("API page 5,000 of the month", f"competencia={competencia}&"), ("API page 5,000, every month", "")):
+        api1, api5000 = f"/api/v1/processos?{query}per_page=25&page=1", f"/api/v1/processos?{query}per_page=25&page=5000"
+        t1, t5000 = timed_pair(api_sites, (large, api1), (large, api5000), requests)
+        q1, listed[api5000] = len(statements(app, api, api1)), statements(app, api, api5000)
+        flag = "" if q1 == len(listed[api5000]) else "  <- query count differs"
+        print(f"  {label:<42} page 1 {t1:7.1f} ms, page 5,000 {t5000:7.1f} ms, "
+              f"ratio {t5000 / t1:5.2f} (aim ≤ 1.5), queries {q1} / {len(listed[api5000])}{flag}")
+        items = api.get(api5000).get_json()["items"]
+        assert items[0]["cliente_nome"].endswith(first_row), items[0]  # the same rows as the list's page 5,000
+        pages.append(api5000)
     print(f"  statements at {large:,} (one request each):")
     for url in pages:
         print(f"    {url}")
