@@ -143,6 +143,18 @@ def timed_pair(sites, first: tuple, second: tuple, requests: int) -> tuple:
     return statistics.median(timings[first]), statistics.median(timings[second])
 
 
+def deep_against_first(site, label: str, first: str, deep: str, requests: int) -> tuple:
+    """Time page `deep` against page `first` on one site ((app, client), requests interleaved), print the line
+    with both statement counts, and return (page 1's time, the deep page's statements)."""
+    app, client = site
+    t1, t_deep = timed_pair({0: site}, (0, first), (0, deep), requests)
+    q1, listed = len(statements(app, client, first)), statements(app, client, deep)
+    flag = "" if q1 == len(listed) else "  <- query count differs"
+    print(f"  {label:<42} page 1 {t1:7.1f} ms, page 5,000 {t_deep:7.1f} ms, ratio {t_deep / t1:5.2f} "
+          f"(aim ≤ 1.5), queries {q1} / {len(listed)}{flag}")
+    return t1, listed
+
+
 def statements(app, client, url: str) -> list:
     """The (timed) SQL statements of one request."""
     with app.app_context(), QueryCounter(db.engine) as counter:
@@ -209,11 +221,7 @@ def bench(small_url: str, large_url: str, small: int, large: int, requests: int)
     assert "page=5000" in link and "ref=" in link, link
     page1 = "/processos?page=1"
     for label, url in (("page 5,000 by page 4,999's link", link), ("page 5,000 typed (?page=5000)", "/processos?page=5000")):
-        t1, t5000 = timed_pair(sites, (large, page1), (large, url), requests)
-        q1, listed[url] = len(statements(*sites[large], page1)), statements(*sites[large], url)
-        flag = "" if q1 == len(listed[url]) else "  <- query count differs"
-        print(f"  {label:<42} page 1 {t1:7.1f} ms, page 5,000 {t5000:7.1f} ms, ratio {t5000 / t1:5.2f} "
-              f"(aim ≤ 1.5), queries {q1} / {len(listed[url])}{flag}")
+        t1, listed[url] = deep_against_first(sites[large], label, page1, url, requests)
         pages.append(url)
     # The first ?page=5000 after the month changed (its anchors dropped before each request): the anchors are
     # read from the list as far as the page, a seek every 1,000 rows (apps.processos.ancoras).
@@ -233,16 +241,11 @@ def bench(small_url: str, large_url: str, small: int, large: int, requests: int)
     api = app.test_client()
     token = api.post("/api/v1/auth/token", json={"username": "medidor", "password": PASSWORD}).get_json()["access"]
     api.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    api_sites = {large: (app, api)}
     # The month's list (as the page above, anchored) and every month's (no default month in the API: not
     # anchored, found from the nearer end), the same rows here since the large site holds one month.
     for label, query in (("API page 5,000 of the month", f"competencia={competencia}&"), ("API page 5,000, every month", "")):
         api1, api5000 = f"/api/v1/processos?{query}per_page=25&page=1", f"/api/v1/processos?{query}per_page=25&page=5000"
-        t1, t5000 = timed_pair(api_sites, (large, api1), (large, api5000), requests)
-        q1, listed[api5000] = len(statements(app, api, api1)), statements(app, api, api5000)
-        flag = "" if q1 == len(listed[api5000]) else "  <- query count differs"
-        print(f"  {label:<42} page 1 {t1:7.1f} ms, page 5,000 {t5000:7.1f} ms, "
-              f"ratio {t5000 / t1:5.2f} (aim ≤ 1.5), queries {q1} / {len(listed[api5000])}{flag}")
+        _, listed[api5000] = deep_against_first((app, api), label, api1, api5000, requests)
         items = api.get(api5000).get_json()["items"]
         assert items[0]["cliente_nome"].endswith(first_row), items[0]  # the same rows as the list's page 5,000
         pages.append(api5000)
